@@ -1,0 +1,27 @@
+"""autodiff: a scalar reverse-mode automatic differentiation engine.
+
+>>> from autodiff import Value
+>>> x1, x2 = Value(2.0, "x1"), Value(5.0, "x2")
+>>> f = x1.log() + x1 * x2 - x2.sin()
+>>> f.backward()
+>>> x1.grad, round(x2.grad, 4)
+(5.5, 1.7163)
+"""
+
+from .backward import topological_order
+from .functional import grad, value_and_grad
+from .functions import cos, dot, exp, leaky_relu, log, relu, sigmoid, sin, sqrt, sum, tanh
+from .gradcheck import GradcheckResult, gradcheck
+from .value import Value, is_grad_enabled, no_grad
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Value",
+    "no_grad", "is_grad_enabled",
+    "grad", "value_and_grad",
+    "gradcheck", "GradcheckResult",
+    "topological_order",
+    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu",
+    "sum", "dot",
+]  # fmt: skip

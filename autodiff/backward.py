@@ -1,0 +1,111 @@
+"""The reverse pass: a topological order, then the chain rule from the root back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .numerics import MAX_FLOAT, FloatMath, ValueMath
+
+if TYPE_CHECKING:
+    from .value import Value
+
+__all__ = ["topological_order", "backward"]
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node `root` depends on, each after all of its parents; `root` is last.
+
+    An iterative depth-first walk, so graphs of any depth are fine. A node stays
+    on the stack until its parents are finished; then it is appended to the order.
+    """
+    order = []
+    expanded = set()
+    finished = set()
+    stack = [root]
+    while stack:
+        node = stack[-1]
+        if node in expanded:
+            stack.pop()
+            if node not in finished:  # a node can be pushed by several children
+                finished.add(node)
+                order.append(node)
+            continue
+        expanded.add(node)
+        for parent in node.parents:
+            if parent not in expanded:
+                stack.append(parent)
+    return order
+
+
+def backward(root: Value, create_graph: bool = False) -> None:
+    """Set every node's `grad` to d(root)/d(node), summed over every path.
+
+    Leaves accumulate (`+=`) across calls, like PyTorch; the other nodes are
+    reset first, so they hold this pass only.
+    """
+    order = topological_order(root)
+    for node in order:
+        if node.parents:
+            node.grad = 0.0
+    root.grad = root.grad + 1.0 if not root.parents else 1.0
+    if create_graph:
+        _backward_building_graph(order)
+    else:
+        _backward_floats(order)
+
+
+def _backward_floats(order: list[Value]) -> None:
+    for node in reversed(order):
+        grad = node.grad
+        if not -MAX_FLOAT <= grad <= MAX_FLOAT:
+            raise OverflowError(f"backward: the gradient at {_describe(node)} is not finite ({grad!r})")
+        parents = node.parents
+        if not parents or grad == 0.0:  # a zero gradient contributes nothing
+            continue
+        try:
+            partials = node._op.partials(FloatMath, node.data, *[p.data for p in parents])
+        except (ArithmeticError, ValueError) as error:
+            raise _undefined_derivative(node, error) from error
+        for parent, partial in zip(parents, partials):
+            parent.grad += grad * partial
+
+
+def _backward_building_graph(order: list[Value]) -> None:
+    # The same rules, evaluated on Values: each contribution grad * partial is a new node.
+    from .value import Value
+
+    for node in reversed(order):
+        parents = node.parents
+        if not parents:
+            continue
+        grad = node.grad
+        try:
+            partials = node._op.partials(ValueMath, node, *parents)
+            for parent, partial in zip(parents, partials):
+                contribution = grad if _is_one(partial) else grad * partial
+                previous = parent.grad
+                parent.grad = contribution if _is_zero(previous) else previous + contribution
+        except (ArithmeticError, ValueError) as error:
+            raise _undefined_derivative(node, error) from error
+    for node in order:
+        if not isinstance(node.grad, Value):
+            node.grad = Value(node.grad)
+
+
+def _is_one(x: object) -> bool:
+    return isinstance(x, float) and x == 1.0
+
+
+def _is_zero(x: object) -> bool:
+    return isinstance(x, float) and x == 0.0
+
+
+def _describe(node: Value) -> str:
+    name = f" {node.label!r}" if node.label else ""
+    kind = f"{node.op!r} node" if node.op else "leaf"
+    return f"{kind}{name} (data={node.data!r})"
+
+
+def _undefined_derivative(node: Value, error: Exception) -> Exception:
+    inputs = ", ".join(repr(p.data) for p in node.parents[:4]) + (", ..." if len(node.parents) > 4 else "")
+    return type(error)(f"{node.op}: the derivative is not finite or undefined at inputs ({inputs}): {error}")

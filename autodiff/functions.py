@@ -1,0 +1,96 @@
+"""Module-level functions: unary ops that take a Value or a plain number, and the n-ary ops.
+
+`autodiff.exp(v)` is `v.exp()` for a Value and a float for a number, so one
+function body works on both (`autodiff.grad` passes Values, plain code floats).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from . import ops
+from .numerics import FloatMath
+from .ops import Op
+from .value import Number, Value, apply, constant
+
+__all__ = [
+    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu",
+    "sum", "dot",
+]  # fmt: skip
+
+ValueOrNumber = Value | Number
+
+
+def _unary(op: Op, x: ValueOrNumber) -> ValueOrNumber:
+    if isinstance(x, Value):
+        return apply(op, x)
+    return op.forward(FloatMath, constant(x, op.name).data)
+
+
+def exp(x: ValueOrNumber) -> ValueOrNumber:
+    """e**x."""
+    return _unary(ops.EXP, x)
+
+
+def log(x: ValueOrNumber) -> ValueOrNumber:
+    """The natural logarithm; x must be > 0."""
+    return _unary(ops.LOG, x)
+
+
+def sqrt(x: ValueOrNumber) -> ValueOrNumber:
+    """The square root; x must be >= 0 (its derivative is infinite at 0)."""
+    return _unary(ops.SQRT, x)
+
+
+def sin(x: ValueOrNumber) -> ValueOrNumber:
+    """The sine, x in radians."""
+    return _unary(ops.SIN, x)
+
+
+def cos(x: ValueOrNumber) -> ValueOrNumber:
+    """The cosine, x in radians."""
+    return _unary(ops.COS, x)
+
+
+def tanh(x: ValueOrNumber) -> ValueOrNumber:
+    """The hyperbolic tangent."""
+    return _unary(ops.TANH, x)
+
+
+def sigmoid(x: ValueOrNumber) -> ValueOrNumber:
+    """1 / (1 + e**-x), without overflow for large |x|."""
+    return _unary(ops.SIGMOID, x)
+
+
+def relu(x: ValueOrNumber) -> ValueOrNumber:
+    """max(x, 0), with relu'(0) = 0."""
+    return _unary(ops.RELU, x)
+
+
+def leaky_relu(x: ValueOrNumber, slope: Number = 0.01) -> ValueOrNumber:
+    """x for x > 0, slope * x otherwise."""
+    if isinstance(x, Value):
+        return x.leaky_relu(slope)
+    return ops.LEAKY_RELU.forward(FloatMath, constant(x, "leaky_relu").data, constant(slope, "leaky_relu").data)
+
+
+def sum(values: Iterable[ValueOrNumber]) -> Value:
+    """x_1 + ... + x_n as ONE node with n parents (the builtin `sum` makes n - 1 nodes)."""
+    parents = _lift_all(values, "sum")
+    if not parents:
+        return Value(0.0)
+    return apply(ops.SUM, *parents)
+
+
+def dot(ws: Sequence[ValueOrNumber], xs: Sequence[ValueOrNumber]) -> Value:
+    """w_1 * x_1 + ... + w_n * x_n as ONE node whose parents are w_1..w_n, x_1..x_n."""
+    ws, xs = tuple(ws), tuple(xs)
+    if len(ws) != len(xs):
+        raise ValueError(f"dot: ws and xs must have the same length, got {len(ws)} and {len(xs)}")
+    if not ws:
+        return Value(0.0)
+    return apply(ops.DOT, *_lift_all(ws, "dot"), *_lift_all(xs, "dot"))
+
+
+def _lift_all(values: Iterable[ValueOrNumber], op_name: str) -> tuple[Value, ...]:
+    return tuple(x if isinstance(x, Value) else constant(x, op_name) for x in values)

@@ -1,0 +1,109 @@
+"""Check reverse-mode gradients against central differences.
+
+The numeric derivative of input i is
+    (f(..., x_i + eps, ...) - f(..., x_i - eps, ...)) / (2 eps),
+and the two are compared by the relative error |a - n| / max(|a| + |n|, tiny),
+as in the gradient-checking section of the forward/backprop notebook
+(001_c20bbb9382e7f644.txt in ../shared/references/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .functional import value_and_grad
+from .value import Number, Value, no_grad
+
+__all__ = ["gradcheck", "GradcheckResult"]
+
+TINY = 1e-300
+
+
+@dataclass(frozen=True)
+class GradcheckResult:
+    """What `gradcheck` found; true in a boolean context when the check passed."""
+
+    function: str
+    inputs: tuple[float, ...]
+    analytic: tuple[float, ...]
+    numeric: tuple[float, ...]
+    rel_errors: tuple[float, ...]
+    max_rel_error: float
+    ok: bool
+    atol: float
+    rtol: float
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        verdict = "ok" if self.ok else "FAILED"
+        lines = [
+            f"gradcheck({self.function}): {verdict}, max relative error {self.max_rel_error:.3g} "
+            f"(atol={self.atol:g}, rtol={self.rtol:g})",
+            f"  {'input':>5}  {'at':>12}  {'analytic':>22}  {'numeric':>22}  {'rel. error':>10}",
+        ]
+        for i, (x, a, n, e) in enumerate(zip(self.inputs, self.analytic, self.numeric, self.rel_errors)):
+            flag = "" if _close(a, n, self.atol, self.rtol) else "  <- mismatch"
+            lines.append(f"  {i:>5}  {x:>12.6g}  {a:>22.15g}  {n:>22.15g}  {e:>10.3g}{flag}")
+        return "\n".join(lines)
+
+
+def gradcheck(
+    fn: Callable[..., Value],
+    xs: Sequence[Number],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+) -> GradcheckResult:
+    """Compare the gradient of `fn` at `xs` by backward() and by central differences.
+
+    Args:
+        fn: called as fn(*values) with one Value per input; returns a Value.
+        xs: the point, one float per input.
+        eps: the step of the central differences.
+        atol, rtol: input i passes when |analytic - numeric| <= atol + rtol * |numeric|.
+
+    Returns:
+        A GradcheckResult with `ok`, `analytic`, `numeric`, `rel_errors` and
+        `max_rel_error`; its repr prints analytic and numeric side by side.
+    """
+    name = getattr(fn, "__name__", repr(fn))
+    if not eps > 0:
+        raise ValueError(f"gradcheck: eps must be > 0, got {eps!r}")
+    point = [Value(x).data for x in xs]
+    _, analytic = value_and_grad(fn)(*point)
+    analytic = analytic if isinstance(analytic, tuple) else (analytic,)
+    numeric = tuple(_central_difference(fn, name, point, i, eps) for i in range(len(point)))
+    rel_errors = tuple(abs(a - n) / max(abs(a) + abs(n), TINY) for a, n in zip(analytic, numeric))
+    return GradcheckResult(
+        function=name,
+        inputs=tuple(point),
+        analytic=tuple(analytic),
+        numeric=numeric,
+        rel_errors=rel_errors,
+        max_rel_error=max(rel_errors, default=0.0),
+        ok=all(_close(a, n, atol, rtol) for a, n in zip(analytic, numeric)),
+        atol=atol,
+        rtol=rtol,
+    )
+
+
+def _central_difference(fn: Callable[..., Value], name: str, point: list[float], i: int, eps: float) -> float:
+    def f_at(x_i: float) -> float:
+        shifted = [Value(x_i if j == i else x) for j, x in enumerate(point)]
+        try:
+            with no_grad():
+                out = fn(*shifted)
+        except (ArithmeticError, ValueError) as error:
+            raise type(error)(
+                f"gradcheck: {name} failed at input {i} = {x_i!r}, {eps!r} from the point: {error}"
+            ) from error
+        return out.data if isinstance(out, Value) else float(out)
+
+    return (f_at(point[i] + eps) - f_at(point[i] - eps)) / (2 * eps)
+
+
+def _close(a: float, n: float, atol: float, rtol: float) -> bool:
+    return abs(a - n) <= atol + rtol * abs(n)

@@ -1,0 +1,150 @@
+"""The math the op rules are written against, for plain floats and for Values.
+
+Every rule in `autodiff.ops` takes a math namespace `m` as its first argument and
+calls `m.exp`, `m.log`, `m.step`, ... for anything beyond `+ - * / **`. The same
+rule then runs on floats (`FloatMath`: the eager engine), on Values (`ValueMath`:
+gradients that are themselves differentiable, `backward(create_graph=True)`), and
+in `autodiff.compile`, on numpy arrays and on generated source code.
+
+`FloatMath` is also where domain and range errors are raised: the message names
+the op and shows the offending value.
+"""
+
+from __future__ import annotations
+
+import math
+from operator import mul
+
+__all__ = ["FloatMath", "ValueMath", "MAX_FLOAT"]
+
+MAX_FLOAT = 1.7976931348623157e308
+
+
+class FloatMath:
+    """Rules evaluated on Python floats, with named domain and range errors."""
+
+    @staticmethod
+    def exp(x: float) -> float:
+        try:
+            return math.exp(x)
+        except OverflowError:
+            raise OverflowError(f"exp: result overflows a float, got {x!r}") from None
+
+    @staticmethod
+    def log(x: float) -> float:
+        if x <= 0.0:
+            raise ValueError(f"log: input must be > 0, got {x!r}")
+        return math.log(x)
+
+    @staticmethod
+    def sqrt(x: float) -> float:
+        if x < 0.0:
+            raise ValueError(f"sqrt: input must be >= 0, got {x!r}")
+        return math.sqrt(x)
+
+    @staticmethod
+    def tanh(x: float) -> float:
+        return math.tanh(x)  # saturates to exactly +-1.0, never overflows
+
+    @staticmethod
+    def sigmoid(x: float) -> float:
+        # 1 / (1 + e^-x), evaluated so that the exponent is never positive:
+        # exact limits 1.0 and 0.0 for large |x| instead of an overflow.
+        if x >= 0.0:
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)
+        return e / (1.0 + e)
+
+    sin = staticmethod(math.sin)
+    cos = staticmethod(math.cos)
+
+    @staticmethod
+    def div(a: float, b: float) -> float:
+        if b == 0.0:
+            raise ZeroDivisionError(f"/: division by zero, got {a!r} / {b!r}")
+        return a / b
+
+    @staticmethod
+    def pow(a: float, b: float) -> float:
+        if a == 0.0 and b < 0.0:
+            raise ZeroDivisionError(f"**: 0.0 cannot be raised to a negative power, got exponent {b!r}")
+        if a < 0.0 and not b.is_integer():
+            raise ValueError(f"**: a negative base needs an integer exponent, got {a!r} ** {b!r}")
+        try:
+            return a**b
+        except OverflowError:
+            raise OverflowError(f"**: result overflows a float, got {a!r} ** {b!r}") from None
+
+    @staticmethod
+    def pow_variable_exponent(a: float, b: float) -> float:
+        # d/db a^b = a^b ln(a) exists only for a > 0.
+        if a <= 0.0:
+            raise ValueError(
+                f"**: the base must be > 0 when the exponent is a Value (d/db a**b = a**b * log(a)), "
+                f"got base {a!r}; use a plain number as the exponent for a base <= 0"
+            )
+        return FloatMath.pow(a, b)
+
+    @staticmethod
+    def step(a: float, b: float, tie: float) -> float:
+        """1.0 where a > b, 0.0 where a < b, `tie` where a == b."""
+        return 1.0 if a > b else (tie if a == b else 0.0)
+
+    @staticmethod
+    def sign(x: float) -> float:
+        return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)
+
+    max = staticmethod(max)
+    min = staticmethod(min)
+
+    @staticmethod
+    def sum(xs: tuple[float, ...]) -> float:
+        return sum(xs, 0.0)
+
+    @staticmethod
+    def dot(ws: tuple[float, ...], xs: tuple[float, ...]) -> float:
+        return sum(map(mul, ws, xs), 0.0)
+
+    @staticmethod
+    def constant(c: float) -> float:
+        return c
+
+
+class ValueMath:
+    """Rules evaluated on Values: the local derivatives become graph nodes themselves.
+
+    Piecewise-constant factors (`step`, `sign`) are plain floats: their derivative
+    is zero wherever it exists, so they carry no graph.
+    """
+
+    @staticmethod
+    def exp(x):
+        return x.exp()
+
+    @staticmethod
+    def log(x):
+        return x.log()
+
+    @staticmethod
+    def sin(x):
+        return x.sin()
+
+    @staticmethod
+    def cos(x):
+        return x.cos()
+
+    @staticmethod
+    def step(a, b, tie: float) -> float:
+        return FloatMath.step(_data(a), _data(b), tie)
+
+    @staticmethod
+    def sign(x) -> float:
+        return FloatMath.sign(_data(x))
+
+    @staticmethod
+    def constant(c) -> float:
+        return _data(c)
+
+
+def _data(x) -> float:
+    return x if isinstance(x, float) else x.data

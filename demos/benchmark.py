@@ -1,0 +1,269 @@
+"""Speed and memory of the autodiff engine against micrograd 0.1.0, side by side in one run.
+
+    pip install -e ".[bench]"
+    python -m demos.benchmark            # about two minutes on a 2-core machine
+    python -m demos.benchmark --quick    # smaller workloads, fewer repeats
+
+The engines take turns (interleaved repeats) and each figure is a median, so a
+noisy neighbour slows both alike. Every timed step ends with `gc.collect()`:
+freeing a step's graph is part of a training loop's real cost, and micrograd's
+closures make reference cycles that only the cycle collector frees.
+
+Workloads:
+  (a) one training step (forward, backward, SGD update) of a 2-16-16-1 ReLU MLP on
+      100 two-moons points, mean hinge loss + 1e-4 * L2, as in micrograd's demo;
+      both engines start from the same weights and must agree on the loss;
+  (b) build and backward of a 100,000-node DAG of +, * and relu with heavy reuse
+      (100 layers of 1,000 nodes, each reading a random node of the layer below);
+  (c) build and backward of a chain of 1,000,000 ops;
+  (d) bytes per node of (b), measured by tracemalloc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+
+import autodiff
+from autodiff import Value
+from nn.data import make_moons
+
+try:
+    import micrograd.engine
+    import micrograd.nn
+except ImportError:  # the bench extra is not installed
+    micrograd = None
+
+
+# --- (a) a training step -------------------------------------------------------
+def mlp_weights(seed: int) -> list[list[tuple[list[float], float]]]:
+    """Weights of a 2-16-16-1 MLP as micrograd initialises them: uniform(-1, 1), bias 0."""
+    rng = random.Random(seed)
+    sizes = [2, 16, 16, 1]
+    return [
+        [([rng.uniform(-1, 1) for _ in range(nin)], 0.0) for _ in range(nout)] for nin, nout in zip(sizes, sizes[1:])
+    ]
+
+
+def autodiff_training_step(weights, X, y, lr=0.05) -> Callable[[], float]:
+    layers = [[([Value(w) for w in ws], Value(b)) for ws, b in layer] for layer in weights]
+    params = [p for layer in layers for ws, b in layer for p in (*ws, b)]
+
+    def step() -> float:
+        losses = []
+        for xs, label in zip(X, y):
+            activations = [Value(x) for x in xs]
+            for depth, layer in enumerate(layers):
+                z = [autodiff.dot(ws, activations) + b for ws, b in layer]
+                activations = [zi.relu() for zi in z] if depth < len(layers) - 1 else z
+            losses.append((1 - label * activations[0]).relu())
+        loss = autodiff.sum(losses) * (1.0 / len(losses)) + 1e-4 * autodiff.dot(params, params)
+        for p in params:
+            p.grad = 0.0
+        loss.backward()
+        for p in params:
+            p.data -= lr * p.grad
+        return loss.data
+
+    return step
+
+
+def micrograd_training_step(weights, X, y, lr=0.05) -> Callable[[], float]:
+    model = micrograd.nn.MLP(2, [16, 16, 1])
+    for layer, layer_weights in zip(model.layers, weights):
+        for neuron, (ws, b) in zip(layer.neurons, layer_weights):
+            for p, w in zip(neuron.w, ws):
+                p.data = w
+            neuron.b.data = b
+
+    def step() -> float:  # micrograd's own demo loss
+        inputs = [list(map(micrograd.engine.Value, xs)) for xs in X]
+        scores = list(map(model, inputs))
+        losses = [(1 + -label * score).relu() for label, score in zip(y, scores)]
+        data_loss = sum(losses) * (1.0 / len(losses))
+        reg_loss = 1e-4 * sum(p * p for p in model.parameters())
+        loss = data_loss + reg_loss
+        model.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.data -= lr * p.grad
+        return loss.data
+
+    return step
+
+
+# --- (b) a big DAG with reuse, and (c) a long chain -----------------------------
+def dag_plan(width: int, depth: int, seed: int = 0) -> tuple[list[float], list[list[tuple[str, int, int]]]]:
+    """A layered DAG as a plan both engines replay: node k of a layer reads node k of
+    the layer below and one random node of it (so every node is reused ~twice).
+    Ops are chosen on floats so that every value stays within +-4."""
+    rng = random.Random(seed)
+    inputs = [rng.uniform(-1, 1) for _ in range(width)]
+    below, layers = inputs, []
+    for _ in range(depth):
+        layer, values = [], []
+        for k in range(width):
+            j = rng.randrange(width)
+            a, b = below[k], below[j]
+            candidates = {"+": a + b, "*": a * b, "relu": max(a, 0.0)}
+            op = rng.choice(["+", "*", "*", "relu"])
+            if abs(candidates[op]) > 4:
+                op = "*" if abs(a * b) <= 4 else "relu"
+            layer.append((op, k, j))
+            values.append(candidates[op])
+        layers.append(layer)
+        below = values
+    return inputs, layers
+
+
+def build_dag(value_type, inputs, layers):
+    below = [value_type(x) for x in inputs]
+    for layer in layers:
+        below = [below[k] + below[j] if op == "+" else below[k] * below[j] if op == "*" else below[k].relu()
+                 for op, k, j in layer]  # fmt: skip
+    while len(below) > 1:  # a balanced tree of + makes one root
+        below = [below[i] + below[i + 1] for i in range(0, len(below) - 1, 2)] + below[len(below) // 2 * 2 :]
+    return below[0]
+
+
+def dag_build_and_backward(value_type, inputs, layers) -> Callable[[], float]:
+    def run() -> float:
+        root = build_dag(value_type, inputs, layers)
+        root.backward()
+        return root.data
+
+    return run
+
+
+def chain_build_and_backward(value_type, n: int) -> Callable[[], float]:
+    def run() -> float:
+        x, c = value_type(0.5), value_type(1.0 + 1e-7)
+        y = x
+        for _ in range(n):
+            y = y * c
+        y.backward()
+        return x.grad
+
+    return run
+
+
+def bytes_per_node(value_type, inputs, layers) -> float:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        root = build_dag(value_type, inputs, layers)
+        retained, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    nodes = len(inputs) * (len(layers) + 1) + len(inputs) - 1
+    del root
+    gc.collect()
+    return retained / nodes
+
+
+# --- timing -----------------------------------------------------------------------
+def timed(run: Callable[[], object]) -> tuple[float, object]:
+    """Seconds for one run, freeing its garbage (gc.collect) inside the timing."""
+    gc.collect()
+    start = time.perf_counter()
+    result = run()
+    gc.collect()
+    return time.perf_counter() - start, result
+
+
+def compare(name: str, runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds per engine, the engines interleaved repeat by repeat."""
+    times: dict[str, list[float]] = {engine: [] for engine in runs}
+    failed: dict[str, str] = {}
+    for _ in range(repeats):
+        for engine, run in runs.items():
+            if engine in failed:
+                continue
+            try:
+                seconds, _ = timed(run)
+            except RecursionError:
+                failed[engine] = "RecursionError"
+                continue
+            times[engine].append(seconds)
+    medians = {engine: statistics.median(ts) for engine, ts in times.items() if ts}
+    for engine, reason in failed.items():
+        print(f"  {name}: {engine} failed with {reason} at recursion limit {sys.getrecursionlimit()}")
+    return medians
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()} ({platform.system()})"
+
+
+def row(label: str, ours: float | None, theirs: float | None, unit: str = "ms") -> str:
+    def show(x: float | None) -> str:
+        if x is None:
+            return "-"
+        return f"{x * 1e3:.1f} ms" if unit == "ms" else f"{x:.0f} B"
+
+    ratio = f"{theirs / ours:.1f}x" if ours and theirs else "-"
+    return f"| {label} | {show(ours)} | {show(theirs)} | {ratio} |"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7, help="timed repeats per engine (default 7)")
+    parser.add_argument("--quick", action="store_true", help="smaller workloads and 3 repeats")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else args.repeats
+    width, depth, chain = (1000, 20, 100_000) if args.quick else (1000, 100, 1_000_000)
+
+    engines = {"autodiff": Value}
+    if micrograd is None:
+        print("micrograd is not installed (pip install -e '.[bench]'): timing autodiff alone.")
+    else:
+        engines["micrograd"] = micrograd.engine.Value
+    print(f"machine: {machine()}")
+    print(f"repeats: {repeats}, medians, engines interleaved, gc.collect() inside every timing\n")
+
+    X, y = make_moons(100, noise=0.1, seed=args.seed)
+    labels = [2 * label - 1 for label in y]  # hinge loss labels -1 / +1
+    weights = mlp_weights(args.seed)
+    steps = {"autodiff": autodiff_training_step(weights, X, labels)}
+    if micrograd is not None:
+        steps["micrograd"] = micrograd_training_step(weights, X, labels)
+        first = {engine: step() for engine, step in steps.items()}  # same weights: same loss
+        if abs(first["autodiff"] - first["micrograd"]) > 1e-12 * abs(first["micrograd"]):
+            raise SystemExit(f"the engines disagree on the first loss: {first}")
+        print(f"(a) both engines start at loss {first['autodiff']:.12f}")
+    a = compare("(a)", steps, repeats)
+
+    inputs, layers = dag_plan(width, depth, args.seed)
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, 20 * depth))  # micrograd's topological sort recurses
+    b = compare("(b)", {e: dag_build_and_backward(v, inputs, layers) for e, v in engines.items()}, repeats)
+    sys.setrecursionlimit(old_limit)
+    c = compare("(c)", {e: chain_build_and_backward(v, chain) for e, v in engines.items()}, max(1, repeats // 2))
+    d = {engine: bytes_per_node(v, inputs, layers) for engine, v in engines.items()}
+
+    nodes = width * (depth + 2) - 1
+    print("\n| workload | autodiff | micrograd 0.1.0 | micrograd / autodiff |")
+    print("| --- | --- | --- | --- |")
+    print(row("(a) MLP 2-16-16-1 training step, 100 moons points", a.get("autodiff"), a.get("micrograd")))
+    print(row(f"(b) build + backward, {nodes:,}-node DAG", b.get("autodiff"), b.get("micrograd")))
+    print(row(f"(c) build + backward, chain of {chain:,} ops", c.get("autodiff"), c.get("micrograd")))
+    print(row("(d) bytes per node of (b)", d.get("autodiff"), d.get("micrograd"), unit="B"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Shared test setup: hypothesis profiles and seeded randomness.
+
+HYPOTHESIS_PROFILE selects the profile: "dev" (fast, the default locally) or
+"ci" (more examples, derandomized; the default when CI is set).
+"""
+
+import os
+import random
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", max_examples=40, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=250,
+    deadline=None,
+    derandomize=True,  # CI runs the same examples every time; locally, dev explores new ones
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(autouse=True)
+def seeded_random():
+    """Every test starts from the same global random state."""
+    random.seed(1234)

@@ -1,0 +1,85 @@
+"""grad, value_and_grad, no_grad."""
+
+import math
+
+import pytest
+
+import autodiff
+from autodiff import Value, grad, no_grad, value_and_grad
+
+
+def test_grad_of_one_argument_is_a_float():
+    assert grad(lambda x: x**3)(2.0) == 12.0
+    assert isinstance(grad(lambda x: x * 2)(1), float)
+
+
+def test_value_and_grad_of_several_arguments_gives_a_tuple():
+    value, (gx, gy) = value_and_grad(lambda x, y: x * y + y)(2.0, 3.0)
+    assert (value, gx, gy) == (9.0, 3.0, 3.0)
+
+
+def test_a_list_argument_gets_a_list_gradient():
+    def norm2(xs):
+        return autodiff.dot(xs, xs)
+
+    assert grad(norm2)([1.0, 2.0, 3.0]) == [2.0, 4.0, 6.0]
+
+
+def test_the_function_may_be_written_for_plain_floats_too():
+    def f(x):
+        return autodiff.log(x) + autodiff.sin(x) * x
+
+    assert isinstance(f(2.0), float)
+    assert grad(f)(2.0) == pytest.approx(0.5 + math.cos(2) * 2 + math.sin(2), rel=1e-15)
+
+
+def test_grad_never_touches_the_grad_of_captured_values():
+    w = Value(3.0)
+    w.grad = 7.0
+    h = w * 2  # an intermediate built outside, also captured
+    f = grad(lambda x: w * x + h * x)
+    assert f(2.0) == 9.0
+    assert w.grad == 7.0 and h.grad == 0.0
+
+
+def test_an_unused_argument_has_zero_gradient_and_a_constant_function_is_allowed():
+    assert grad(lambda x, y: x * 2)(1.0, 5.0) == (2.0, 0.0)
+    assert value_and_grad(lambda x: 4.0)(1.0) == (4.0, 0.0)
+
+
+def test_a_function_returning_something_else_is_a_clear_error():
+    def broken(x):
+        return "oops"
+
+    with pytest.raises(TypeError, match="broken must return a Value, got str"):
+        grad(broken)(1.0)
+
+
+def test_a_bad_argument_is_named():
+    with pytest.raises(TypeError, match=r"argument 1: Value: data must be an int or float, got str"):
+        grad(lambda x, y: x * y)(1.0, "2")
+
+
+def test_no_grad_records_no_graph_and_restores_recording_afterwards():
+    x = Value(2.0)
+    with no_grad():
+        assert not autodiff.is_grad_enabled()
+        y = x * x + 1
+    assert (y.data, y.op, y.parents) == (5.0, "", ())
+    assert autodiff.is_grad_enabled()
+    assert (x * x).parents == (x, x)
+
+
+def test_no_grad_restores_recording_after_an_error():
+    with pytest.raises(ValueError):
+        with no_grad():
+            Value(-1.0).log()
+    assert autodiff.is_grad_enabled()
+
+
+def test_no_grad_works_as_a_decorator():
+    @no_grad()
+    def step(x):
+        return x * 3
+
+    assert step(Value(1.0)).parents == ()

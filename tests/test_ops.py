@@ -1,0 +1,172 @@
+"""Every op, through one shared checker: value, reverse-mode gradient, numeric and closed-form derivatives."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import autodiff
+from autodiff import Value, gradcheck
+
+anywhere = st.floats(-5.0, 5.0)
+positive = st.floats(0.1, 10.0)
+away_from_zero = st.floats(-5.0, 5.0).filter(lambda x: abs(x) > 0.01)
+small = st.floats(-3.0, 3.0)
+
+
+def sech2(x):
+    return 1.0 / math.cosh(x) ** 2
+
+
+# name: (function of Values, strategies for its inputs, forward by math, derivatives by closed form)
+CASES = {
+    "add": (lambda a, b: a + b, [anywhere, anywhere], lambda a, b: a + b, lambda a, b: (1.0, 1.0)),
+    "add a number": (lambda a: 3 + a, [anywhere], lambda a: 3 + a, lambda a: (1.0,)),
+    "sub": (lambda a, b: a - b, [anywhere, anywhere], lambda a, b: a - b, lambda a, b: (1.0, -1.0)),
+    "rsub": (lambda a: 2 - a, [anywhere], lambda a: 2 - a, lambda a: (-1.0,)),
+    "mul": (lambda a, b: a * b, [anywhere, anywhere], lambda a, b: a * b, lambda a, b: (b, a)),
+    "rmul": (lambda a: 2.5 * a, [anywhere], lambda a: 2.5 * a, lambda a: (2.5,)),
+    "div": (lambda a, b: a / b, [anywhere, away_from_zero], lambda a, b: a / b, lambda a, b: (1 / b, -a / b**2)),
+    "rdiv": (lambda a: 3 / a, [away_from_zero], lambda a: 3 / a, lambda a: (-3 / a**2,)),
+    "neg": (lambda a: -a, [anywhere], lambda a: -a, lambda a: (-1.0,)),
+    "abs": (lambda a: abs(a), [away_from_zero], abs, lambda a: (math.copysign(1.0, a),)),
+    "square": (lambda a: a**2, [anywhere], lambda a: a * a, lambda a: (2 * a,)),
+    "cube": (lambda a: a**3, [anywhere], lambda a: a**3, lambda a: (3 * a * a,)),
+    "reciprocal": (lambda a: a**-1, [away_from_zero], lambda a: 1 / a, lambda a: (-1 / a**2,)),
+    "power 1.5": (lambda a: a**1.5, [positive], lambda a: a**1.5, lambda a: (1.5 * math.sqrt(a),)),
+    "value power": (
+        lambda a, b: a**b,
+        [positive, small],
+        lambda a, b: a**b,
+        lambda a, b: (b * a ** (b - 1), a**b * math.log(a)),
+    ),
+    "number power": (lambda b: 2**b, [small], lambda b: 2**b, lambda b: (2**b * math.log(2),)),
+    "exp": (lambda a: a.exp(), [anywhere], math.exp, lambda a: (math.exp(a),)),
+    "log": (lambda a: a.log(), [positive], math.log, lambda a: (1 / a,)),
+    "sqrt": (lambda a: a.sqrt(), [positive], math.sqrt, lambda a: (1 / (2 * math.sqrt(a)),)),
+    "sin": (lambda a: a.sin(), [anywhere], math.sin, lambda a: (math.cos(a),)),
+    "cos": (lambda a: a.cos(), [anywhere], math.cos, lambda a: (-math.sin(a),)),
+    "tanh": (lambda a: a.tanh(), [anywhere], math.tanh, lambda a: (sech2(a),)),
+    "sigmoid": (
+        lambda a: a.sigmoid(),
+        [anywhere],
+        lambda a: 1 / (1 + math.exp(-a)),
+        lambda a: (math.exp(-a) / (1 + math.exp(-a)) ** 2,),
+    ),
+    "relu": (lambda a: a.relu(), [away_from_zero], lambda a: max(a, 0.0), lambda a: (float(a > 0),)),
+    "leaky_relu": (
+        lambda a: a.leaky_relu(0.2),
+        [away_from_zero],
+        lambda a: a if a > 0 else 0.2 * a,
+        lambda a: (1.0 if a > 0 else 0.2,),
+    ),
+    "max": (lambda a, b: a.max(b), [anywhere, anywhere], max, lambda a, b: (float(a > b), float(b > a))),
+    "min": (lambda a, b: a.min(b), [anywhere, anywhere], min, lambda a, b: (float(a < b), float(b < a))),
+    "sum": (
+        lambda a, b, c: autodiff.sum([a, b, c, 1.5]),
+        [anywhere] * 3,
+        lambda a, b, c: a + b + c + 1.5,
+        lambda a, b, c: (1.0, 1.0, 1.0),
+    ),
+    "dot": (
+        lambda w1, w2, x1, x2: autodiff.dot([w1, w2], [x1, x2]),
+        [anywhere] * 4,
+        lambda w1, w2, x1, x2: w1 * x1 + w2 * x2,
+        lambda w1, w2, x1, x2: (x1, x2, w1, w2),
+    ),
+}
+
+
+def check_op(fn, xs, forward, derivatives):
+    """The op's value and gradient equal the closed forms, and agree with central differences."""
+    leaves = [Value(x) for x in xs]
+    out = fn(*leaves)
+    out.backward()
+    assert math.isclose(out.data, forward(*xs), rel_tol=1e-12, abs_tol=1e-12)
+    for leaf, expected in zip(leaves, derivatives(*xs)):
+        assert math.isclose(leaf.grad, expected, rel_tol=1e-12, abs_tol=1e-12), (leaf.grad, expected)
+    result = gradcheck(fn, xs)
+    assert result.ok, result
+
+
+@pytest.mark.parametrize("name", CASES)
+@given(data=st.data())
+def test_op_value_and_gradient_match_math_and_numeric_derivatives(name, data):
+    fn, strategies, forward, derivatives = CASES[name]
+    xs = [data.draw(s, label=f"x{i}") for i, s in enumerate(strategies)]
+    if name in ("max", "min"):
+        xs[1] = xs[0] + data.draw(st.floats(0.01, 3.0) | st.floats(-3.0, -0.01))  # no ties here
+    check_op(fn, xs, forward, derivatives)
+
+
+def test_every_primitive_op_has_a_checked_case():
+    checked = {"+", "-", "*", "/", "neg", "abs", "**", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid",
+               "relu", "leaky_relu", "max", "min", "sum", "dot"}  # fmt: skip
+    assert {op.name for op in autodiff.ops.OPS.values()} == checked
+
+
+@pytest.mark.parametrize(
+    "fn, x, expected",
+    [
+        (lambda x: x.relu(), 0.0, 0.0),
+        (lambda x: abs(x), 0.0, 0.0),
+        (lambda x: x.leaky_relu(0.1), 0.0, 0.1),
+    ],
+    ids=["relu", "abs", "leaky_relu"],
+)
+def test_kinks_use_the_documented_subgradient(fn, x, expected):
+    v = Value(x)
+    fn(v).backward()
+    assert v.grad == expected
+
+
+def test_max_and_min_split_the_gradient_between_tied_inputs():
+    for method in ("max", "min"):
+        a, b = Value(2.0), Value(2.0)
+        getattr(a, method)(b).backward()
+        assert (a.grad, b.grad) == (0.5, 0.5)
+
+
+def test_max_routes_the_whole_gradient_to_the_selected_input():
+    a, b = Value(5.0), Value(1.0)
+    out = a.max(b) * 3
+    out.backward()
+    assert (out.data, a.grad, b.grad) == (15.0, 3.0, 0.0)
+
+
+@pytest.mark.parametrize("x", [1000.0, -1000.0, 710.0, -745.0])
+def test_tanh_and_sigmoid_reach_exact_limits_without_overflow(x):
+    t, s = Value(x), Value(x)
+    t.tanh().backward()
+    s.sigmoid().backward()
+    assert t.tanh().data == math.copysign(1.0, x)
+    assert s.sigmoid().data == (1.0 if x > 0 else pytest.approx(0.0, abs=1e-300))
+    assert t.grad == 0.0
+    assert 0.0 <= s.grad < 1e-300
+
+
+def test_dot_is_one_node_with_weights_then_inputs_as_parents():
+    ws, xs = [Value(1.0), Value(2.0)], [Value(3.0), Value(4.0)]
+    out = autodiff.dot(ws, xs)
+    assert out.op == "dot"
+    assert out.parents == (*ws, *xs)
+    assert out.data == 11.0
+
+
+def test_sum_is_one_node_and_builtin_sum_also_works():
+    xs = [Value(float(i)) for i in range(5)]
+    assert autodiff.sum(xs).parents == tuple(xs)
+    total = sum(xs)
+    total.backward()
+    assert total.data == 10.0 and all(x.grad == 1.0 for x in xs)
+
+
+def test_module_functions_accept_values_and_plain_numbers():
+    for name in ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu"]:
+        fn = getattr(autodiff, name)
+        assert isinstance(fn(0.7), float)
+        v = fn(Value(0.7))
+        assert isinstance(v, Value) and v.op == name and v.data == fn(0.7)
+    assert autodiff.log(math.e) == 1.0
+    assert autodiff.leaky_relu(-2.0, slope=0.5) == -1.0
