@@ -114,13 +114,11 @@ class Expression:
         return "\n".join(lines)
 
 
-@st.composite
 def expressions(
-    draw: st.DrawFn,
     max_inputs: int = 3,
     max_ops: int = 12,
     ops: Sequence[str] | None = None,
-) -> Expression:
+) -> st.SearchStrategy[Expression]:
     """A strategy for random expression DAGs with shared subexpressions.
 
     Args:
@@ -135,6 +133,14 @@ def expressions(
     unknown = [n for n in names if n not in OPS]
     if unknown or not names:
         raise ValueError(f"expressions: unknown ops {unknown!r}; choose from {sorted(OPS)!r}")
+    for name, bound in [("max_inputs", max_inputs), ("max_ops", max_ops)]:
+        if not isinstance(bound, int) or bound < 1:
+            raise ValueError(f"expressions: {name} must be an int >= 1, got {bound!r}")
+    return _expressions(max_inputs, max_ops, names)
+
+
+@st.composite
+def _expressions(draw: st.DrawFn, max_inputs: int, max_ops: int, names: list[str]) -> Expression:
     n_inputs = draw(st.integers(1, max_inputs))
     point = draw(
         st.lists(st.floats(-2.0, 2.0).filter(lambda x: abs(x) >= KINK_MARGIN), min_size=n_inputs, max_size=n_inputs)

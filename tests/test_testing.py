@@ -36,7 +36,9 @@ def test_expressions_share_subexpressions():
 
 def test_unknown_op_names_are_refused():
     with pytest.raises(ValueError, match="unknown ops"):
-        expressions(ops=["nope"]).example()
+        expressions(ops=["nope"])
+    with pytest.raises(ValueError, match="max_ops must be an int >= 1, got 0"):
+        expressions(max_ops=0)
     assert "dot" in OPS
 
 
