@@ -84,13 +84,15 @@ def sum(values: Iterable[ValueOrNumber]) -> Value:
 
 def dot(ws: Sequence[ValueOrNumber], xs: Sequence[ValueOrNumber]) -> Value:
     """w_1 * x_1 + ... + w_n * x_n as ONE node whose parents are w_1..w_n, x_1..x_n."""
-    ws, xs = tuple(ws), tuple(xs)
+    ws, xs = _lift_all(ws, "dot"), _lift_all(xs, "dot")
     if len(ws) != len(xs):
         raise ValueError(f"dot: ws and xs must have the same length, got {len(ws)} and {len(xs)}")
     if not ws:
         return Value(0.0)
-    return apply(ops.DOT, *_lift_all(ws, "dot"), *_lift_all(xs, "dot"))
+    return apply(ops.DOT, *ws, *xs)
 
 
 def _lift_all(values: Iterable[ValueOrNumber], op_name: str) -> tuple[Value, ...]:
+    if isinstance(values, (Value, str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{op_name}: expected a list of Values or numbers, got {type(values).__name__} ({values!r})")
     return tuple(x if isinstance(x, Value) else constant(x, op_name) for x in values)

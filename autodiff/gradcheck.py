@@ -61,7 +61,7 @@ def gradcheck(
 
     Args:
         fn: called as fn(*values) with one Value per input; returns a Value.
-        xs: the point, one float per input.
+        xs: the point, one float per input (a single number for a function of one input).
         eps: the step of the central differences.
         atol, rtol: input i passes when |analytic - numeric| <= atol + rtol * |numeric|.
 
@@ -72,6 +72,8 @@ def gradcheck(
     name = getattr(fn, "__name__", repr(fn))
     if not eps > 0:
         raise ValueError(f"gradcheck: eps must be > 0, got {eps!r}")
+    if isinstance(xs, (int, float)) and not isinstance(xs, bool):
+        xs = [xs]
     point = [Value(x).data for x in xs]
     _, analytic = value_and_grad(fn)(*point)
     analytic = analytic if isinstance(analytic, tuple) else (analytic,)

@@ -86,6 +86,11 @@ class FloatMath:
         return FloatMath.pow(a, b)
 
     @staticmethod
+    def power_rule(x: float, c: float) -> float:
+        """d/dx x^c = c x^(c-1); 0 for c = 0, where x^0 = 1 is constant even at x = 0."""
+        return c * x ** (c - 1.0) if c != 0.0 else 0.0
+
+    @staticmethod
     def step(a: float, b: float, tie: float) -> float:
         """1.0 where a > b, 0.0 where a < b, `tie` where a == b."""
         return 1.0 if a > b else (tie if a == b else 0.0)
@@ -132,6 +137,11 @@ class ValueMath:
     @staticmethod
     def cos(x):
         return x.cos()
+
+    @staticmethod
+    def power_rule(x, c):
+        c = _data(c)
+        return c * x ** (c - 1.0) if c != 0.0 else 0.0
 
     @staticmethod
     def step(a, b, tie: float) -> float:

@@ -57,9 +57,9 @@ DIV = Op("/", lambda m, a, b: m.div(a, b),
 NEG = Op("neg", lambda m, x: -x,
                 lambda m, out, x: (-1.0,))
 
-# x ** c for a constant c: the exponent gets no gradient.
+# x ** c for a constant c: d/dx = c x^(c-1) (the power rule), and the exponent gets no gradient.
 POW_CONST = Op("**", lambda m, x, c: m.pow(x, c),
-                     lambda m, out, x, c: (c * x ** (m.constant(c) - 1.0), 0.0))
+                     lambda m, out, x, c: (m.power_rule(x, c), 0.0))
 # a ** b for a Value exponent: d/db a^b = a^b ln(a) = out ln(a), so a must be > 0.
 POW = Op("**", lambda m, a, b: m.pow_variable_exponent(a, b),
                lambda m, out, a, b: (b * a ** (b - 1.0), out * m.log(a)))

@@ -84,6 +84,9 @@ class Value:
     def __rpow__(self, other: Number) -> Value:
         return _binary(ops.POW, other, self)
 
+    def __pos__(self) -> Value:
+        return self
+
     def __neg__(self) -> Value:
         return _unary(ops.NEG, self)
 

@@ -72,6 +72,10 @@ def test_n_ary_ops_and_functions_name_the_bad_operand():
         autodiff.dot([None], [1.0])
     with pytest.raises(TypeError, match=r"exp: expected a Value or a number, got str"):
         autodiff.exp("1")
+    with pytest.raises(TypeError, match=r"sum: expected a list of Values or numbers, got int \(5\)"):
+        autodiff.sum(5)
+    with pytest.raises(TypeError, match=r"dot: expected a list of Values or numbers, got Value"):
+        autodiff.dot(Value(1.0), [1.0])
 
 
 def test_an_infinite_derivative_is_an_error_not_an_inf():

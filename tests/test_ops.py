@@ -121,6 +121,13 @@ def test_kinks_use_the_documented_subgradient(fn, x, expected):
     assert v.grad == expected
 
 
+def test_x_to_the_power_zero_has_zero_gradient_even_at_zero():
+    x = Value(0.0)
+    y = x**0
+    y.backward()
+    assert (y.data, x.grad) == (1.0, 0.0)
+
+
 def test_max_and_min_split_the_gradient_between_tied_inputs():
     for method in ("max", "min"):
         a, b = Value(2.0), Value(2.0)
