@@ -10,7 +10,7 @@
 
 from .backward import topological_order
 from .functional import grad, value_and_grad
-from .functions import cos, dot, exp, leaky_relu, log, relu, sigmoid, sin, sqrt, sum, tanh
+from .functions import cos, dot, exp, leaky_relu, log, logsumexp, relu, sigmoid, sin, softplus, sqrt, sum, tanh
 from .gradcheck import GradcheckResult, gradcheck
 from .value import Value, is_grad_enabled, no_grad
 
@@ -22,6 +22,6 @@ __all__ = [
     "grad", "value_and_grad",
     "gradcheck", "GradcheckResult",
     "topological_order",
-    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu",
-    "sum", "dot",
+    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
+    "sum", "logsumexp", "dot",
 ]  # fmt: skip

@@ -14,8 +14,8 @@ from .ops import Op
 from .value import Number, Value, apply, constant
 
 __all__ = [
-    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu",
-    "sum", "dot",
+    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
+    "sum", "logsumexp", "dot",
 ]  # fmt: skip
 
 ValueOrNumber = Value | Number
@@ -62,6 +62,11 @@ def sigmoid(x: ValueOrNumber) -> ValueOrNumber:
     return _unary(ops.SIGMOID, x)
 
 
+def softplus(x: ValueOrNumber) -> ValueOrNumber:
+    """log(1 + e**x), without overflow for large |x|."""
+    return _unary(ops.SOFTPLUS, x)
+
+
 def relu(x: ValueOrNumber) -> ValueOrNumber:
     """max(x, 0), with relu'(0) = 0."""
     return _unary(ops.RELU, x)
@@ -80,6 +85,14 @@ def sum(values: Iterable[ValueOrNumber]) -> Value:
     if not parents:
         return Value(0.0)
     return apply(ops.SUM, *parents)
+
+
+def logsumexp(values: Iterable[ValueOrNumber]) -> Value:
+    """log(e**x_1 + ... + e**x_n) as ONE node, without overflow; its gradient is the softmax."""
+    parents = _lift_all(values, "logsumexp")
+    if not parents:
+        raise ValueError("logsumexp: needs at least one value, got none")
+    return apply(ops.LOGSUMEXP, *parents)
 
 
 def dot(ws: Sequence[ValueOrNumber], xs: Sequence[ValueOrNumber]) -> Value:

@@ -55,6 +55,17 @@ class FloatMath:
         e = math.exp(x)
         return e / (1.0 + e)
 
+    @staticmethod
+    def softplus(x: float) -> float:
+        # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|): the exponent is never positive.
+        return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+    @staticmethod
+    def logsumexp(xs: tuple[float, ...]) -> float:
+        # log(sum e^x_i) = m + log(sum e^(x_i - m)) with m = max x_i: no overflow, and the sum is >= 1.
+        m = max(xs)
+        return m + math.log(sum([math.exp(x - m) for x in xs], 0.0))
+
     sin = staticmethod(math.sin)
     cos = staticmethod(math.cos)
 
@@ -129,6 +140,10 @@ class ValueMath:
     @staticmethod
     def log(x):
         return x.log()
+
+    @staticmethod
+    def sigmoid(x):
+        return x.sigmoid()
 
     @staticmethod
     def sin(x):

@@ -78,6 +78,9 @@ TANH = Op("tanh", lambda m, x: m.tanh(x),
                   lambda m, out, x: (1.0 - out * out,))
 SIGMOID = Op("sigmoid", lambda m, x: m.sigmoid(x),
                         lambda m, out, x: (out * (1.0 - out),))
+# softplus(x) = log(1 + e^x), whose derivative is the sigmoid; evaluated without overflow.
+SOFTPLUS = Op("softplus", lambda m, x: m.softplus(x),
+                          lambda m, out, x: (m.sigmoid(x),))
 
 # Piecewise-linear ops. step(a, b, tie) is 1 where a > b, 0 where a < b, tie at a == b.
 RELU = Op("relu", lambda m, x: m.max(x, 0.0),
@@ -97,19 +100,18 @@ MIN = Op("min", lambda m, a, b: m.min(a, b),
 # n-ary ops: one node for a whole sum, or a neuron's weighted sum w . x.
 SUM = Op("sum", lambda m, *xs: m.sum(xs),
                 lambda m, out, *xs: (1.0,) * len(xs))
+# logsumexp(x) = log(sum_i e^(x_i)); d/dx_i = e^(x_i - out), the softmax.
+LOGSUMEXP = Op("logsumexp", lambda m, *xs: m.logsumexp(xs),
+                            lambda m, out, *xs: tuple(m.exp(x - out) for x in xs))
 # dot's inputs are w_1..w_n then x_1..x_n; d(w . x)/dw_i = x_i and d(w . x)/dx_i = w_i.
 DOT = Op("dot", lambda m, *wx: m.dot(wx[: len(wx) // 2], wx[len(wx) // 2 :]),
                 lambda m, out, *wx: wx[len(wx) // 2 :] + wx[: len(wx) // 2])
 
 OPS: dict[str, Op] = {
-    name: op
-    for name, op in [
-        ("add", ADD), ("sub", SUB), ("mul", MUL), ("div", DIV), ("neg", NEG),
-        ("pow_const", POW_CONST), ("pow", POW), ("exp", EXP), ("log", LOG), ("sqrt", SQRT),
-        ("sin", SIN), ("cos", COS), ("tanh", TANH), ("sigmoid", SIGMOID), ("relu", RELU),
-        ("leaky_relu", LEAKY_RELU), ("abs", ABS), ("max", MAX), ("min", MIN),
-        ("sum", SUM), ("dot", DOT),
-    ]
+    "add": ADD, "sub": SUB, "mul": MUL, "div": DIV, "neg": NEG, "pow_const": POW_CONST, "pow": POW,
+    "exp": EXP, "log": LOG, "sqrt": SQRT, "sin": SIN, "cos": COS, "tanh": TANH, "sigmoid": SIGMOID,
+    "softplus": SOFTPLUS, "relu": RELU, "leaky_relu": LEAKY_RELU, "abs": ABS, "max": MAX, "min": MIN,
+    "sum": SUM, "logsumexp": LOGSUMEXP, "dot": DOT,
 }
 # fmt: on
 """Every primitive by a unique key (two ops share the display name "**")."""

@@ -51,11 +51,13 @@ OPS: dict[str, tuple[int, Callable[..., Value]]] = {
     "cos": (1, lambda a: a.cos()),
     "tanh": (1, lambda a: a.tanh()),
     "sigmoid": (1, lambda a: a.sigmoid()),
+    "softplus": (1, lambda a: a.softplus()),
     "relu": (1, lambda a: a.relu()),
     "leaky_relu": (1, lambda a: a.leaky_relu(0.1)),
     "max": (2, lambda a, b: a.max(b)),
     "min": (2, lambda a, b: a.min(b)),
     "sum": (3, lambda *xs: functions.sum(xs)),
+    "logsumexp": (3, lambda *xs: functions.logsumexp(xs)),
     "dot": (4, lambda w1, w2, x1, x2: functions.dot([w1, w2], [x1, x2])),
 }
 

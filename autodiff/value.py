@@ -115,6 +115,10 @@ class Value:
     def sigmoid(self) -> Value:
         return _unary(ops.SIGMOID, self)
 
+    def softplus(self) -> Value:
+        """log(1 + e**x), a smooth relu; its derivative is the sigmoid."""
+        return _unary(ops.SOFTPLUS, self)
+
     def relu(self) -> Value:
         """max(x, 0), with relu'(0) = 0."""
         return _unary(ops.RELU, self)

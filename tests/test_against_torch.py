@@ -34,11 +34,13 @@ TORCH_OPS = {
     "cos": lambda a: a.cos(),
     "tanh": lambda a: a.tanh(),
     "sigmoid": lambda a: a.sigmoid(),
+    "softplus": lambda a: F.softplus(a),
     "relu": lambda a: a.relu(),
     "leaky_relu": lambda a: F.leaky_relu(a, 0.1),
     "max": lambda a, b: torch.maximum(a, b),
     "min": lambda a, b: torch.minimum(a, b),
     "sum": lambda *xs: torch.stack(xs).sum(),
+    "logsumexp": lambda *xs: torch.logsumexp(torch.stack(xs), 0),
     "dot": lambda w1, w2, x1, x2: torch.dot(torch.stack([w1, w2]), torch.stack([x1, x2])),
 }
 

@@ -54,6 +54,12 @@ CASES = {
         lambda a: 1 / (1 + math.exp(-a)),
         lambda a: (math.exp(-a) / (1 + math.exp(-a)) ** 2,),
     ),
+    "softplus": (
+        lambda a: a.softplus(),
+        [anywhere],
+        lambda a: math.log(1 + math.exp(a)),
+        lambda a: (1 / (1 + math.exp(-a)),),
+    ),
     "relu": (lambda a: a.relu(), [away_from_zero], lambda a: max(a, 0.0), lambda a: (float(a > 0),)),
     "leaky_relu": (
         lambda a: a.leaky_relu(0.2),
@@ -68,6 +74,12 @@ CASES = {
         [anywhere] * 3,
         lambda a, b, c: a + b + c + 1.5,
         lambda a, b, c: (1.0, 1.0, 1.0),
+    ),
+    "logsumexp": (
+        lambda a, b, c: autodiff.logsumexp([a, b, c]),
+        [anywhere] * 3,
+        lambda a, b, c: math.log(math.exp(a) + math.exp(b) + math.exp(c)),
+        lambda a, b, c: tuple(math.exp(x) / (math.exp(a) + math.exp(b) + math.exp(c)) for x in (a, b, c)),
     ),
     "dot": (
         lambda w1, w2, x1, x2: autodiff.dot([w1, w2], [x1, x2]),
@@ -102,7 +114,7 @@ def test_op_value_and_gradient_match_math_and_numeric_derivatives(name, data):
 
 def test_every_primitive_op_has_a_checked_case():
     checked = {"+", "-", "*", "/", "neg", "abs", "**", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid",
-               "relu", "leaky_relu", "max", "min", "sum", "dot"}  # fmt: skip
+               "softplus", "relu", "leaky_relu", "max", "min", "sum", "logsumexp", "dot"}  # fmt: skip
     assert {op.name for op in autodiff.ops.OPS.values()} == checked
 
 
@@ -143,6 +155,20 @@ def test_max_routes_the_whole_gradient_to_the_selected_input():
 
 
 @pytest.mark.parametrize("x", [1000.0, -1000.0, 710.0, -745.0])
+def test_softplus_and_logsumexp_are_stable_for_large_inputs(x):
+    v = Value(x)
+    out = v.softplus()
+    out.backward()
+    assert out.data == (x if x > 0 else pytest.approx(0.0, abs=1e-300))
+    assert v.grad == (1.0 if x > 0 else pytest.approx(0.0, abs=1e-300))
+    a, b = Value(x), Value(x - 1.0)
+    out = autodiff.logsumexp([a, b])
+    out.backward()
+    assert out.data == pytest.approx(x + math.log1p(math.exp(-1.0)), rel=1e-15)
+    assert a.grad + b.grad == pytest.approx(1.0, rel=1e-15)
+
+
+@pytest.mark.parametrize("x", [1000.0, -1000.0, 710.0, -745.0])
 def test_tanh_and_sigmoid_reach_exact_limits_without_overflow(x):
     t, s = Value(x), Value(x)
     t.tanh().backward()
@@ -170,7 +196,7 @@ def test_sum_is_one_node_and_builtin_sum_also_works():
 
 
 def test_module_functions_accept_values_and_plain_numbers():
-    for name in ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu"]:
+    for name in ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu"]:
         fn = getattr(autodiff, name)
         assert isinstance(fn(0.7), float)
         v = fn(Value(0.7))
