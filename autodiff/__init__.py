@@ -24,4 +24,20 @@ __all__ = [
     "topological_order",
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
     "sum", "logsumexp", "dot",
+    "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError",
 ]  # fmt: skip
+
+# The graph functions load on first use (PEP 562), so `import autodiff` stays as light as the engine.
+_GRAPH_NAMES = ("draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError")
+
+
+def __getattr__(name: str):
+    if name in _GRAPH_NAMES:
+        from . import graph
+
+        return getattr(graph, name)
+    raise AttributeError(f"module 'autodiff' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_GRAPH_NAMES))

@@ -171,6 +171,18 @@ class Value:
         """A new leaf with the same data and label, cut from this node's graph."""
         return Value(self.data, self.label)
 
+    def explain_grad(self, root: Value):
+        """This node's grad (d root / d self, after `root.backward()`) as a sum of one term per edge out of it."""
+        from .graph.explain import explain
+
+        return explain(self, root)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """Jupyter shows a Value as the SVG of its graph (as text if it cannot be drawn)."""
+        from .graph.notebook import mimebundle
+
+        return mimebundle(self, include, exclude)
+
 
 def _checked_float(data: object) -> float:
     if type(data) is float and -MAX_FLOAT <= data <= MAX_FLOAT:  # the common case, fast

@@ -1,0 +1,16 @@
+"""Computation graphs as pictures: DOT source, SVG, gradient explanations.
+
+`import autodiff` stays light: the graphviz package and the embedded renderer are
+imported inside the functions that use them.
+"""
+
+from .dot import RANKDIRS, draw_dot
+from .explain import Explanation, Term, explain
+from .render import RENDERERS, RendererError, RendererUnavailable, available_renderers, render_svg, save_svg, to_svg
+from .select import GraphTooLargeError
+
+__all__ = [
+    "draw_dot", "RANKDIRS", "GraphTooLargeError",
+    "to_svg", "save_svg", "render_svg", "available_renderers", "RENDERERS", "RendererError", "RendererUnavailable",
+    "explain", "Explanation", "Term",
+]  # fmt: skip
