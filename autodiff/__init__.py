@@ -32,10 +32,11 @@ _GRAPH_NAMES = ("draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError
 
 
 def __getattr__(name: str):
-    if name in _GRAPH_NAMES:
-        from . import graph
+    if name in _GRAPH_NAMES or name == "graph":
+        import importlib
 
-        return getattr(graph, name)
+        graph = importlib.import_module(".graph", __name__)  # sets autodiff.graph: no further calls for it
+        return graph if name == "graph" else getattr(graph, name)
     raise AttributeError(f"module 'autodiff' has no attribute {name!r}")
 
 

@@ -85,7 +85,7 @@ def draw_dot(
     for d in drawn:
         _edges(graph, d, ids, show_contributions, digits)
     if scale is not None:
-        _legend(graph, scale, any(_is_dead(d) for d in drawn))
+        _legend(graph, scale, any(_is_dead(d) for d in drawn), rankdir)
     return graph
 
 
@@ -210,10 +210,10 @@ def _edges(graph: Any, d: DrawnNode, ids: dict[Value, str], show_contributions: 
 
 
 def _role(node: Value, k: int) -> str:
-    """Which operand an edge is, where the op cares: 1 and 2 for - / **, w_i and x_i for dot."""
+    """Which operand an edge is, where the op cares: 1 and 2 for - / **; w0, x0, w1, ... for dot (as nn names them)."""
     if node.op == "dot":
         n = len(node.parents) // 2
-        return f"w{k + 1}" if k < n else f"x{k - n + 1}"
+        return f"w{k}" if k < n else f"x{k - n}"
     if node.op in _ORDERED:
         return str(k + 1)
     if node.op == "leaky_relu" and k == 1:
@@ -221,10 +221,13 @@ def _role(node: Value, k: int) -> str:
     return ""
 
 
-def _legend(graph: Any, scale: GradScale, dead_relus: bool) -> None:
+def _legend(graph: Any, scale: GradScale, dead_relus: bool, rankdir: str) -> None:
+    rows = list(enumerate(scale.legend(dead_relus=dead_relus)))
+    if rankdir in ("LR", "RL"):  # nodes of one rank stack bottom to top there: keep the largest |grad| on top
+        rows.reverse()
     with graph.subgraph(name="cluster_legend") as legend:
-        legend.attr(label="colours", style="rounded", color="#999999", fontcolor="#555555", fontsize="10")
-        for i, (fill, border, text) in enumerate(scale.legend(dead_relus=dead_relus)):
+        legend.attr(label="fill: |grad|", style="rounded", color="#999999", fontcolor="#555555", fontsize="10")
+        for i, (fill, border, text) in rows:
             penwidth = "1" if border == "black" else "2"
             legend.node(f"legend_{i}", _text(text), shape="box", style="filled", fillcolor=fill, color=border,
                         penwidth=penwidth, fontsize="9", height="0.25")  # fmt: skip

@@ -1,0 +1,269 @@
+"""Expressions typed by a person, such as "log(x1) + x1*x2 - sin(x2)", turned into a graph of Values.
+
+The text is parsed with `ast` and only a whitelist is accepted: numbers, variable
+names, + - * / **, unary minus and plus, parentheses, and calls of the engine's
+functions. Nothing is ever passed to `eval`. Limits on length, nesting and
+exponents refuse hostile input (`9**9**9`, 10,000 nested parentheses) before any
+work is done on it.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from . import functions
+from .value import Value, as_value
+
+__all__ = ["Expression", "ExpressionError", "parse_expression", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT"]
+
+MAX_LENGTH = 10_000  # characters
+MAX_DEPTH = 100  # nesting of the syntax tree (and at most MAX_DEPTH // 2 levels of brackets)
+MAX_EXPONENT = 1000.0  # |b| in a ** b
+
+
+class ExpressionError(ValueError):
+    """The text is not an expression this module accepts, or cannot be evaluated; the message is one line."""
+
+
+def _unary(f: Callable[[Value], Value]) -> tuple[int, int, Callable[..., Value]]:
+    return 1, 1, f
+
+
+def _fold(method: str) -> Callable[..., Value]:
+    def fold(first: Value, *rest: Value) -> Value:
+        for x in rest:
+            first = getattr(first, method)(x)
+        return first
+
+    return fold
+
+
+# name -> (fewest arguments, most arguments (None: any number), function of Values)
+FUNCTIONS: dict[str, tuple[int, int | None, Callable[..., Value]]] = {
+    "exp": _unary(functions.exp),
+    "log": _unary(functions.log),
+    "ln": _unary(functions.log),  # the lecture notes' name for log
+    "sqrt": _unary(functions.sqrt),
+    "sin": _unary(functions.sin),
+    "cos": _unary(functions.cos),
+    "tanh": _unary(functions.tanh),
+    "sigmoid": _unary(functions.sigmoid),
+    "softplus": _unary(functions.softplus),
+    "relu": _unary(functions.relu),
+    "abs": _unary(abs),
+    "leaky_relu": (1, 2, lambda x, slope=None: x.leaky_relu() if slope is None else x.leaky_relu(slope.data)),
+    "max": (2, None, _fold("max")),
+    "min": (2, None, _fold("min")),
+    "logsumexp": (1, None, lambda *xs: functions.logsumexp(xs)),
+}
+
+_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_REFUSED_OPERATORS = {
+    ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
+    ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&", ast.Not: "not", ast.Invert: "~",
+}  # fmt: skip
+_REFUSED = {
+    ast.Attribute: "attribute access", ast.Subscript: "indexing", ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension", ast.SetComp: "a comprehension", ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension", ast.Compare: "a comparison", ast.BoolOp: "and/or",
+    ast.IfExp: "a conditional expression", ast.NamedExpr: "an assignment", ast.Starred: "unpacking (*)",
+    ast.List: "a list", ast.Tuple: "a tuple", ast.Set: "a set", ast.Dict: "a dict",
+    ast.JoinedStr: "a string", ast.FormattedValue: "a string", ast.Await: "await", ast.Yield: "yield",
+    ast.YieldFrom: "yield", ast.Slice: "a slice",
+}  # fmt: skip
+_ALLOWED = "allowed: numbers, variables, + - * / **, unary minus, and calls of " + ", ".join(sorted(FUNCTIONS))
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed, checked expression: evaluate it at a point to get its graph."""
+
+    text: str
+    tree: ast.Expression
+
+    @property
+    def variables(self) -> list[str]:
+        """The variable names, in order of first appearance."""
+        called = _called_names(self.tree)
+        names = [n for n in ast.walk(self.tree) if isinstance(n, ast.Name) and id(n) not in called]
+        ordered = sorted(names, key=lambda n: (n.lineno, n.col_offset))
+        return list(dict.fromkeys(n.id for n in ordered))
+
+    def evaluate(self, values: Mapping[str, float]) -> tuple[Value, dict[str, Value]]:
+        """The expression's Value at `values` (one number per variable), and a leaf Value per variable.
+
+        Args:
+            values: a number for each variable.
+        """
+        missing = [name for name in self.variables if name not in values]
+        if missing:
+            raise ExpressionError(f"no value for the variable {missing[0]!r}")
+        leaves = {name: Value(float(values[name]), label=name) for name in self.variables}
+        out = _Evaluator(self.text, leaves).visit(self.tree.body)
+        return out, leaves
+
+
+def parse_expression(text: str) -> Expression:
+    """Parse and check `text`; raise ExpressionError (one line, naming what is wrong) if it is not allowed.
+
+    Args:
+        text: an expression such as "log(x1) + x1*x2 - sin(x2)".
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"expression must be a str, got {type(text).__name__}")
+    if not text.strip():
+        raise ExpressionError("the expression is empty")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"the expression is {len(text)} characters long, more than the limit of {MAX_LENGTH}")
+    _check_brackets(text)
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as error:
+        where = f" at column {error.offset}" if error.offset else ""
+        raise ExpressionError(f"invalid syntax{where}: {error.msg}") from None
+    except (RecursionError, MemoryError):  # Python's parser gives up on very deep nesting
+        raise ExpressionError(f"the expression is nested too deeply to parse (limit: {MAX_DEPTH} levels)") from None
+    except (ValueError, OverflowError) as error:  # null bytes, integer literals too long to convert
+        raise ExpressionError(f"cannot parse the expression: {error}") from None
+    _check(tree, text.strip())
+    return Expression(text.strip(), tree)
+
+
+def _check_brackets(text: str) -> None:
+    level = deepest = 0
+    for c in text:
+        if c in "([{":
+            level += 1
+            deepest = max(deepest, level)
+        elif c in ")]}":
+            level -= 1
+    if deepest > MAX_DEPTH // 2:
+        raise ExpressionError(f"the expression nests brackets {deepest} deep, more than the limit of {MAX_DEPTH // 2}")
+
+
+def _check(tree: ast.Expression, text: str) -> None:
+    """Every node is on the whitelist and the tree is at most MAX_DEPTH deep (walked without recursion)."""
+    called = _called_names(tree)
+    stack = [(tree.body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExpressionError(f"the expression is nested more than {MAX_DEPTH} levels deep")
+        _check_node(node, called, text)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if not _is_context(child))
+
+
+def _is_context(node: ast.AST) -> bool:
+    return isinstance(node, (ast.expr_context, ast.operator, ast.unaryop))
+
+
+def _check_node(node: ast.AST, called: set[int], text: str) -> None:
+    shown = _segment(text, node)
+    if isinstance(node, ast.BinOp) and type(node.op) not in _OPERATORS:
+        raise ExpressionError(f"the operator {_REFUSED_OPERATORS.get(type(node.op), '?')} is not allowed: {shown}")
+    if isinstance(node, ast.UnaryOp) and not isinstance(node.op, (ast.USub, ast.UAdd)):
+        raise ExpressionError(f"the operator {_REFUSED_OPERATORS.get(type(node.op), '?')} is not allowed: {shown}")
+    if isinstance(node, ast.Constant):
+        _number(node, text)
+    elif isinstance(node, ast.Call):
+        _check_call(node, text)
+    elif isinstance(node, ast.Name):
+        if node.id in FUNCTIONS and id(node) not in called:
+            raise ExpressionError(f"{node.id!r} is a function: call it, as in {node.id}(x)")
+    elif not isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        what = _REFUSED.get(type(node), type(node).__name__)
+        raise ExpressionError(f"{what} is not allowed: {shown}; {_ALLOWED}")
+
+
+def _check_call(node: ast.Call, text: str) -> None:
+    shown = _segment(text, node)
+    if not isinstance(node.func, ast.Name):
+        raise ExpressionError(f"only the engine's functions can be called, by name: {shown}")
+    name = node.func.id
+    if name not in FUNCTIONS:
+        raise ExpressionError(f"unknown function {name!r}; the functions are: {', '.join(sorted(FUNCTIONS))}")
+    if node.keywords:
+        raise ExpressionError(f"keyword arguments are not allowed: {shown}")
+    fewest, most, _ = FUNCTIONS[name]
+    n = len(node.args)
+    if n < fewest or (most is not None and n > most):
+        expected = f"{fewest}" if fewest == most else f"{fewest} to {most}" if most else f"at least {fewest}"
+        raise ExpressionError(f"{name}() takes {expected} argument{'s' if expected != '1' else ''}, got {n}: {shown}")
+    if name == "leaky_relu" and n == 2 and _literal(node.args[1]) is None:
+        raise ExpressionError(f"leaky_relu's slope must be a number: {shown}")
+
+
+def _number(node: ast.Constant, text: str) -> float:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = "a string" if isinstance(value, (str, bytes)) else repr(value)
+        raise ExpressionError(f"{kind} is not allowed: {_segment(text, node)}; {_ALLOWED}")
+    try:
+        x = float(value)
+    except OverflowError:
+        raise ExpressionError(f"the number {_segment(text, node)} is too large for a float") from None
+    if not math.isfinite(x):
+        raise ExpressionError(f"the number {_segment(text, node)} is not finite")
+    return x
+
+
+def _literal(node: ast.AST) -> float | None:
+    """The number a literal (possibly signed) stands for, else None."""
+    sign = 1.0
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -sign if isinstance(node.op, ast.USub) else sign
+        node = node.operand
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return sign * float(node.value)
+    return None
+
+
+def _called_names(tree: ast.AST) -> set[int]:
+    """The ids of the Name nodes that are called as functions."""
+    return {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+
+
+def _segment(text: str, node: ast.AST, width: int = 40) -> str:
+    segment = ast.get_source_segment(text, node) or type(node).__name__
+    return repr(segment if len(segment) <= width else segment[: width - 1] + "…")
+
+
+class _Evaluator:
+    """Builds the Values of a checked tree (depth at most MAX_DEPTH, so recursion is safe)."""
+
+    def __init__(self, text: str, leaves: dict[str, Value]) -> None:
+        self.text, self.leaves = text, leaves
+
+    def visit(self, node: ast.AST) -> Value:
+        try:
+            return self._visit(node)
+        except ExpressionError:
+            raise
+        except (ArithmeticError, ValueError, TypeError) as error:  # the engine's domain and range errors
+            raise ExpressionError(f"{error} (in {_segment(self.text, node)})") from None
+
+    def _visit(self, node: ast.AST) -> Value:
+        literal = _literal(node)
+        if literal is not None:
+            return as_value(literal)
+        if isinstance(node, ast.Name):
+            return self.leaves[node.id]
+        if isinstance(node, ast.UnaryOp):
+            x = self.visit(node.operand)
+            return -x if isinstance(node.op, ast.USub) else x
+        if isinstance(node, ast.BinOp):
+            a, b = self.visit(node.left), self.visit(node.right)
+            op = _OPERATORS[type(node.op)]
+            if op == "**" and abs(b.data) > MAX_EXPONENT:
+                raise ExpressionError(
+                    f"the exponent {b.data:.10g} is too large (at most {MAX_EXPONENT:g} in absolute value): "
+                    f"{_segment(self.text, node)}"
+                )
+            return {"+": a.__add__, "-": a.__sub__, "*": a.__mul__, "/": a.__truediv__, "**": a.__pow__}[op](b)
+        if isinstance(node, ast.Call):
+            _, _, f = FUNCTIONS[node.func.id]
+            return f(*[self.visit(arg) for arg in node.args])
+        raise ExpressionError(f"cannot evaluate {_segment(self.text, node)}")  # unreachable after _check
