@@ -49,23 +49,45 @@ def _parser() -> argparse.ArgumentParser:
         'Example: autodiff graph "log(x1) + x1*x2 - sin(x2)" --at x1=2 x2=5 -o f.svg',
     )
     graph.add_argument("expression", help='for example "log(x1) + x1*x2 - sin(x2)"')
-    graph.add_argument("--at", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
-                       help="the value of each variable, e.g. --at x1=2 x2=5")  # fmt: skip
+    graph.add_argument(
+        "--at",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME=VALUE",
+        help="the value of each variable, e.g. --at x1=2 x2=5",
+    )
     graph.add_argument("-o", "--output", metavar="FILE", help='write the graph here ("-" for stdout)')
-    graph.add_argument("--format", choices=("svg", "dot"),
-                       help="svg (the default) or dot (the DOT source); a FILE ending in .dot or .gv means dot")  # fmt: skip
-    graph.add_argument("--renderer", choices=("auto", "dot", "wasm"), default="auto",
-                       help="the system Graphviz dot, the embedded one (wasm), or auto: dot if installed, else wasm")  # fmt: skip
+    graph.add_argument(
+        "--format",
+        choices=("svg", "dot"),
+        help="svg (the default) or dot (the DOT source); a FILE ending in .dot or .gv means dot",
+    )
+    graph.add_argument(
+        "--renderer",
+        choices=("auto", "dot", "wasm"),
+        default="auto",
+        help="the system Graphviz dot, the embedded one (wasm), or auto: dot if installed, else wasm",
+    )
     graph.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR", help="layout direction")
     graph.add_argument("--depth", type=_positive_int, metavar="N", help="draw only the N ops nearest the result")
-    graph.add_argument("--max-nodes", type=_positive_int, default=500, metavar="N",
-                       help="refuse to draw more nodes than this (default 500)")  # fmt: skip
+    graph.add_argument(
+        "--max-nodes",
+        type=_positive_int,
+        default=500,
+        metavar="N",
+        help="refuse to draw more nodes than this (default 500)",
+    )
     graph.add_argument("--no-grad", action="store_true", help="draw data only, not gradients")
     graph.add_argument("--color-by-grad", action="store_true", help="fill nodes by |grad|, with a legend")
-    graph.add_argument("--contributions", action="store_true",
-                       help="label each edge with its term of the gradient: upstream grad × local derivative")  # fmt: skip
-    graph.add_argument("--explain", action="store_true",
-                       help="print each variable's gradient as a sum of one term per edge")  # fmt: skip
+    graph.add_argument(
+        "--contributions",
+        action="store_true",
+        help="label each edge with its term of the gradient: upstream grad × local derivative",
+    )
+    graph.add_argument(
+        "--explain", action="store_true", help="print each variable's gradient as a sum of one term per edge"
+    )
     return parser
 
 
@@ -128,9 +150,15 @@ def _graph(args: argparse.Namespace) -> int:
 
     fmt = args.format or ("dot" if args.output.lower().endswith((".dot", ".gv")) else "svg")
     try:
-        graph = draw_dot(out, rankdir=args.rankdir, show_grad=not args.no_grad, max_nodes=args.max_nodes,
-                         depth=args.depth, color_by_grad=args.color_by_grad,
-                         show_contributions=args.contributions)  # fmt: skip
+        graph = draw_dot(
+            out,
+            rankdir=args.rankdir,
+            show_grad=not args.no_grad,
+            max_nodes=args.max_nodes,
+            depth=args.depth,
+            color_by_grad=args.color_by_grad,
+            show_contributions=args.contributions,
+        )
         text = graph.source if fmt == "dot" else render_svg(graph.source, args.renderer)
     except GraphTooLargeError as error:
         raise _Exit(

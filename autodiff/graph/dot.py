@@ -21,6 +21,10 @@ __all__ = ["draw_dot", "RANKDIRS"]
 
 RANKDIRS = ("LR", "TB", "RL", "BT")
 _FONT = "Helvetica"
+# nslimit caps dot's network simplex (node placement) at 5 passes per node: a node used by many
+# ops along a long graph (an input reused at every step) otherwise makes layout take minutes.
+# Usual graphs settle well within the cap, so their layout does not change.
+_GRAPH_ATTRS = {"fontname": _FONT, "fontsize": "11", "nodesep": "0.2", "ranksep": "0.35", "nslimit": "5"}
 # Ops whose operands are not interchangeable: their edges say which operand is which.
 _ORDERED = {"-", "/", "**"}
 
@@ -66,7 +70,7 @@ def draw_dot(
 
     graph = graphviz.Digraph(
         name="autodiff",
-        graph_attr={"rankdir": rankdir, "fontname": _FONT, "fontsize": "11", "nodesep": "0.2", "ranksep": "0.35"},
+        graph_attr={**_GRAPH_ATTRS, "rankdir": rankdir},
         node_attr={"fontname": _FONT, "fontsize": "11"},
         edge_attr={"fontname": _FONT, "fontsize": "9", "arrowsize": "0.7"},
     )
@@ -202,8 +206,8 @@ def _edges(graph: Any, d: DrawnNode, ids: dict[Value, str], show_contributions: 
             attrs["label"] = _text(f"{role}: {text}" if role else text)
             full = f"{upstream!r} × {partials[k]!r} = {term!r}"
             attrs["tooltip"] = _text(f"adds {full} to the grad of {describe(parent)}")
-        elif role:
-            attrs["label"] = _text(role)
+        elif role:  # a head label takes no room in the layout (an edge label adds a rank of its own)
+            attrs["headlabel"] = _text(role)
         graph.edge(ids[parent], head, **attrs)
     if d.kind == "value":
         graph.edge(head, d.id)

@@ -1,0 +1,53 @@
+"""Label text: compact numbers, escaping for records, short names of nodes."""
+
+import pytest
+
+from autodiff import Value
+from autodiff.graph.format import describe, dot_string, number, record_field
+
+
+@pytest.mark.parametrize(
+    "x, digits, text",
+    [
+        (11.652071455223084, 4, "11.65"),
+        (1.7163378145367738, 4, "1.716"),
+        (1.7163378145367738, 5, "1.7163"),
+        (5.5, 4, "5.5"),
+        (2.0, 4, "2"),
+        (-0.0, 4, "0"),
+        (1e-7, 4, "1e-7"),
+        (-2.5e20, 4, "-2.5e20"),
+        (123456.0, 4, "1.235e5"),
+    ],
+)
+def test_numbers_are_short_and_the_same_on_every_run(x, digits, text):
+    assert number(x, digits) == text
+
+
+def test_a_grad_that_is_a_value_is_shown_as_its_number():
+    assert number(Value(0.25)) == "0.25"
+
+
+def test_record_fields_show_braces_bars_angles_quotes_and_backslashes_literally():
+    assert record_field('{a|b}<"x">') == r"\{a\|b\}\<\"x\"\>"
+    assert record_field("a\\nb") == "a\\\\nb"  # a backslash stays a backslash, not a DOT line break
+
+
+def test_control_characters_become_spaces():
+    assert dot_string("a\nb\tc\x00") == "a b c "
+
+
+def test_describe_uses_labels_and_writes_unlabelled_nodes_as_expressions():
+    x1, x2 = Value(2.0, "x1"), Value(5.0, "x2")
+    assert describe(x1.log() + x1 * x2 - x2.sin()) == "log(x1) + x1 * x2 - sin(x2)"
+    assert describe((x1 + x2) * x2) == "(x1 + x2) * x2"
+    assert describe(x1 - (x2 - x1)) == "x1 - (x2 - x1)"
+    assert describe(-(x1 * 3)) == "-(x1 * 3)"
+    assert describe(x1 ** (x2**x1)) == "x1 ** x2 ** x1"
+    assert describe((x1**x2) ** x1) == "(x1 ** x2) ** x1"
+
+
+def test_describe_cuts_deep_and_long_expressions():
+    x = Value(1.0, "x")
+    assert describe(x.sin().cos().exp().tanh().relu()) == "relu(tanh(exp(cos(…))))"
+    assert len(describe(x + x + x + x + x + x + x + x + x + x + x + x, depth=20, width=20)) == 20

