@@ -1,0 +1,142 @@
+"""The autodiff command: value and gradients on stdout, the graph to a file, one-line errors with exit code 2."""
+
+import importlib.metadata
+import math
+import subprocess
+import sys
+
+import pytest
+from graph_helpers import needs_dot, needs_wasm
+from test_expression import HOSTILE
+
+from autodiff.cli import main
+
+LECTURE = ["graph", "log(x1) + x1*x2 - sin(x2)", "--at", "x1=2", "x2=5"]
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_it_prints_the_value_and_each_gradient(capsys):
+    code, out, err = run(capsys, *LECTURE)
+    assert code == 0 and err == ""
+    assert out.splitlines() == [
+        f"f(x1=2, x2=5) = {math.log(2) + 10 - math.sin(5)!r}",
+        "df/dx1 = 5.5",
+        f"df/dx2 = {2 - math.cos(5)!r}",
+    ]
+
+
+@needs_wasm
+def test_it_writes_the_svg(capsys, tmp_path):
+    code, out, _ = run(capsys, *LECTURE, "-o", str(tmp_path / "f.svg"), "--renderer", "wasm")
+    svg = (tmp_path / "f.svg").read_text(encoding="utf-8")
+    assert code == 0 and out.endswith(f"wrote {tmp_path / 'f.svg'}\n")
+    assert svg.startswith("<?xml") and ">grad 5.5</text>" in svg and ">f</text>" in svg
+
+
+@needs_dot
+def test_it_renders_with_the_system_dot(capsys, tmp_path):
+    code, _, _ = run(capsys, *LECTURE, "-o", str(tmp_path / "f.svg"), "--renderer", "dot", "--color-by-grad")
+    assert code == 0 and "graphviz version 2" in (tmp_path / "f.svg").read_text(encoding="utf-8")
+
+
+def test_it_writes_dot_source_for_format_dot_or_a_dot_file(capsys, tmp_path):
+    assert run(capsys, *LECTURE, "-o", str(tmp_path / "f.gv"), "--depth", "1")[0] == 0
+    assert run(capsys, *LECTURE, "-o", str(tmp_path / "f.txt"), "--format", "dot", "--contributions")[0] == 0
+    assert (tmp_path / "f.gv").read_text().startswith("digraph autodiff {")
+    assert 'label="1 × 5 = 5"' in (tmp_path / "f.txt").read_text()
+
+
+def test_dash_o_dash_writes_the_graph_to_stdout_and_the_numbers_to_stderr(capsys):
+    code, out, err = run(capsys, *LECTURE, "-o", "-", "--format", "dot", "--no-grad")
+    assert code == 0 and out.startswith("digraph autodiff {") and "grad 5.5" not in out
+    assert err.splitlines()[1] == "df/dx1 = 5.5"
+
+
+def test_explain_prints_each_gradient_as_a_sum_over_edges(capsys):
+    code, out, _ = run(capsys, *LECTURE, "--explain")
+    assert code == 0 and "grad of x1 = 5.5 = d(f)/d(x1), the sum over the 2 edges out of it:" in out
+
+
+def test_help_works(capsys):
+    code, out, _ = run(capsys, "graph", "--help")
+    assert code == 0 and "--at NAME=VALUE" in out and "never run as Python code" in out
+    assert run(capsys, "--help")[0] == 0 and run(capsys, "--version")[1] == "autodiff 0.1.0\n"
+
+
+BAD_ARGUMENTS = [
+    ([], "choose a command: graph"),
+    (["draw", "x"], "invalid choice: 'draw'"),
+    (["graph"], "the following arguments are required: expression"),
+    (["graph", "x"], "no value for the variable 'x': add x=VALUE to --at"),
+    (["graph", "x", "--at"], "expected at least one argument"),
+    (["graph", "x", "--at", "x"], "--at expects NAME=VALUE, got 'x'"),
+    (["graph", "x", "--at", "x="], "--at expects NAME=VALUE, got 'x='"),
+    (["graph", "x", "--at", "=2"], "--at expects NAME=VALUE, got '=2'"),
+    (["graph", "x", "--at", "x=abc"], "the value of 'x' must be a number, got 'abc'"),
+    (["graph", "x", "--at", "x=nan"], "the value of 'x' must be a finite number, got 'nan'"),
+    (["graph", "x", "--at", "x=1e999"], "must be a finite number"),
+    (["graph", "x", "--at", "x=1", "x=2"], "'x' is given twice"),
+    (["graph", "x", "--at", "x=1", "y=2"], "'y' does not appear in the expression"),
+    (["graph", "x", "--at", "1x=2"], "'1x' is not a valid variable name"),
+    (["graph", "x", "--at", "log=2"], "'log' is not a valid variable name"),
+    (["graph", "x", "--at", "x=1", "--format", "png"], "invalid choice: 'png'"),
+    (["graph", "x", "--at", "x=1", "--renderer", "cairo"], "invalid choice: 'cairo'"),
+    (["graph", "x", "--at", "x=1", "--depth", "0"], "expected a positive integer, got '0'"),
+    (["graph", "x", "--at", "x=1", "--max-nodes", "many"], "expected a positive integer, got 'many'"),
+    (["graph", "x", "--at", "x=1", "-o", "/no/such/dir/f.dot"], "cannot write '/no/such/dir/f.dot'"),
+    (["graph", "sqrt(x - x)", "--at", "x=1"], "sqrt: the derivative is not finite"),
+    (["graph", "+".join(["sin(x)"] * 40), "--at", "x=1", "-o", "never-written.dot", "--max-nodes", "20"],
+     "the graph has 80 nodes, more than --max-nodes 20: pass --depth N"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("argv, message", BAD_ARGUMENTS, ids=[" ".join(a)[:40] for a, _ in BAD_ARGUMENTS])
+def test_bad_arguments_give_a_one_line_error_and_exit_code_2(capsys, argv, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *argv)
+    assert list(tmp_path.iterdir()) == []
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("autodiff: error: ")
+    assert message in err
+
+
+@pytest.mark.parametrize("text, message", HOSTILE, ids=[repr(t[:20]) for t, _ in HOSTILE])
+def test_hostile_expressions_give_a_one_line_error_and_exit_code_2(capsys, text, message):
+    code, out, err = run(capsys, "graph", "--at", "x=1", "--", text)
+    assert code == 2 and err.count("\n") == 1 and err.startswith("autodiff: error: ")
+
+
+def test_a_missing_renderer_is_exit_code_1(capsys, monkeypatch):
+    from autodiff.graph import render
+
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    monkeypatch.setattr(render, "_wasm_render", lambda: None)
+    code, _, err = run(capsys, *LECTURE, "-o", "-")
+    assert code == 1 and err.splitlines()[-1].startswith("autodiff: error: no SVG renderer")
+
+
+@pytest.mark.parametrize(
+    "expression", ["__import__('os').system('echo pwned')", "(" * 10_000 + "x" + ")" * 10_000, "9**9**9"]
+)
+def test_python_dash_m_autodiff_refuses_hostile_input_without_a_traceback(expression):
+    done = subprocess.run(
+        [sys.executable, "-m", "autodiff", "graph", expression, "--at", "x=1"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("autodiff: error: ")
+    assert "Traceback" not in done.stderr and "pwned" not in done.stdout
+
+
+def test_python_dash_m_autodiff_runs_the_lecture_example():
+    done = subprocess.run([sys.executable, "-m", "autodiff", *LECTURE], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[1] == "df/dx1 = 5.5"
+
+
+def test_the_console_script_is_declared():
+    scripts = importlib.metadata.entry_points(group="console_scripts")
+    assert [ep.value for ep in scripts if ep.name == "autodiff"] == ["autodiff.cli:main"]
