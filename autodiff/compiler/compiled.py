@@ -1,0 +1,198 @@
+"""`CompiledFunction`: a traced program, run as generated code on floats or on numpy batches."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ..numerics import FloatMath
+from ..value import Value, apply, constant
+from .codegen import generate
+from .trace import Program
+
+__all__ = ["CompiledFunction"]
+
+
+class CompiledFunction:
+    """A function traced once and replayed as straight-line code.
+
+    Attributes:
+        params: the parameters, in the order of the parameter gradients.
+        program: the traced Program (slots in topological order).
+        n_inputs: how many floats the function takes.
+    """
+
+    def __init__(self, program: Program, params: tuple[Value, ...], name: str) -> None:
+        self.program = program
+        self.params = params
+        self.name = name
+        self.n_inputs = len(program.inputs)
+        self._constants = [c for _, c in program.constants]
+        self._float_runs = {grad: _build(program, grad, FloatMath) for grad in (False, True)}
+        self._numpy_runs: dict[bool, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<compiled {self.name}: {self.n_inputs} inputs, {len(self.params)} params, {self.program.n_ops} ops>"
+
+    @property
+    def source(self) -> str:
+        """The generated Python source of the forward and backward pass."""
+        return generate(self.program, with_grad=True)
+
+    # --- one example, on floats -----------------------------------------------
+    def __call__(self, xs: Sequence[float]) -> float:
+        """The function's value at the floats `xs`."""
+        return self._run_floats(xs, False)[0]
+
+    def value_and_grad(
+        self, xs: Sequence[float], accumulate_grads: bool = False
+    ) -> tuple[float, list[float], list[float]]:
+        """(value, gradients with respect to the inputs, gradients with respect to `params`).
+
+        Args:
+            xs: one float per input.
+            accumulate_grads: also add the parameter gradients into each parameter's
+                `.grad`, as `backward()` would.
+        """
+        value, input_grads, param_grads = self._run_floats(xs, True)
+        if accumulate_grads:
+            for p, g in zip(self.params, param_grads):
+                p.grad += g
+        return value, input_grads, param_grads
+
+    def _run_floats(self, xs: Sequence[float], with_grad: bool) -> tuple:
+        xs = self._check_inputs(xs)
+        p = [param.data for param in self.params]
+        try:
+            result = self._float_runs[with_grad](xs, p, self._constants)
+        except (ArithmeticError, ValueError):
+            result = None
+        if with_grad:
+            if result is not None and _all_finite(result[0], *result[1], *result[2]):
+                return result[0], list(result[1]), list(result[2])
+        elif result is not None and _all_finite(result):
+            return (result,)
+        # Something was not finite or not defined: the eager engine says exactly what (or, when
+        # the undefined local derivative meets a zero gradient, has the answer).
+        return run_eagerly(self.program, xs, p)
+
+    def _check_inputs(self, xs: Sequence[float]) -> list[float]:
+        try:
+            values = [float(x) for x in xs]
+        except (TypeError, ValueError):
+            raise TypeError(f"compiled {self.name}: inputs must be a sequence of numbers, got {xs!r}") from None
+        if len(values) != self.n_inputs:
+            raise ValueError(f"compiled {self.name}: expected {self.n_inputs} inputs, got {len(values)}")
+        return values
+
+    # --- a batch of examples, on numpy arrays ----------------------------------
+    def batch(self, X: Any) -> Any:
+        """The function's value for each row of `X` (examples x inputs), as a numpy array."""
+        return self.batch_value_and_grad(X)[0]
+
+    def batch_value_and_grad(
+        self, X: Any, per_example: bool = False, accumulate_grads: bool = False
+    ) -> tuple[Any, Any, Any]:
+        """Values and gradients for every row of `X`, vectorised with numpy.
+
+        Args:
+            X: an (examples x inputs) array or list of rows.
+            per_example: return the parameter gradients of every example, shape
+                (examples x params), instead of their sum over the batch.
+            accumulate_grads: add the summed parameter gradients into each
+                parameter's `.grad`, as `backward()` on the summed outputs would.
+
+        Returns:
+            (values, input_grads, param_grads): shapes (n,), (n, inputs), and
+            (params,) summed over the batch, or (n, params) with `per_example`.
+        """
+        import numpy as np
+
+        X = self._check_batch(X)
+        n = X.shape[0]
+        p = [param.data for param in self.params]
+        columns = list(X.T)
+        try:
+            with np.errstate(all="ignore"):
+                value, input_grads, param_grads = self._numpy_run(True)(columns, p, self._constants)
+            values = np.array(np.broadcast_to(value, (n,)), dtype=float)
+            inputs, params = _per_example(input_grads, n), _per_example(param_grads, n)
+            bad = ~(np.isfinite(values) & np.isfinite(inputs).all(axis=1) & np.isfinite(params).all(axis=1))
+        except (ArithmeticError, ValueError, FloatingPointError):
+            values, inputs, params = np.zeros(n), np.zeros((n, self.n_inputs)), np.zeros((n, len(p)))
+            bad = np.ones(n, dtype=bool)
+        for i in np.flatnonzero(bad):  # replay these examples in the eager engine
+            try:
+                values[i], inputs[i], params[i] = run_eagerly(self.program, list(X[i]), p)
+            except (ArithmeticError, ValueError) as error:
+                raise type(error)(f"compiled {self.name}, example {i}: {error}") from error
+        param_grads = params if per_example else params.sum(axis=0)
+        if accumulate_grads:
+            for param, g in zip(self.params, params.sum(axis=0)):
+                param.grad += float(g)
+        return values, inputs, param_grads
+
+    def _numpy_run(self, with_grad: bool) -> Any:
+        if with_grad not in self._numpy_runs:
+            from .numpy_math import NumpyMath
+
+            self._numpy_runs[with_grad] = _build(self.program, with_grad, NumpyMath)
+        return self._numpy_runs[with_grad]
+
+    def _check_batch(self, X: Any) -> Any:
+        import numpy as np
+
+        try:
+            X = np.asarray(X, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(f"compiled {self.name}: the batch must be numbers, got {type(X).__name__}") from None
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            raise ValueError(
+                f"compiled {self.name}: the batch must have shape (examples, {self.n_inputs}), got {X.shape}"
+            )
+        if not np.isfinite(X).all():
+            row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+            raise ValueError(f"compiled {self.name}: example {row} is not finite: {X[row].tolist()!r}")
+        return X
+
+
+def _build(program: Program, with_grad: bool, math_namespace: type) -> Any:
+    namespace: dict[str, Any] = {}
+    exec(compile(generate(program, with_grad), f"<autodiff.compile {with_grad=}>", "exec"), namespace)
+    return namespace["make"](math_namespace)
+
+
+def _per_example(grads: Sequence[Any], n: int) -> Any:
+    """An (n, len(grads)) array from gradients that are arrays over the batch or scalars."""
+    import numpy as np
+
+    table = np.empty((n, len(grads)))
+    for j, g in enumerate(grads):
+        table[:, j] = g
+    return table
+
+
+def _all_finite(*xs: float) -> bool:
+    return all(math.isfinite(x) for x in xs)
+
+
+def run_eagerly(program: Program, xs: Sequence[float], params: Sequence[float]) -> tuple[float, list, list]:
+    """Interpret the program with Values and backward(): the eager engine's answer, or its error."""
+    nodes: list[Value | None] = [None] * len(program)
+    inputs = [Value(x) for x in xs]
+    param_leaves = [Value(p) for p in params]
+    for i, k in enumerate(program.inputs):
+        if k is not None:
+            nodes[k] = inputs[i]
+    for j, k in enumerate(program.params):
+        if k is not None:
+            nodes[k] = param_leaves[j]
+    for k, c in program.constants:
+        nodes[k] = constant(c, "compile")
+    for k, op in enumerate(program.ops):
+        if op is not None:
+            nodes[k] = apply(op, *(nodes[j] for j in program.parents[k]))
+    out = nodes[program.output]
+    out.backward()
+    return out.data, [x.grad for x in inputs], [p.grad for p in param_leaves]
