@@ -55,6 +55,32 @@ def test_compiled_batches_equal_the_eager_engine_example_by_example(expr, shift)
         assert all(close(a, b) for a, b in zip(input_grads[i], grads))
 
 
+@given(expressions(max_inputs=4, max_ops=15), st.data())
+def test_batches_with_parameters_equal_eager_per_example_and_summed(expr, data):
+    n_params = data.draw(st.integers(0, expr.n_inputs - 1), label="parameters")
+    n_in = expr.n_inputs - n_params
+    params = [Value(x) for x in expr.point[n_in:]]
+    compiled = autodiff.compile(lambda *xs: expr(*xs, *params), expr.point[:n_in], params=params)
+    shifts = data.draw(st.lists(st.floats(-0.02, 0.02), min_size=2 * n_in, max_size=2 * n_in), label="shifts")
+    rows = [list(expr.point[:n_in])] + [[x + s for x, s in zip(expr.point[:n_in], shifts[i::2])] for i in range(2)]
+    expected = []
+    for row in rows:
+        try:
+            expected.append(eager(lambda *xs: expr(*xs, *params), row, params))
+        except (ArithmeticError, ValueError) as error:
+            with pytest.raises(type(error)):
+                compiled.batch_value_and_grad(rows)
+            return
+    values, input_grads, per_example = compiled.batch_value_and_grad(rows, per_example=True)
+    _, _, summed = compiled.batch_value_and_grad(rows)
+    for i, (value, grads, param_grads) in enumerate(expected):
+        assert close(values[i], value)
+        assert all(close(a, b) for a, b in zip(input_grads[i], grads))
+        assert all(close(a, b) for a, b in zip(per_example[i], param_grads))
+    for j in range(n_params):
+        assert close(summed[j], sum(e[2][j] for e in expected), 1e-11)
+
+
 def small_network(seed=0):
     rng = random.Random(seed)
     hidden = [([Value(rng.uniform(-1, 1)) for _ in range(2)], Value(rng.uniform(-0.5, 0.5))) for _ in range(4)]

@@ -30,7 +30,7 @@ class CompiledFunction:
         self.n_inputs = len(program.inputs)
         self._constants = [c for _, c in program.constants]
         self._float_runs = {grad: _build(program, grad, FloatMath) for grad in (False, True)}
-        self._numpy_runs: dict[bool, Any] = {}
+        self._batched: Any = None  # built on first use: it needs numpy
 
     def __repr__(self) -> str:
         return f"<compiled {self.name}: {self.n_inputs} inputs, {len(self.params)} params, {self.program.n_ops} ops>"
@@ -107,38 +107,47 @@ class CompiledFunction:
             (values, input_grads, param_grads): shapes (n,), (n, inputs), and
             (params,) summed over the batch, or (n, params) with `per_example`.
         """
-        import numpy as np
 
         X = self._check_batch(X)
-        n = X.shape[0]
         p = [param.data for param in self.params]
-        columns = list(X.T)
-        try:
-            with np.errstate(all="ignore"):
-                value, input_grads, param_grads = self._numpy_run(True)(columns, p, self._constants)
-            values = np.array(np.broadcast_to(value, (n,)), dtype=float)
-            inputs, params = _per_example(input_grads, n), _per_example(param_grads, n)
-            bad = ~(np.isfinite(values) & np.isfinite(inputs).all(axis=1) & np.isfinite(params).all(axis=1))
-        except (ArithmeticError, ValueError, FloatingPointError):
-            values, inputs, params = np.zeros(n), np.zeros((n, self.n_inputs)), np.zeros((n, len(p)))
+        values, inputs, grads = self._run_batch(X, p, per_example)
+        if not per_example:
+            grads = grads.sum(axis=0) if grads.ndim == 2 else grads
+        if accumulate_grads:
+            for param, g in zip(self.params, grads if not per_example else grads.sum(axis=0)):
+                param.grad += float(g)
+        return values, inputs, grads
+
+    def _run_batch(self, X: Any, p: list[float], per_example: bool) -> tuple[Any, Any, Any]:
+        """The batched run, with the examples it could not finish replayed in the eager engine.
+
+        Returns per-example parameter gradients when `per_example` or when some example
+        needed the eager engine; summed ones otherwise."""
+        import numpy as np
+
+        n = X.shape[0]
+        if self._batched is None:
+            from .batched import BatchedProgram
+
+            self._batched = BatchedProgram(self.program)
+        if self._batched.output_row is None:  # the output is an input or a parameter itself
             bad = np.ones(n, dtype=bool)
-        for i in np.flatnonzero(bad):  # replay these examples in the eager engine
+            values, inputs, grads = np.zeros(n), np.zeros((n, self.n_inputs)), np.zeros((n, len(p)))
+        else:
+            with np.errstate(all="ignore"):
+                values, inputs, grads = self._batched.run(X, p, per_example)
+                bad = ~(np.isfinite(values) & np.isfinite(inputs).all(axis=1))
+                if per_example:
+                    bad |= ~np.isfinite(grads).all(axis=1)
+                elif bad.any() or not np.isfinite(grads).all():  # which examples? ask per example
+                    values, inputs, grads = self._batched.run(X, p, True)
+                    bad |= ~np.isfinite(grads).all(axis=1)
+        for i in np.flatnonzero(bad):  # these examples: the eager engine's result, or its error
             try:
-                values[i], inputs[i], params[i] = run_eagerly(self.program, list(X[i]), p)
+                values[i], inputs[i], grads[i] = run_eagerly(self.program, X[i].tolist(), p)
             except (ArithmeticError, ValueError) as error:
                 raise type(error)(f"compiled {self.name}, example {i}: {error}") from error
-        param_grads = params if per_example else params.sum(axis=0)
-        if accumulate_grads:
-            for param, g in zip(self.params, params.sum(axis=0)):
-                param.grad += float(g)
-        return values, inputs, param_grads
-
-    def _numpy_run(self, with_grad: bool) -> Any:
-        if with_grad not in self._numpy_runs:
-            from .numpy_math import NumpyMath
-
-            self._numpy_runs[with_grad] = _build(self.program, with_grad, NumpyMath)
-        return self._numpy_runs[with_grad]
+        return values, inputs, grads
 
     def _check_batch(self, X: Any) -> Any:
         import numpy as np
@@ -161,16 +170,6 @@ def _build(program: Program, with_grad: bool, math_namespace: type) -> Any:
     namespace: dict[str, Any] = {}
     exec(compile(generate(program, with_grad), f"<autodiff.compile {with_grad=}>", "exec"), namespace)
     return namespace["make"](math_namespace)
-
-
-def _per_example(grads: Sequence[Any], n: int) -> Any:
-    """An (n, len(grads)) array from gradients that are arrays over the batch or scalars."""
-    import numpy as np
-
-    table = np.empty((n, len(grads)))
-    for j, g in enumerate(grads):
-        table[:, j] = g
-    return table
 
 
 def _all_finite(*xs: float) -> bool:

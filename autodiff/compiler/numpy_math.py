@@ -57,11 +57,14 @@ class NumpyMath:
 
     @staticmethod
     def power_rule(x, c):
-        return c * np.power(x, c - 1.0) if c != 0.0 else 0.0
+        return np.where(c != 0.0, c * np.power(x, c - 1.0), 0.0)  # c may differ from node to node
 
     @staticmethod
     def step(a, b, tie):
-        return np.where(a > b, 1.0, np.where(a == b, tie, 0.0))
+        out = np.greater(a, b).astype(float)
+        if tie != 0.0:
+            out += tie * np.equal(a, b)
+        return out
 
     @staticmethod
     def sum(xs):
