@@ -138,8 +138,9 @@ class MLP(Module):
 
     Example:
         >>> model = MLP(2, [16, 16, 1], seed=0)
-        >>> model([0.5, -1.0])          # one output: a Value
-        Value(data=..., grad=0.0, op='+')
+        >>> out = model([0.5, -1.0])    # one output: a Value, the last neuron's w . x + b
+        >>> out.op, out.parents[0].op
+        ('+', 'dot')
     """
 
     def __init__(

@@ -193,6 +193,8 @@ def _grad_of(who: str, i: int, p: Value) -> float:
         return g
     if isinstance(g, Value):  # after backward(create_graph=True)
         return g.data
+    if isinstance(g, numbers.Real) and not isinstance(g, bool):
+        return float(g)
     raise TypeError(f"{who}: the gradient of parameter {i} must be a number, got {type(g).__name__} ({g!r})")
 
 
