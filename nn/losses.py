@@ -3,7 +3,8 @@
 Every loss takes (prediction, target) for one example, or a list of predictions
 and a list of targets for a batch, and then returns the mean of the per-example
 losses, so the batch gradient is the mean of the per-example gradients.
-Predictions are Values (or numbers); targets are numbers.
+Predictions are Values (or numbers); targets are numbers, checked, or Values
+(e.g. inputs of a function traced by `autodiff.compile`), taken as given.
 
 The classification losses take raw scores (logits), the output of a "linear"
 last layer, and are computed in forms that stay finite and exact for |logit| up
@@ -159,5 +160,8 @@ def _check_number(who: str, what: str, x: object) -> None:
 
 
 def _check_label(who: str, what: str, y: object, allowed: tuple[int, int]) -> None:
+    # A Value target (an input of a traced function, say) is taken as given: checking it would read its data.
+    if isinstance(y, Value):
+        return
     if isinstance(y, bool) or not isinstance(y, numbers.Real) or y not in allowed:
         raise ValueError(f"{who}: {what} must be {allowed[0]} or {allowed[1]}, got {y!r}")

@@ -85,6 +85,15 @@ def test_binary_cross_entropy_refuses_targets_other_than_0_and_1(bad):
         binary_cross_entropy(Value(0.3), bad)
 
 
+def test_targets_may_be_values_for_example_the_inputs_of_a_traced_function():
+    z, t = Value(0.3), Value(1.0)
+    loss = binary_cross_entropy(z, t)
+    loss.backward()
+    assert loss.data == binary_cross_entropy(Value(0.3), 1).data
+    assert z.grad == pytest.approx(sigmoid(0.3) - 1, rel=1e-15)
+    assert hinge(Value(0.25), Value(-1.0)).data == 1.25
+
+
 # --- hinge ---------------------------------------------------------------------------
 def test_hinge_is_relu_of_one_minus_label_times_score():
     assert value_and_grads(lambda s: hinge(s, 1), 0.25) == (0.75, [-1.0])
