@@ -233,11 +233,11 @@ def _check_noise(who: str, noise: object) -> None:
         raise ValueError(f"{who}: noise must be a number >= 0 (or None), got {noise!r}")
 
 
-def _check_same_length(who: str, X: Sequence[Any], y: Sequence[Any]) -> None:
+def _check_same_length(who: str, X: Sequence[Any], y: Sequence[Any], labels: str = "labels") -> None:
     for name, data in (("X", X), ("y", y)):
         if isinstance(data, (str, bytes)) or not hasattr(data, "__len__") or not hasattr(data, "__getitem__"):
             raise TypeError(f"{who}: {name} must be a list, got {type(data).__name__}")
     if len(X) != len(y):
-        raise ValueError(f"{who}: X has {len(X)} examples but y has {len(y)} labels")
+        raise ValueError(f"{who}: X has {len(X)} examples but y has {len(y)} {labels}")
     if len(X) == 0:
         raise ValueError(f"{who}: X and y are empty")

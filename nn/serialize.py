@@ -27,7 +27,7 @@ __all__ = ["save", "load", "FORMAT", "VERSION"]
 FORMAT = "autodiff.nn"
 VERSION = 1
 
-# The model types a file may name, with the keys of their config and their parameter count.
+# The model types a file may name, with the keys of their config.
 _TYPES: dict[str, tuple[type[Module], tuple[str, ...]]] = {
     "Neuron": (Neuron, ("nin", "activation")),
     "Layer": (Layer, ("nin", "nout", "activation")),
@@ -63,10 +63,23 @@ def save(model: Module, path: str | os.PathLike) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, _file_mode(path))  # mkstemp makes it private (0600)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _file_mode(path: Path) -> int:
+    """The mode of the file being replaced, or that of a new file under the current umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def load(path: str | os.PathLike) -> Module:

@@ -19,7 +19,7 @@ from autodiff import Value
 
 from . import losses
 from ._random import Seed, generator
-from .data import batches
+from .data import _check_count, _check_same_length, batches
 from .losses import _mean
 from .module import Module
 from .optim import Optimizer
@@ -52,7 +52,12 @@ _CLASSIFY: dict[Loss, Classify] = {
 
 
 class NonFiniteLossError(ArithmeticError):
-    """Training met a loss, gradient or update that is not a finite number."""
+    """Training met a loss, gradient or update that is not a finite number.
+
+    Raised by `fit`, with `history` holding the epochs that finished.
+    """
+
+    history: History | None = None
 
 
 @dataclass
@@ -158,16 +163,16 @@ def fit(
 
     Raises:
         NonFiniteLossError: a loss, gradient or update was not finite; the message
-            names the epoch and step, and the parameters keep their values from
-            before that step.
+            names the epoch and step, the parameters keep their values from before
+            that step, and the error's `history` holds the epochs that finished.
     """
     loss_fn, loss_name = _loss_function(loss)
     classify = _classifier(loss_fn, classify)
     _check_data("fit", model, X, y)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer must be an nn.optim optimizer, got {type(optimizer).__name__}")
-    _check_count("epochs", epochs, 0)
-    _check_count("batch_size", batch_size, 1)
+    _check_count("fit", "epochs", epochs, 0)
+    _check_count("fit", "batch_size", batch_size, 1)
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("fit: validation_data must be a pair (X_val, y_val)")
@@ -186,7 +191,12 @@ def fit(
         started = time.perf_counter()
         total_loss, correct = 0.0, 0
         for step, (Xb, yb) in enumerate(batches(X, y, batch_size, shuffle, rng)):
-            result = _guarded_step(model, loss_fn, optimizer, Xb, yb, epoch, step, n_steps)
+            try:
+                result = _guarded_step(model, loss_fn, optimizer, Xb, yb, epoch, step, n_steps)
+            except NonFiniteLossError as error:
+                error.history = history  # the epochs that finished are not lost
+                bar.close()
+                raise
             total_loss += result.loss * len(Xb)
             if classify is not None:
                 correct += sum(classify(out) == t for out, t in zip(result.outputs, yb))
@@ -305,21 +315,10 @@ def _classifier(loss: Loss, classify: Classify | None) -> Classify | None:
 
 
 def _check_data(who: str, model: Module, X: Sequence[Any], y: Sequence[Any]) -> None:
-    for name, data in (("X", X), ("y", y)):
-        if isinstance(data, (str, bytes)) or not hasattr(data, "__len__") or not hasattr(data, "__getitem__"):
-            raise TypeError(f"{who}: {name} must be a list, got {type(data).__name__}")
-    if len(X) != len(y):
-        raise ValueError(f"{who}: X has {len(X)} examples but y has {len(y)} targets")
-    if len(X) == 0:
-        raise ValueError(f"{who}: X and y are empty")
+    _check_same_length(who, X, y, "targets")
     nin = getattr(model, "nin", None)
     if isinstance(nin, int):
         for i, x in enumerate(X):
             if not hasattr(x, "__len__") or len(x) != nin:
                 shown = f"{len(x)} features" if hasattr(x, "__len__") else f"a {type(x).__name__}"
                 raise ValueError(f"{who}: X[{i}] has {shown}; the model takes {nin}")
-
-
-def _check_count(name: str, n: object, minimum: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
-        raise ValueError(f"fit: {name} must be an int >= {minimum}, got {n!r}")

@@ -1,6 +1,7 @@
 """save and load: exact round trips as JSON, and clear errors for malformed or hostile files."""
 
 import json
+import os
 
 import pytest
 
@@ -54,6 +55,17 @@ def test_saving_over_a_file_replaces_it_whole_and_a_failed_save_keeps_the_old_on
         save(Custom(), path)
     assert load(path).state_dict() == second.state_dict()
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
+
+
+def test_a_saved_file_gets_the_usual_permissions_not_those_of_a_temporary_file(tmp_path):
+    path = tmp_path / "model.json"
+    save(Neuron(2, seed=0), path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    path.chmod(0o640)
+    save(Neuron(2, seed=1), path)
+    assert path.stat().st_mode & 0o777 == 0o640
 
 
 def write(tmp_path, content):

@@ -154,6 +154,7 @@ def test_a_diverging_run_stops_with_an_error_naming_the_epoch_and_step_and_keeps
     assert model.state_dict() == states[-1]
     assert all(math.isfinite(v) for v in model.state_dict().values())
     assert isinstance(info.value.__cause__, ArithmeticError)
+    assert info.value.history.epochs == failed_epoch - 1  # the finished epochs are kept
 
 
 def test_evaluate_builds_no_graph_and_leaves_gradients_alone():
