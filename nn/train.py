@@ -24,7 +24,7 @@ from .losses import _mean
 from .module import Module
 from .optim import Optimizer
 
-__all__ = ["fit", "train_step", "evaluate", "accuracy", "History", "NonFiniteLossError", "StepResult"]
+__all__ = ["fit", "train_step", "evaluate", "accuracy", "History", "NonFiniteLossError", "StepResult", "LOSSES"]
 
 Loss = Callable[[Any, Any], Value]
 Classify = Callable[[Any], Any]
