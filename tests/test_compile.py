@@ -226,3 +226,36 @@ def test_a_function_of_a_thousand_inputs_compiles_and_matches():
     value, grads, _ = compiled.value_and_grad(xs)
     e_value, e_grads, _ = eager(f, xs)
     assert close(value, e_value) and all(close(a, b) for a, b in zip(grads, e_grads))
+
+
+def test_aux_values_are_reported_beside_the_output_on_floats_and_batches():
+    w = Value(0.5)
+
+    def loss_and_outputs(x, y):
+        h = (w * x).tanh()
+        unrelated = (x * 3).exp()  # not an ancestor of the loss: still reported
+        return (h - y) ** 2, [h, unrelated, w]
+
+    compiled = autodiff.compile(loss_and_outputs, [1.0, 0.0], params=[w], has_aux=True)
+    (value, aux), input_grads, (param_grad,) = compiled.value_and_grad([1.2, 0.3])
+    h = math.tanh(0.6)
+    assert close(value, (h - 0.3) ** 2)
+    assert close(aux[0], h) and close(aux[1], math.exp(3.6)) and aux[2] == 0.5
+    assert close(param_grad, 2 * (h - 0.3) * (1 - h * h) * 1.2)
+    (values, aux_rows), _, _ = compiled.batch_value_and_grad([[1.2, 0.3], [-0.4, 0.1]])
+    assert aux_rows.shape == (2, 3)
+    assert close(aux_rows[0, 0], h) and close(aux_rows[1, 0], math.tanh(-0.2)) and aux_rows[1, 2] == 0.5
+    assert close(values[0], value)
+
+
+def test_a_single_aux_value_comes_back_unwrapped():
+    compiled = autodiff.compile(lambda x: (x * x, x.sin()), [1.0], has_aux=True)
+    value, aux = compiled([0.5])
+    assert value == 0.25 and aux == math.sin(0.5)
+    values, aux = compiled.batch([[0.5], [1.0]])
+    assert aux.shape == (2,) and close(aux[1], math.sin(1.0))
+
+
+def test_has_aux_needs_a_pair():
+    with pytest.raises(TypeError, match=r"must return \(output, aux\)"):
+        autodiff.compile(lambda x: x * x, [1.0], has_aux=True)

@@ -22,7 +22,10 @@ __all__ = ["compile", "CompiledFunction", "Program", "TracingError", "run_eagerl
 
 
 def compile(
-    fn: Callable[..., Value], example_inputs: Sequence[float], params: Sequence[Value] | None = None
+    fn: Callable[..., Value],
+    example_inputs: Sequence[float],
+    params: Sequence[Value] | None = None,
+    has_aux: bool = False,
 ) -> CompiledFunction:
     """Trace `fn` once at `example_inputs` and compile it to straight-line code.
 
@@ -34,6 +37,9 @@ def compile(
         params: the captured Values whose gradients you want, in this order; by
             default every captured leaf, in the order the graph reaches them
             (see `CompiledFunction.params`).
+        has_aux: `fn` returns (output, aux), aux a Value or a list of Values (a model's
+            outputs, say) whose values are reported beside the output's: results then
+            carry (value, aux) where they carried the value.
 
     Raises:
         TracingError: `fn` branched on a Value's data (`if`, a comparison, `float()`).
@@ -41,5 +47,5 @@ def compile(
     name = getattr(fn, "__name__", repr(fn))
     if isinstance(example_inputs, (int, float)) and not isinstance(example_inputs, bool):
         example_inputs = [example_inputs]
-    program, all_params = trace(fn, example_inputs, params, name)
-    return CompiledFunction(program, all_params, name)
+    program, all_params, aux_is_list = trace(fn, example_inputs, params, name, has_aux)
+    return CompiledFunction(program, all_params, name, has_aux, aux_is_list)

@@ -93,7 +93,8 @@ class BatchedProgram:
                 per_example[k] = any(per_example[j] for j in parents[k])
         self.shared_slots = [k for k, op in enumerate(ops) if op is not None and not per_example[k]]
         used_by_batch = {j for k, op in enumerate(ops) if op is not None and per_example[k] for j in parents[k]}
-        self.shared_outputs = [k for k in self.shared_slots if k in used_by_batch]
+        wanted = used_by_batch | set(program.aux)
+        self.shared_outputs = [k for k in self.shared_slots if k in wanted]
         shared_index = {k: j for j, k in enumerate(self.shared_outputs)}
 
         row = {k: i for i, k in enumerate(program.inputs) if k is not None}
@@ -139,6 +140,7 @@ class BatchedProgram:
             self.groups.append(Group(ops[slots[0]], rows, operands))
         self.n_rows = next_row
         self.output_row = row.get(program.output) if per_example[program.output] and ops[program.output] else None
+        self.aux_sources = [(kind(k), source(k)) for k in program.aux]
         self._buffer_size = -1
         self._buffer: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
 
@@ -152,17 +154,17 @@ class BatchedProgram:
     # --- running ---------------------------------------------------------------------
     def run(
         self, X: np.ndarray, params: Sequence[float], per_example: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Values (n,), input gradients (n, inputs), and parameter gradients per example
-        (n, params) or summed (params,), for the rows of X. An example whose numbers are
-        not finite needs the eager engine (the caller replays it)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Values (n,), aux values (n, aux), input gradients (n, inputs), and parameter gradients
+        per example (n, params) or summed (params,), for the rows of X. An example whose
+        numbers are not finite needs the eager engine (the caller replays it)."""
         n = X.shape[0]
         chunk = max(1, MAX_BLOCK_BYTES // (16 * max(self.n_rows, 1)))
         if n > chunk:
             parts = [self.run(X[i : i + chunk], params, per_example) for i in range(0, n, chunk)]
-            values, inputs, grads = zip(*parts)
+            values, aux, inputs, grads = zip(*parts)
             summed = np.concatenate(grads, axis=0) if per_example else np.sum(grads, axis=0)
-            return np.concatenate(values), np.concatenate(inputs, axis=0), summed
+            return np.concatenate(values), np.concatenate(aux), np.concatenate(inputs, axis=0), summed
 
         P = np.array([params[j] for j in self._param_positions()], dtype=float)
         shared_nodes, shared_leaves = self._shared_forward(P)
@@ -208,7 +210,10 @@ class BatchedProgram:
 
         self._shared_backward(shared_nodes, shared_leaves, grads, per_example)
         values = V[self.output_row].copy()
-        return values, G[: self.n_inputs].T.copy(), self._to_param_list(grads[PARAM], per_example)
+        aux = np.empty((n, len(self.aux_sources)))
+        for j, (kind, index) in enumerate(self.aux_sources):
+            aux[:, j] = V[index] if kind == ROW else columns[kind][index]
+        return values, aux, G[: self.n_inputs].T.copy(), self._to_param_list(grads[PARAM], per_example)
 
     def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The value and gradient arrays for a batch of n, kept from the last call of that size:

@@ -130,8 +130,8 @@ FUNCTIONS = [name for name in vars(SourceMath) if not name.startswith("_") and n
 def generate(program: Program, with_grad: bool) -> str:
     """Source of `make(m)`, which returns `run(x, p, c)`.
 
-    `run` returns the output, or with `with_grad` the triple (output, input
-    gradients, parameter gradients), each gradient 0.0 where there is no path.
+    `run` returns (output, aux values), or with `with_grad` (output, aux values,
+    input gradients, parameter gradients), each gradient 0.0 where there is no path.
     """
     lines = []
     for k, (op, parents) in enumerate(zip(program.ops, program.parents)):
@@ -142,13 +142,14 @@ def generate(program: Program, with_grad: bool) -> str:
     loads += [f"s{k} = p[{j}]" for j, k in enumerate(program.params) if k is not None]
     loads += [f"s{k} = c[{j}]" for j, (k, _) in enumerate(program.constants)]
     body = loads + lines
+    aux = "".join(f"s{k}, " for k in program.aux)
     if not with_grad:
-        body.append(f"return s{program.output}")
+        body.append(f"return s{program.output}, ({aux})")
     else:
         assigned = _backward_lines(program, body)
         input_grads = "".join(f"g{k}, " if k in assigned else "0.0, " for k in program.inputs)
         param_grads = "".join(f"g{k}, " if k in assigned else "0.0, " for k in program.params)
-        body.append(f"return s{program.output}, ({input_grads}), ({param_grads})")
+        body.append(f"return s{program.output}, ({aux}), ({input_grads}), ({param_grads})")
 
     used = sorted(name for name in FUNCTIONS if f"m_{name}(" in "\n".join(body))
     preamble = [f"m_{name} = m.{name}" for name in used]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .. import value as value_module
 from ..backward import topological_order
 from ..ops import CONSTANT, Op
-from ..value import Value
+from ..value import Value, constant
 
 __all__ = ["Program", "TracingError", "trace"]
 
@@ -33,6 +33,7 @@ class Program:
     params: tuple[int | None, ...]
     constants: tuple[tuple[int, float], ...]
     output: int
+    aux: tuple[int, ...] = ()  # slots reported beside the output, not differentiated
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -43,14 +44,20 @@ class Program:
 
 
 def trace(
-    fn: Callable[..., Value], example_inputs: Sequence[float], params: Sequence[Value] | None, name: str
-) -> tuple[Program, tuple[Value, ...]]:
-    """Run `fn` on one Value per example input; return its Program and the parameters.
+    fn: Callable[..., Value],
+    example_inputs: Sequence[float],
+    params: Sequence[Value] | None,
+    name: str,
+    has_aux: bool = False,
+) -> tuple[Program, tuple[Value, ...], bool]:
+    """Run `fn` on one Value per example input; return its Program, the parameters, and
+    whether the aux values came as a list.
 
     Leaves that `fn` captures from outside (neither inputs nor constants) are
     parameters: their `.data` is read at every call. With `params=None` they are
     found in the graph, in topological order; otherwise the given ones come first,
-    in the given order, and any other captured leaf follows them.
+    in the given order, and any other captured leaf follows them. With `has_aux`,
+    `fn` returns (output, aux): aux is a Value or a list of Values to report too.
     """
     inputs = [Value(x, label=f"x{i}") for i, x in enumerate(example_inputs)]
     previous_hook, previous_enabled = value_module._on_data_read, value_module._grad_enabled
@@ -60,11 +67,25 @@ def trace(
         out = fn(*inputs)
     finally:
         value_module._on_data_read, value_module._grad_enabled = previous_hook, previous_enabled
+    aux: list[Value] = []
+    aux_is_list = False
+    if has_aux:
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise TypeError(f"compile: with has_aux, {name} must return (output, aux), got {out!r}")
+        out, extra = out
+        aux_is_list = isinstance(extra, (list, tuple))
+        extra = extra if aux_is_list else [extra]
+        aux = [x if isinstance(x, Value) else constant(x, "compile") for x in extra]
     if not isinstance(out, Value):
         raise TypeError(f"compile: {name} must return a Value, got {type(out).__name__} ({out!r})")
 
     order = topological_order(out)
     slot = {node: k for k, node in enumerate(order)}
+    for node in aux:  # aux nodes the output does not depend on: their subgraphs come after
+        for extra_node in topological_order(node):
+            if extra_node not in slot:
+                slot[extra_node] = len(order)
+                order.append(extra_node)
     input_set = set(inputs)
     declared = [] if params is None else list(params)
     for p in declared:
@@ -83,7 +104,8 @@ def trace(
         params=tuple(slot.get(p) for p in all_params),
         constants=tuple((k, n.data) for k, n in enumerate(order) if not n.parents and n._op is CONSTANT),
         output=slot[out],
-    ), all_params
+        aux=tuple(slot[x] for x in aux),
+    ), all_params, aux_is_list
 
 
 def _refuse_branch(name: str) -> Callable[[str], None]:
