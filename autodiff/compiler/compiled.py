@@ -36,10 +36,7 @@ class CompiledFunction:
         self._batched: Any = None  # built on first use: it needs numpy
 
     def __repr__(self) -> str:
-        return (
-            f"<compiled {self.name}: {self.n_inputs} inputs, {len(self.params)} params, "
-            f"{self.program.n_ops} ops>"
-        )
+        return f"<compiled {self.name}: {self.n_inputs} inputs, {len(self.params)} params, {self.program.n_ops} ops>"
 
     @property
     def source(self) -> str:

@@ -97,15 +97,19 @@ def trace(
     known = set(declared)
     all_params = tuple(declared + [n for n in captured if n not in known])
 
-    return Program(
-        ops=tuple(n._op if n.parents else None for n in order),
-        parents=tuple(tuple(slot[p] for p in n.parents) for n in order),
-        inputs=tuple(slot.get(x) for x in inputs),
-        params=tuple(slot.get(p) for p in all_params),
-        constants=tuple((k, n.data) for k, n in enumerate(order) if not n.parents and n._op is CONSTANT),
-        output=slot[out],
-        aux=tuple(slot[x] for x in aux),
-    ), all_params, aux_is_list
+    return (
+        Program(
+            ops=tuple(n._op if n.parents else None for n in order),
+            parents=tuple(tuple(slot[p] for p in n.parents) for n in order),
+            inputs=tuple(slot.get(x) for x in inputs),
+            params=tuple(slot.get(p) for p in all_params),
+            constants=tuple((k, n.data) for k, n in enumerate(order) if not n.parents and n._op is CONSTANT),
+            output=slot[out],
+            aux=tuple(slot[x] for x in aux),
+        ),
+        all_params,
+        aux_is_list,
+    )
 
 
 def _refuse_branch(name: str) -> Callable[[str], None]:
