@@ -9,6 +9,7 @@
 """
 
 from .backward import topological_order
+from .compiler import compile
 from .functional import grad, value_and_grad
 from .functions import cos, dot, exp, leaky_relu, log, logsumexp, relu, sigmoid, sin, softplus, sqrt, sum, tanh
 from .gradcheck import GradcheckResult, gradcheck
@@ -22,6 +23,7 @@ __all__ = [
     "grad", "value_and_grad",
     "gradcheck", "GradcheckResult",
     "topological_order",
+    "compile",
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
     "sum", "logsumexp", "dot",
     "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError",

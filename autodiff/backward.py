@@ -16,7 +16,9 @@ def topological_order(root: Value) -> list[Value]:
     """Every node `root` depends on, each after all of its parents; `root` is last.
 
     An iterative depth-first walk, so graphs of any depth are fine. A node stays
-    on the stack until its parents are finished; then it is appended to the order.
+    on the stack until its parents are finished, first parent first; then it is
+    appended. So `x1 * x2` lists x1's subgraph before x2's, and a neuron's inputs
+    come in their order.
     """
     order = []
     expanded = set()
@@ -31,7 +33,7 @@ def topological_order(root: Value) -> list[Value]:
                 order.append(node)
             continue
         expanded.add(node)
-        for parent in node.parents:
+        for parent in reversed(node.parents):  # reversed: the first parent is finished first
             if parent not in expanded:
                 stack.append(parent)
     return order

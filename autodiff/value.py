@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from . import ops
@@ -15,6 +15,7 @@ __all__ = ["Value", "no_grad", "is_grad_enabled", "as_value"]
 Number = int | float
 
 _grad_enabled = True
+_on_data_read: Callable[[str], None] | None = None
 
 
 class Value:
@@ -135,21 +136,38 @@ class Value:
         """The smaller input gets the whole gradient; tied inputs get half each."""
         return _binary(ops.MIN, self, other)
 
-    # --- comparisons read the data (they record nothing) -----------------------
+    # --- reading the data: comparisons, truth, float() record nothing -----------
     # No __eq__: Values compare and hash by identity, so they work in sets and dicts.
+    # `autodiff.compile` sets _on_data_read while tracing, to catch data-dependent branches.
     def __lt__(self, other: Value | Number) -> bool:
+        if _on_data_read is not None:
+            _on_data_read("a comparison (<)")
         return self.data < _data_of(other)
 
     def __le__(self, other: Value | Number) -> bool:
+        if _on_data_read is not None:
+            _on_data_read("a comparison (<=)")
         return self.data <= _data_of(other)
 
     def __gt__(self, other: Value | Number) -> bool:
+        if _on_data_read is not None:
+            _on_data_read("a comparison (>)")
         return self.data > _data_of(other)
 
     def __ge__(self, other: Value | Number) -> bool:
+        if _on_data_read is not None:
+            _on_data_read("a comparison (>=)")
         return self.data >= _data_of(other)
 
+    def __bool__(self) -> bool:
+        """True when data != 0, as for a float."""
+        if _on_data_read is not None:
+            _on_data_read("a truth test (if / and / or / bool())")
+        return self.data != 0.0
+
     def __float__(self) -> float:
+        if _on_data_read is not None:
+            _on_data_read("float()")
         return self.data
 
     def __format__(self, spec: str) -> str:

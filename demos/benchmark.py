@@ -16,7 +16,13 @@ Workloads:
   (b) build and backward of a 100,000-node DAG of +, * and relu with heavy reuse
       (100 layers of 1,000 nodes, each reading a random node of the layer below);
   (c) build and backward of a chain of 1,000,000 ops;
-  (d) bytes per node of (b), measured by tracemalloc.
+  (d) bytes per node of (b), measured by tracemalloc;
+  (e) the step of (a) on 10,000 points, per example: `autodiff.compile`'s numpy
+      backend against the same network written by hand with numpy matrices
+      (timed without gc.collect(): neither makes reference cycles).
+(a) also runs through `autodiff.compile` (per example on floats, and as one numpy
+batch) and by hand with numpy matrices; all start from the same weights and must
+agree on the first loss.
 """
 
 from __future__ import annotations
@@ -53,25 +59,93 @@ def mlp_weights(seed: int) -> list[list[tuple[list[float], float]]]:
     ]
 
 
+class MoonsMLP:
+    """The 2-16-16-1 ReLU MLP of workload (a), written with Values only: one `dot` node per neuron."""
+
+    def __init__(self, weights) -> None:
+        self.layers = [[([Value(w) for w in ws], Value(b)) for ws, b in layer] for layer in weights]
+        self.params = [p for layer in self.layers for ws, b in layer for p in (*ws, b)]
+
+    def score(self, x1: Value, x2: Value) -> Value:
+        activations = [x1, x2]
+        for depth, layer in enumerate(self.layers):
+            z = [autodiff.dot(ws, activations) + b for ws, b in layer]
+            activations = [zi.relu() for zi in z] if depth < len(self.layers) - 1 else z
+        return activations[0]
+
+    def example_loss(self, x1: Value, x2: Value, label: Value) -> Value:
+        """Hinge loss of one example plus the L2 term: its mean over a batch is the loss of (a)."""
+        return (1 - label * self.score(x1, x2)).relu() + 1e-4 * autodiff.dot(self.params, self.params)
+
+    def sgd(self, grads, lr: float) -> None:
+        for p, g in zip(self.params, grads):
+            p.data -= lr * g
+
+
 def autodiff_training_step(weights, X, y, lr=0.05) -> Callable[[], float]:
-    layers = [[([Value(w) for w in ws], Value(b)) for ws, b in layer] for layer in weights]
-    params = [p for layer in layers for ws, b in layer for p in (*ws, b)]
+    model = MoonsMLP(weights)
 
     def step() -> float:
-        losses = []
-        for xs, label in zip(X, y):
-            activations = [Value(x) for x in xs]
-            for depth, layer in enumerate(layers):
-                z = [autodiff.dot(ws, activations) + b for ws, b in layer]
-                activations = [zi.relu() for zi in z] if depth < len(layers) - 1 else z
-            losses.append((1 - label * activations[0]).relu())
-        loss = autodiff.sum(losses) * (1.0 / len(losses)) + 1e-4 * autodiff.dot(params, params)
-        for p in params:
+        losses = [(1 - label * model.score(*map(Value, xs))).relu() for xs, label in zip(X, y)]
+        loss = autodiff.sum(losses) * (1.0 / len(losses)) + 1e-4 * autodiff.dot(model.params, model.params)
+        for p in model.params:
             p.grad = 0.0
         loss.backward()
-        for p in params:
-            p.data -= lr * p.grad
+        model.sgd([p.grad for p in model.params], lr)
         return loss.data
+
+    return step
+
+
+def compiled_training_steps(weights, X, y, lr=0.05) -> dict[str, Callable[[], float]]:
+    """The same step through `autodiff.compile`: per example on floats, and as one numpy batch."""
+    floats_model, numpy_model = MoonsMLP(weights), MoonsMLP(weights)
+    on_floats = autodiff.compile(floats_model.example_loss, [0.0, 0.0, 1.0], params=floats_model.params)
+    on_numpy = autodiff.compile(numpy_model.example_loss, [0.0, 0.0, 1.0], params=numpy_model.params)
+    rows = [[*xs, label] for xs, label in zip(X, y)]
+
+    def floats_step() -> float:
+        total, grads = 0.0, [0.0] * len(floats_model.params)
+        for row in rows:
+            value, _, example_grads = on_floats.value_and_grad(row)
+            total += value
+            grads = [g + e for g, e in zip(grads, example_grads)]
+        floats_model.sgd([g / len(rows) for g in grads], lr)
+        return total / len(rows)
+
+    def numpy_step() -> float:
+        values, _, grads = on_numpy.batch_value_and_grad(rows)
+        numpy_model.sgd(grads / len(rows), lr)
+        return float(values.mean())
+
+    return {"compiled floats": floats_step, "compiled numpy": numpy_step}
+
+
+def numpy_matrix_step(weights, X, y, lr=0.05) -> Callable[[], float]:
+    """The same network and loss by hand with numpy matrices: the backprop equations BP1-BP4."""
+    import numpy as np
+
+    Ws = [np.array([ws for ws, _ in layer]) for layer in weights]
+    bs = [np.array([b for _, b in layer]) for layer in weights]
+    A0, labels = np.array(X, dtype=float).T, np.array(y, dtype=float)
+
+    def step() -> float:
+        zs, activations = [], [A0]
+        for depth, (W, b) in enumerate(zip(Ws, bs)):
+            zs.append(W @ activations[-1] + b[:, None])
+            activations.append(np.maximum(zs[-1], 0.0) if depth < len(Ws) - 1 else zs[-1])
+        margins = 1.0 - labels * activations[-1][0]
+        n = len(labels)
+        loss = np.maximum(margins, 0.0).mean() + 1e-4 * sum((W * W).sum() + (b * b).sum() for W, b in zip(Ws, bs))
+        delta = (-labels * (margins > 0.0) / n)[None, :]  # d loss / d z of the output layer
+        for depth in range(len(Ws) - 1, -1, -1):
+            grad_W = delta @ activations[depth].T + 2e-4 * Ws[depth]
+            grad_b = delta.sum(axis=1) + 2e-4 * bs[depth]
+            if depth:
+                delta = (Ws[depth].T @ delta) * (zs[depth - 1] > 0.0)
+            Ws[depth] -= lr * grad_W
+            bs[depth] -= lr * grad_b
+        return float(loss)
 
     return step
 
@@ -170,16 +244,17 @@ def bytes_per_node(value_type, inputs, layers) -> float:
 
 
 # --- timing -----------------------------------------------------------------------
-def timed(run: Callable[[], object]) -> tuple[float, object]:
-    """Seconds for one run, freeing its garbage (gc.collect) inside the timing."""
+def timed(run: Callable[[], object], collect: bool = True) -> tuple[float, object]:
+    """Seconds for one run, freeing its garbage (gc.collect) inside the timing unless `collect` is off."""
     gc.collect()
     start = time.perf_counter()
     result = run()
-    gc.collect()
+    if collect:
+        gc.collect()
     return time.perf_counter() - start, result
 
 
-def compare(name: str, runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+def compare(name: str, runs: dict[str, Callable[[], object]], repeats: int, collect: bool = True) -> dict[str, float]:
     """Median seconds per engine, the engines interleaved repeat by repeat."""
     times: dict[str, list[float]] = {engine: [] for engine in runs}
     failed: dict[str, str] = {}
@@ -188,7 +263,7 @@ def compare(name: str, runs: dict[str, Callable[[], object]], repeats: int) -> d
             if engine in failed:
                 continue
             try:
-                seconds, _ = timed(run)
+                seconds, _ = timed(run, collect)
             except RecursionError:
                 failed[engine] = "RecursionError"
                 continue
@@ -227,6 +302,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else args.repeats
     width, depth, chain = (1000, 20, 100_000) if args.quick else (1000, 100, 1_000_000)
+    big = 2_000 if args.quick else 10_000
 
     engines = {"autodiff": Value}
     if micrograd is None:
@@ -240,12 +316,14 @@ def main(argv: list[str] | None = None) -> None:
     labels = [2 * label - 1 for label in y]  # hinge loss labels -1 / +1
     weights = mlp_weights(args.seed)
     steps = {"autodiff": autodiff_training_step(weights, X, labels)}
+    steps.update(compiled_training_steps(weights, X, labels))
+    steps["numpy matrices"] = numpy_matrix_step(weights, X, labels)
     if micrograd is not None:
         steps["micrograd"] = micrograd_training_step(weights, X, labels)
-        first = {engine: step() for engine, step in steps.items()}  # same weights: same loss
-        if abs(first["autodiff"] - first["micrograd"]) > 1e-12 * abs(first["micrograd"]):
-            raise SystemExit(f"the engines disagree on the first loss: {first}")
-        print(f"(a) both engines start at loss {first['autodiff']:.12f}")
+    first = {name: step() for name, step in steps.items()}  # same weights: the same loss
+    if any(abs(loss - first["autodiff"]) > 1e-12 * abs(first["autodiff"]) for loss in first.values()):
+        raise SystemExit(f"the implementations disagree on the first loss: {first}")
+    print(f"(a) all {len(steps)} implementations start at loss {first['autodiff']:.12f}")
     a = compare("(a)", steps, repeats)
 
     inputs, layers = dag_plan(width, depth, args.seed)
@@ -256,6 +334,22 @@ def main(argv: list[str] | None = None) -> None:
     c = compare("(c)", {e: chain_build_and_backward(v, chain) for e, v in engines.items()}, max(1, repeats // 2))
     d = {engine: bytes_per_node(v, inputs, layers) for engine, v in engines.items()}
 
+    big_X, big_y = make_moons(big, noise=0.1, seed=args.seed)
+    big_labels = [2 * label - 1 for label in big_y]
+    e = compare(
+        "(e)",
+        {
+            "compiled numpy": compiled_training_steps(weights, big_X, big_labels)["compiled numpy"],
+            "numpy matrices": numpy_matrix_step(weights, big_X, big_labels),
+        },
+        repeats,
+        collect=False,  # numpy arrays make no reference cycles; a collection would only add noise
+    )
+    model = MoonsMLP(weights)
+    compile_time = statistics.median(
+        timed(lambda: autodiff.compile(model.example_loss, [0.0, 0.0, 1.0], model.params))[0] for _ in range(repeats)
+    )
+
     nodes = width * (depth + 2) - 1
     print("\n| workload | autodiff | micrograd 0.1.0 | micrograd / autodiff |")
     print("| --- | --- | --- | --- |")
@@ -263,6 +357,29 @@ def main(argv: list[str] | None = None) -> None:
     print(row(f"(b) build + backward, {nodes:,}-node DAG", b.get("autodiff"), b.get("micrograd")))
     print(row(f"(c) build + backward, chain of {chain:,} ops", c.get("autodiff"), c.get("micrograd")))
     print(row("(d) bytes per node of (b)", d.get("autodiff"), d.get("micrograd"), unit="B"))
+
+    print("\n| (a) training step, 100 points | time | micrograd / this |")
+    print("| --- | --- | --- |")
+    for name in ["autodiff", "compiled floats", "compiled numpy", "numpy matrices", "micrograd"]:
+        if name in a:
+            ratio = f"{a['micrograd'] / a[name]:.0f}x" if "micrograd" in a else "-"
+            print(f"| {'autodiff eager' if name == 'autodiff' else name} | {a[name] * 1e3:.2f} ms | {ratio} |")
+
+    per_example = {name: seconds / big for name, seconds in e.items()}
+    if "micrograd" in a:
+        per_example["micrograd (its 100-point step / 100)"] = a["micrograd"] / len(X)
+    print(f"\n| (e) training step on {big:,} points | time per example | this / compiled numpy |")
+    print("| --- | --- | --- |")
+    for name, seconds in per_example.items():
+        print(f"| {name} | {seconds * 1e6:.2f} us | {seconds / per_example['compiled numpy']:.2f} |")
+
+    saved = a["autodiff"] - a["compiled floats"]
+    print(
+        f"\ncompiling the per-example loss takes {compile_time * 1e3:.1f} ms; on floats it pays for itself "
+        f"after {compile_time / saved:.1f} steps of 100 points"
+        if saved > 0
+        else ""
+    )
 
 
 if __name__ == "__main__":

@@ -140,3 +140,16 @@ def test_dead_relu_neurons_are_marked_when_colouring():
     source = draw_dot(y, module=model, collapse_neurons=True, color_by_grad=True).source
     dead = [a for a in dot_nodes(source).values() if "layers.0.neurons.1 |" in a]
     assert 'color="#cb181d"' in dead[0] and "| data 0 |" in dead[0]
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "linear"])
+def test_the_real_nn_mlp_collapses_to_one_node_per_neuron(activation):
+    import nn
+
+    model = nn.MLP(2, [4, 4, 1], activation=activation, seed=0)
+    y = model([Value(0.5, "x1"), Value(-1.5, "x2")])
+    y.backward()
+    source = draw_dot(y, module=model, collapse_neurons=True, cluster_by_module=True).source
+    assert len(value_ids(source)) == 11 and source.count("subgraph cluster_") == 3
+    formula = "w·x + b" if activation == "linear" else f"{activation}(w·x + b)"
+    assert source.count(f"neurons.3 | {formula} |") == 2  # in layers 0 and 1

@@ -130,7 +130,7 @@ def _order(root: Value, inputs, expanded) -> list[Value]:
             continue
         seen.add(node)
         if expanded(node):
-            for parent in inputs(node):
+            for parent in reversed(inputs(node)):  # reversed: the first input is finished first
                 if parent not in seen:
                     stack.append(parent)
     return order

@@ -1,0 +1,214 @@
+"""`CompiledFunction`: a traced program, run as generated code on floats or on numpy batches."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ..numerics import FloatMath
+from ..value import Value, apply, constant
+from .codegen import generate
+from .trace import Program
+
+__all__ = ["CompiledFunction", "run_eagerly"]
+
+
+class CompiledFunction:
+    """A function traced once and replayed as straight-line code.
+
+    Attributes:
+        params: the parameters, in the order of the parameter gradients.
+        program: the traced Program (slots in topological order).
+        n_inputs: how many floats the function takes.
+        has_aux: whether the function also reports aux values (see `autodiff.compile`).
+    """
+
+    def __init__(self, program: Program, params: tuple[Value, ...], name: str, has_aux: bool, aux_is_list: bool):
+        self.program = program
+        self.params = params
+        self.name = name
+        self.has_aux = has_aux
+        self._aux_is_list = aux_is_list
+        self.n_inputs = len(program.inputs)
+        self._constants = [c for _, c in program.constants]
+        self._float_runs = {grad: _build(program, grad) for grad in (False, True)}
+        self._batched: Any = None  # built on first use: it needs numpy
+
+    def __repr__(self) -> str:
+        return f"<compiled {self.name}: {self.n_inputs} inputs, {len(self.params)} params, {self.program.n_ops} ops>"
+
+    @property
+    def source(self) -> str:
+        """The generated Python source of the forward and backward pass."""
+        return generate(self.program, with_grad=True)
+
+    # --- one example, on floats -----------------------------------------------
+    def __call__(self, xs: Sequence[float]) -> Any:
+        """The function's value at the floats `xs` (with `has_aux`: (value, aux))."""
+        value, aux, _, _ = self._run_floats(xs, False)
+        return self._with_aux(value, aux)
+
+    def value_and_grad(self, xs: Sequence[float], accumulate_grads: bool = False) -> tuple[Any, list, list]:
+        """(value, gradients with respect to the inputs, gradients with respect to `params`).
+
+        With `has_aux`, the first item is (value, aux).
+
+        Args:
+            xs: one float per input.
+            accumulate_grads: also add the parameter gradients into each parameter's
+                `.grad`, as `backward()` would.
+        """
+        value, aux, input_grads, param_grads = self._run_floats(xs, True)
+        if accumulate_grads:
+            for p, g in zip(self.params, param_grads):
+                p.grad += g
+        return self._with_aux(value, aux), input_grads, param_grads
+
+    def _run_floats(self, xs: Sequence[float], with_grad: bool) -> tuple[float, list, list, list]:
+        xs = self._check_inputs(xs)
+        p = [param.data for param in self.params]
+        try:
+            result = self._float_runs[with_grad](xs, p, self._constants)
+        except (ArithmeticError, ValueError):
+            result = None
+        if result is not None:
+            value, aux, *grads = result
+            grads = grads or [(), ()]
+            if _all_finite(value, *aux, *grads[0], *grads[1]):
+                return value, list(aux), list(grads[0]), list(grads[1])
+        # Something was not finite or not defined: the eager engine says exactly what (or, when
+        # the undefined local derivative meets a zero gradient, has the answer).
+        return run_eagerly(self.program, xs, p)
+
+    def _check_inputs(self, xs: Sequence[float]) -> list[float]:
+        try:
+            values = [float(x) for x in xs]
+        except (TypeError, ValueError):
+            raise TypeError(f"compiled {self.name}: inputs must be a sequence of numbers, got {xs!r}") from None
+        if len(values) != self.n_inputs:
+            raise ValueError(f"compiled {self.name}: expected {self.n_inputs} inputs, got {len(values)}")
+        return values
+
+    def _with_aux(self, value: Any, aux: Any) -> Any:
+        if not self.has_aux:
+            return value
+        if self._aux_is_list:
+            return value, aux
+        return value, aux[..., 0] if hasattr(aux, "ndim") else aux[0]
+
+    # --- a batch of examples, on numpy arrays ----------------------------------
+    def batch(self, X: Any) -> Any:
+        """The function's value for each row of `X` (examples x inputs), as a numpy array
+        (with `has_aux`: (values, aux), aux of shape (n,) or (n, k))."""
+        return self.batch_value_and_grad(X)[0]
+
+    def batch_value_and_grad(
+        self, X: Any, per_example: bool = False, accumulate_grads: bool = False
+    ) -> tuple[Any, Any, Any]:
+        """Values and gradients for every row of `X`, vectorised with numpy.
+
+        Args:
+            X: an (examples x inputs) array or list of rows.
+            per_example: return the parameter gradients of every example, shape
+                (examples x params), instead of their sum over the batch.
+            accumulate_grads: add the summed parameter gradients into each
+                parameter's `.grad`, as `backward()` on the summed outputs would.
+
+        Returns:
+            (values, input_grads, param_grads): shapes (n,), (n, inputs), and
+            (params,) summed over the batch, or (n, params) with `per_example`.
+            With `has_aux`, the first item is (values, aux).
+        """
+        X = self._check_batch(X)
+        p = [param.data for param in self.params]
+        values, aux, inputs, grads = self._run_batch(X, p, per_example)
+        summed = grads.sum(axis=0) if grads.ndim == 2 else grads
+        if accumulate_grads:
+            for param, g in zip(self.params, summed):
+                param.grad += float(g)
+        return self._with_aux(values, aux), inputs, grads if per_example else summed
+
+    def _run_batch(self, X: Any, p: list[float], per_example: bool) -> tuple[Any, Any, Any, Any]:
+        """The batched run, with the examples it could not finish replayed in the eager engine.
+
+        Returns per-example parameter gradients when `per_example` or when some example
+        needed the eager engine; summed ones otherwise."""
+        import numpy as np
+
+        n = X.shape[0]
+        if self._batched is None:
+            from .batched import BatchedProgram
+
+            self._batched = BatchedProgram(self.program)
+        if self._batched.output_row is None:  # the output is an input, or depends on no input
+            bad = np.ones(n, dtype=bool)
+            values, inputs, grads = np.zeros(n), np.zeros((n, self.n_inputs)), np.zeros((n, len(p)))
+            aux = np.zeros((n, len(self.program.aux)))
+        else:
+            with np.errstate(all="ignore"):
+                values, aux, inputs, grads = self._batched.run(X, p, per_example)
+                finite = np.isfinite(values) & np.isfinite(inputs).all(axis=1) & np.isfinite(aux).all(axis=1)
+                bad = ~finite
+                if per_example:
+                    bad |= ~np.isfinite(grads).all(axis=1)
+                elif bad.any() or not np.isfinite(grads).all():  # which examples? ask per example
+                    values, aux, inputs, grads = self._batched.run(X, p, True)
+                    bad |= ~np.isfinite(grads).all(axis=1)
+        for i in np.flatnonzero(bad):  # these examples: the eager engine's result, or its error
+            try:
+                values[i], aux[i], inputs[i], grads[i] = run_eagerly(self.program, X[i].tolist(), p)
+            except (ArithmeticError, ValueError) as error:
+                raise type(error)(f"compiled {self.name}, example {i}: {error}") from error
+        return values, aux, inputs, grads
+
+    def _check_batch(self, X: Any) -> Any:
+        import numpy as np
+
+        try:
+            X = np.asarray(X, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(f"compiled {self.name}: the batch must be numbers, got {type(X).__name__}") from None
+        if X.ndim != 2 or X.shape[1] != self.n_inputs:
+            raise ValueError(
+                f"compiled {self.name}: the batch must have shape (examples, {self.n_inputs}), got {X.shape}"
+            )
+        if not np.isfinite(X).all():
+            row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+            raise ValueError(f"compiled {self.name}: example {row} is not finite: {X[row].tolist()!r}")
+        return X
+
+
+def _build(program: Program, with_grad: bool) -> Any:
+    namespace: dict[str, Any] = {}
+    exec(compile(generate(program, with_grad), f"<autodiff.compile {with_grad=}>", "exec"), namespace)
+    return namespace["make"](FloatMath)
+
+
+def _all_finite(*xs: float) -> bool:
+    return all(math.isfinite(x) for x in xs)
+
+
+def run_eagerly(program: Program, xs: Sequence[float], params: Sequence[float]) -> tuple[float, list, list, list]:
+    """Interpret the program with Values and backward(): the eager engine's answer, or its error.
+
+    Returns (value, aux values, input gradients, parameter gradients).
+    """
+    nodes: list[Value | None] = [None] * len(program)
+    inputs = [Value(x) for x in xs]
+    param_leaves = [Value(p) for p in params]
+    for i, k in enumerate(program.inputs):
+        if k is not None:
+            nodes[k] = inputs[i]
+    for j, k in enumerate(program.params):
+        if k is not None:
+            nodes[k] = param_leaves[j]
+    for k, c in program.constants:
+        nodes[k] = constant(c, "compile")
+    for k, op in enumerate(program.ops):
+        if op is not None:
+            nodes[k] = apply(op, *(nodes[j] for j in program.parents[k]))
+    out = nodes[program.output]
+    out.backward()
+    aux = [nodes[k].data for k in program.aux]
+    return out.data, aux, [x.grad for x in inputs], [p.grad for p in param_leaves]

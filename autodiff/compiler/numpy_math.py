@@ -1,0 +1,79 @@
+"""The math namespace on numpy arrays: one element per example of a batch.
+
+The formulas mirror `FloatMath` (the same stable forms for sigmoid, softplus and
+logsumexp; relu, abs, max and min exact through comparisons and `numpy.where`,
+with the same subgradients). Domain errors are not raised here: they show up as
+nan or inf, and the compiled function replays those examples in the eager
+engine, which raises its usual error (or, where a zero gradient makes an
+undefined local derivative irrelevant, gives the eager result).
+"""
+
+from __future__ import annotations
+
+import functools
+from operator import mul
+
+import numpy as np
+
+__all__ = ["NumpyMath"]
+
+
+class NumpyMath:
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+    sqrt = staticmethod(np.sqrt)
+    tanh = staticmethod(np.tanh)
+    sin = staticmethod(np.sin)
+    cos = staticmethod(np.cos)
+    sign = staticmethod(np.sign)
+    max = staticmethod(np.maximum)
+    min = staticmethod(np.minimum)
+
+    @staticmethod
+    def sigmoid(x):
+        e = np.exp(-np.abs(x))  # as FloatMath: the exponent is never positive
+        return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+    @staticmethod
+    def softplus(x):
+        return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+    @staticmethod
+    def logsumexp(xs):
+        m = functools.reduce(np.maximum, xs)
+        return m + np.log(sum([np.exp(x - m) for x in xs], 0.0))
+
+    @staticmethod
+    def div(a, b):
+        return a / b
+
+    @staticmethod
+    def pow(a, b):
+        return np.power(a, b)
+
+    @staticmethod
+    def pow_variable_exponent(a, b):
+        return np.where(a > 0.0, np.power(np.abs(a), b), np.nan)  # the eager engine refuses a <= 0
+
+    @staticmethod
+    def power_rule(x, c):
+        return np.where(c != 0.0, c * np.power(x, c - 1.0), 0.0)  # c may differ from node to node
+
+    @staticmethod
+    def step(a, b, tie):
+        out = np.greater(a, b).astype(float)
+        if tie != 0.0:
+            out += tie * np.equal(a, b)
+        return out
+
+    @staticmethod
+    def sum(xs):
+        return sum(xs, 0.0)
+
+    @staticmethod
+    def dot(ws, xs):
+        return sum(map(mul, ws, xs), 0.0)
+
+    @staticmethod
+    def constant(c):
+        return c

@@ -1,0 +1,135 @@
+"""Tracing: run a function once on Values and flatten the graph it builds into a Program."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .. import value as value_module
+from ..backward import topological_order
+from ..ops import CONSTANT, Op
+from ..value import Value, constant
+
+__all__ = ["Program", "TracingError", "trace"]
+
+
+class TracingError(RuntimeError):
+    """The traced function did something a straight-line program cannot replay."""
+
+
+@dataclass(frozen=True)
+class Program:
+    """A traced computation: slots in topological order, one op each.
+
+    Slot k is a leaf (an input, a parameter or a constant) or `ops[k]` applied to
+    the slots `parents[k]`. `inputs[i]` is the slot of input i and `params[j]` that
+    of parameter j (None when the function does not use it).
+    """
+
+    ops: tuple[Op | None, ...]
+    parents: tuple[tuple[int, ...], ...]
+    inputs: tuple[int | None, ...]
+    params: tuple[int | None, ...]
+    constants: tuple[tuple[int, float], ...]
+    output: int
+    aux: tuple[int, ...] = ()  # slots reported beside the output, not differentiated
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    @property
+    def n_ops(self) -> int:
+        return sum(op is not None for op in self.ops)
+
+
+def trace(
+    fn: Callable[..., Value],
+    example_inputs: Sequence[float],
+    params: Sequence[Value] | None,
+    name: str,
+    has_aux: bool = False,
+) -> tuple[Program, tuple[Value, ...], bool]:
+    """Run `fn` on one Value per example input; return its Program, the parameters, and
+    whether the aux values came as a list.
+
+    Leaves that `fn` captures from outside (neither inputs nor constants) are
+    parameters: their `.data` is read at every call. With `params=None` they are
+    found in the graph, in topological order; otherwise the given ones come first,
+    in the given order, and any other captured leaf follows them. With `has_aux`,
+    `fn` returns (output, aux): aux is a Value or a list of Values to report too.
+    """
+    inputs = [Value(x, label=f"x{i}") for i, x in enumerate(example_inputs)]
+    previous_hook, previous_enabled = value_module._on_data_read, value_module._grad_enabled
+    value_module._on_data_read = _refuse_branch(name)
+    value_module._grad_enabled = True
+    try:
+        out = fn(*inputs)
+    finally:
+        value_module._on_data_read, value_module._grad_enabled = previous_hook, previous_enabled
+    aux: list[Value] = []
+    aux_is_list = False
+    if has_aux:
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise TypeError(f"compile: with has_aux, {name} must return (output, aux), got {out!r}")
+        out, extra = out
+        aux_is_list = isinstance(extra, (list, tuple))
+        extra = extra if aux_is_list else [extra]
+        aux = [x if isinstance(x, Value) else constant(x, "compile") for x in extra]
+    if not isinstance(out, Value):
+        raise TypeError(f"compile: {name} must return a Value, got {type(out).__name__} ({out!r})")
+
+    order = topological_order(out)
+    slot = {node: k for k, node in enumerate(order)}
+    for node in aux:  # aux nodes the output does not depend on: their subgraphs come after
+        for extra_node in topological_order(node):
+            if extra_node not in slot:
+                slot[extra_node] = len(order)
+                order.append(extra_node)
+    input_set = set(inputs)
+    declared = [] if params is None else list(params)
+    for p in declared:
+        if not isinstance(p, Value):
+            raise TypeError(f"compile: params must be Values, got {type(p).__name__} ({p!r})")
+        if p.parents:
+            raise ValueError(f"compile: params must be leaves (Values without parents), got {p!r}")
+    captured = [n for n in order if not n.parents and n._op is not CONSTANT and n not in input_set]
+    known = set(declared)
+    all_params = tuple(declared + [n for n in captured if n not in known])
+
+    return (
+        Program(
+            ops=tuple(n._op if n.parents else None for n in order),
+            parents=tuple(tuple(slot[p] for p in n.parents) for n in order),
+            inputs=tuple(slot.get(x) for x in inputs),
+            params=tuple(slot.get(p) for p in all_params),
+            constants=tuple((k, n.data) for k, n in enumerate(order) if not n.parents and n._op is CONSTANT),
+            output=slot[out],
+            aux=tuple(slot[x] for x in aux),
+        ),
+        all_params,
+        aux_is_list,
+    )
+
+
+def _refuse_branch(name: str) -> Callable[[str], None]:
+    def refuse(what: str) -> None:
+        frame = _user_frame()
+        where = f" at {frame.filename}:{frame.lineno} ({frame.line})" if frame else ""
+        raise TracingError(
+            f"compile: {name} reads a Value's data through {what}{where} while being traced. "
+            "A compiled program replays the path taken now for every input, so a branch on data "
+            "would be silently baked in. Use Value.max/min/relu/abs for data-dependent choices, "
+            "or run this function eagerly."
+        )
+
+    return refuse
+
+
+def _user_frame() -> traceback.FrameSummary | None:
+    """The innermost frame outside the autodiff package: where the user's code read the data."""
+    package = value_module.__file__.rsplit("/", 1)[0]
+    for frame in reversed(traceback.extract_stack()):
+        if not frame.filename.startswith(package):
+            return frame
+    return None

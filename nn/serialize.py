@@ -1,0 +1,169 @@
+"""`save` and `load`: a model as a JSON file (its architecture and its parameters).
+
+JSON, never pickle: loading a file runs no code from it. The file names one of the
+known model types and its constructor arguments, and holds the parameters by name:
+
+    {"format": "autodiff.nn", "version": 1, "model": "MLP",
+     "config": {"nin": 2, "sizes": [16, 1], "activation": "relu", "output_activation": "linear"},
+     "parameters": {"layers.0.neurons.0.w.0": 0.53, ...}}
+
+A malformed or hostile file raises ValueError naming the file and what is wrong,
+before any model is built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .layers import MLP, Layer, Neuron
+from .module import Module
+
+__all__ = ["save", "load", "FORMAT", "VERSION"]
+
+FORMAT = "autodiff.nn"
+VERSION = 1
+
+# The model types a file may name, with the keys of their config.
+_TYPES: dict[str, tuple[type[Module], tuple[str, ...]]] = {
+    "Neuron": (Neuron, ("nin", "activation")),
+    "Layer": (Layer, ("nin", "nout", "activation")),
+    "MLP": (MLP, ("nin", "sizes", "activation", "output_activation")),
+}
+
+
+def save(model: Module, path: str | os.PathLike) -> None:
+    """Write `model` (architecture and parameters) to `path` as JSON.
+
+    The file is written next to `path` and then moved into place, so an existing
+    file is replaced whole or not at all.
+
+    Args:
+        model: a Neuron, Layer or MLP.
+        path: the file to write.
+    """
+    kind = type(model).__name__
+    if kind not in _TYPES or type(model) is not _TYPES[kind][0]:
+        raise TypeError(
+            f"save: can save {', '.join(_TYPES)}, not {kind}; for other modules, save model.state_dict() yourself"
+        )
+    document = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": kind,
+        "config": model.config(),
+        "parameters": model.state_dict(),
+    }
+    text = json.dumps(document, indent=1, allow_nan=False)
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, _file_mode(path))  # mkstemp makes it private (0600)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _file_mode(path: Path) -> int:
+    """The mode of the file being replaced, or that of a new file under the current umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def load(path: str | os.PathLike) -> Module:
+    """Read a model written by `save`: a new model with the saved architecture and parameters.
+
+    Args:
+        path: the file to read.
+
+    Raises:
+        ValueError: the file is not valid JSON or not a saved model (the message
+            names the file, and the line for a syntax error).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"load: {path}: not a text (UTF-8) file: {error}") from None
+    try:
+        document = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"load: {path}: line {error.lineno}, column {error.colno}: not valid JSON: {error.msg}"
+        ) from None
+    except (ValueError, RecursionError) as error:
+        raise ValueError(f"load: {path}: {error}") from None
+    try:
+        return _build(document)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"load: {path}: {error}") from None
+
+
+def _build(document: Any) -> Module:
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ValueError(f'not a saved model (expected a JSON object with "format": {FORMAT!r})')
+    if document.get("version") != VERSION:
+        raise ValueError(f"unsupported version {document.get('version')!r} (this library reads version {VERSION})")
+    extra = set(document) - {"format", "version", "model", "config", "parameters"}
+    if extra:
+        raise ValueError(f"unexpected key {sorted(extra)[0]!r}")
+    kind = document.get("model")
+    if kind not in _TYPES:
+        raise ValueError(f"unknown model type {kind!r}; known: {', '.join(_TYPES)}")
+    cls, keys = _TYPES[kind]
+    config, parameters = document.get("config"), document.get("parameters")
+    if not isinstance(config, dict) or set(config) != set(keys):
+        raise ValueError(f"config of a {kind} must be an object with the keys {', '.join(keys)}, got {config!r}")
+    if not isinstance(parameters, dict):
+        raise ValueError(f"parameters must be an object of names and numbers, got {type(parameters).__name__}")
+    # Count before building, so that a file cannot make us allocate a huge model it does not hold.
+    expected = _parameter_count(kind, config)
+    if expected != len(parameters):
+        raise ValueError(
+            f"the {kind} described by config has {expected} parameters, but the file holds {len(parameters)}"
+        )
+    model = cls(**config)
+    model.load_state_dict(parameters)
+    return model
+
+
+def _parameter_count(kind: str, config: dict[str, Any]) -> int:
+    def size(name: str, n: object) -> int:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"config {name} must be a positive int, got {n!r}")
+        return n
+
+    if kind == "Neuron":
+        return size("nin", config["nin"]) + 1
+    if kind == "Layer":
+        return (size("nin", config["nin"]) + 1) * size("nout", config["nout"])
+    sizes = config["sizes"]
+    if not isinstance(sizes, list) or not sizes:
+        raise ValueError(f"config sizes must be a non-empty list, got {sizes!r}")
+    fan_ins = [size("nin", config["nin"]), *(size("sizes", n) for n in sizes[:-1])]
+    return sum((n_in + 1) * size("sizes", n_out) for n_in, n_out in zip(fan_ins, sizes))
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out

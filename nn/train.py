@@ -1,0 +1,351 @@
+"""Minibatch training: `fit`, one step at a time, with `evaluate` and `accuracy`.
+
+A batch's loss is the mean of its examples' losses, so each step follows the
+mean of the per-example gradients (the batch-gradient Q&A,
+003_ea3042dfdea6a7ce.txt in ../shared/references/). One step is one call of
+`train_step`, the seam where a compiled path can take over.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import autodiff
+from autodiff import Value
+
+from . import losses
+from ._random import Seed, generator
+from .data import _check_count, _check_same_length, batches
+from .losses import _mean
+from .module import Module
+from .optim import Optimizer
+
+__all__ = ["fit", "train_step", "evaluate", "accuracy", "History", "NonFiniteLossError", "StepResult", "LOSSES"]
+
+Loss = Callable[[Any, Any], Value]
+Classify = Callable[[Any], Any]
+Callback = Callable[[int, dict], Any]
+
+LOSSES: dict[str, Loss] = {
+    "mse": losses.mse,
+    "binary_cross_entropy": losses.binary_cross_entropy,
+    "hinge": losses.hinge,
+    "cross_entropy": losses.cross_entropy,
+}
+"""The losses `fit` knows by name."""
+
+
+def _argmax(xs: Sequence[float]) -> int:
+    return max(range(len(xs)), key=xs.__getitem__)  # the first of tied maxima, as numpy.argmax
+
+
+# The class a prediction (output data, as floats) stands for, under each classification loss.
+_CLASSIFY: dict[Loss, Classify] = {
+    losses.binary_cross_entropy: lambda logit: 1 if logit > 0 else 0,  # sigmoid(logit) > 1/2
+    losses.hinge: lambda score: 1 if score > 0 else -1,
+    losses.cross_entropy: _argmax,
+}
+
+
+class NonFiniteLossError(ArithmeticError):
+    """Training met a loss, gradient or update that is not a finite number.
+
+    Raised by `fit`, with `history` holding the epochs that finished.
+    """
+
+    history: History | None = None
+
+
+@dataclass
+class History:
+    """What `fit` measured, one entry per epoch.
+
+    `accuracy` is empty when the loss has no decision rule (mse) and no `classify`
+    was given; the `val_` lists are empty without validation data.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+    def __repr__(self) -> str:
+        if not self.loss:
+            return "History(0 epochs)"
+        parts = [f"{self.epochs} epochs", f"loss {self.loss[0]:.4g} -> {self.loss[-1]:.4g}"]
+        if self.accuracy:
+            parts.append(f"accuracy {self.accuracy[0]:.3f} -> {self.accuracy[-1]:.3f}")
+        if self.val_loss:
+            parts.append(f"val_loss {self.val_loss[-1]:.4g}")
+        if self.val_accuracy:
+            parts.append(f"val_accuracy {self.val_accuracy[-1]:.3f}")
+        return f"History({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One training step: the batch's mean loss and the model's outputs (as floats) before the update."""
+
+    loss: float
+    outputs: list[Any]
+
+
+def train_step(model: Module, loss: Loss, optimizer: Optimizer, X: Sequence[Any], y: Sequence[Any]) -> StepResult:
+    """One minibatch step: zero the gradients, mean loss of the batch, backward, optimizer step.
+
+    Args:
+        model: called on each example of X.
+        loss: a per-example loss, loss(prediction, target) -> Value.
+        optimizer: updates the parameters from their gradients.
+        X, y: the batch's examples and targets.
+
+    Returns:
+        A StepResult with the batch's mean loss and the outputs the model gave.
+    """
+    optimizer.zero_grad()
+    outputs = [model(x) for x in X]
+    batch_loss = _mean([loss(out, t) for out, t in zip(outputs, y)])
+    batch_loss.backward()
+    optimizer.step()
+    return StepResult(batch_loss.data, [_data(out) for out in outputs])
+
+
+def fit(
+    model: Module,
+    X: Sequence[Any],
+    y: Sequence[Any],
+    *,
+    loss: str | Loss,
+    optimizer: Optimizer,
+    epochs: int = 10,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    seed: Seed = None,
+    validation_data: tuple[Sequence[Any], Sequence[Any]] | None = None,
+    classify: Classify | None = None,
+    callbacks: Sequence[Callback] = (),
+    progress: bool = True,
+    compiled: bool = False,
+) -> History:
+    """Train `model` on (X, y) by minibatch steps; return the loss and accuracy of each epoch.
+
+    Args:
+        model: a Module (e.g. an MLP) mapping one example to its prediction.
+        X, y: the training examples and targets.
+        loss: a loss of `nn.losses` or its name ("mse", "binary_cross_entropy",
+            "hinge", "cross_entropy"), or any function (prediction, target) -> Value
+            for one example. A batch's loss is the mean over its examples.
+        optimizer: e.g. `nn.optim.Adam(model.parameters(), lr=0.01)`.
+        epochs: passes over the data.
+        batch_size: examples per step (the last batch of an epoch may be smaller).
+        shuffle: a new random order of the examples each epoch.
+        seed: an int, a `random.Random`, or None: the shuffling order.
+        validation_data: (X_val, y_val), evaluated after every epoch.
+        classify: maps a prediction (floats) to a label, for accuracy; by default the
+            decision rule of the loss (logit > 0, score > 0, argmax); mse has none.
+        callbacks: functions called as callback(epoch, logs) after each epoch (epoch
+            counts from 0; logs holds "loss", "accuracy", "val_loss", "val_accuracy"
+            as measured). A callback that returns True stops training.
+        progress: show a progress bar (only when stderr is a terminal).
+        compiled: trace the per-example loss once with `autodiff.compile` and run each
+            minibatch as one numpy call (needs numpy); the same steps as eager
+            training, to rounding, many times faster on big batches. The loss must
+            not branch on the target's or the prediction's data.
+
+    Returns:
+        A History. The epoch's loss is the mean of the per-example losses seen
+        during its steps, and its accuracy counts the predictions made in them.
+
+    Raises:
+        NonFiniteLossError: a loss, gradient or update was not finite; the message
+            names the epoch and step, the parameters keep their values from before
+            that step, and the error's `history` holds the epochs that finished.
+    """
+    loss_fn, loss_name = _loss_function(loss)
+    classify = _classifier(loss_fn, classify)
+    _check_data("fit", model, X, y)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"fit: optimizer must be an nn.optim optimizer, got {type(optimizer).__name__}")
+    _check_count("fit", "epochs", epochs, 0)
+    _check_count("fit", "batch_size", batch_size, 1)
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("fit: validation_data must be a pair (X_val, y_val)")
+        _check_data("fit: validation_data", model, *validation_data)
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"fit: callbacks[{i}] must be a function (epoch, logs), got {callback!r}")
+    rng = generator("fit", seed)
+    n_steps = math.ceil(len(X) / batch_size)
+    history = History()
+    if compiled and len(X):
+        from .compiled import CompiledLoss  # imported here: it needs numpy
+
+        compiled_loss = CompiledLoss(model, loss_fn, X[0], y[0])
+        compiled_loss.check_targets(y)
+        if validation_data is not None:
+            compiled_loss.check_targets(validation_data[1])
+
+        def step_fn(Xb: list, yb: list) -> StepResult:
+            return StepResult(*compiled_loss.step(optimizer, Xb, yb))
+
+        def evaluate_fn(Xv: Sequence[Any], yv: Sequence[Any]) -> dict[str, float | None]:
+            values, outputs, _ = compiled_loss.run(Xv, yv)
+            correct = None if classify is None else sum(classify(o) == t for o, t in zip(outputs, yv)) / len(yv)
+            return {"loss": float(values.mean()), "accuracy": correct}
+    else:
+
+        def step_fn(Xb: list, yb: list) -> StepResult:
+            return train_step(model, loss_fn, optimizer, Xb, yb)
+
+        def evaluate_fn(Xv: Sequence[Any], yv: Sequence[Any]) -> dict[str, float | None]:
+            return evaluate(model, Xv, yv, loss=loss_fn, classify=classify)
+
+    from tqdm import tqdm  # imported here: `import nn` stays light
+
+    bar = tqdm(range(epochs), desc=f"fit ({loss_name})", unit="epoch", disable=True if not progress else None)
+    for epoch in bar:
+        started = time.perf_counter()
+        total_loss, correct = 0.0, 0
+        for step, (Xb, yb) in enumerate(batches(X, y, batch_size, shuffle, rng)):
+            try:
+                result = _guarded_step(step_fn, Xb, yb, epoch, step, n_steps)
+            except NonFiniteLossError as error:
+                error.history = history  # the epochs that finished are not lost
+                bar.close()
+                raise
+            total_loss += result.loss * len(Xb)
+            if classify is not None:
+                correct += sum(classify(out) == t for out, t in zip(result.outputs, yb))
+        logs: dict[str, float] = {"loss": total_loss / len(X)}
+        if classify is not None:
+            logs["accuracy"] = correct / len(X)
+        if validation_data is not None:
+            val = evaluate_fn(*validation_data)
+            logs["val_loss"] = val["loss"]
+            if val["accuracy"] is not None:
+                logs["val_accuracy"] = val["accuracy"]
+        history.seconds.append(time.perf_counter() - started)
+        for key, value in logs.items():
+            getattr(history, key).append(value)
+        bar.set_postfix({key: f"{value:.4g}" for key, value in logs.items()}, refresh=False)
+        if any([callback(epoch, dict(logs)) is True for callback in callbacks]):
+            history.stopped_early = True
+            break
+    bar.close()
+    return history
+
+
+def _guarded_step(
+    step_fn: Callable[[list, list], StepResult], Xb: list, yb: list, epoch: int, step: int, n_steps: int
+) -> StepResult:
+    where = f"epoch {epoch + 1}, step {step + 1} of {n_steps}"
+    try:
+        return step_fn(Xb, yb)
+    except ArithmeticError as error:  # overflow in forward, backward or the update: nothing was updated
+        raise NonFiniteLossError(
+            f"fit: the loss is not finite at {where} ({type(error).__name__}: {error}); "
+            "the parameters keep their values from before this step"
+        ) from error
+    except ValueError as error:
+        raise ValueError(f"fit: at {where}: {error}") from error
+
+
+def evaluate(
+    model: Module, X: Sequence[Any], y: Sequence[Any], loss: str | Loss, classify: Classify | None = None
+) -> dict[str, float | None]:
+    """The mean loss and the accuracy of `model` on (X, y), without building a graph.
+
+    Args:
+        model: the model to evaluate.
+        X, y: the examples and targets.
+        loss: as in `fit`.
+        classify: as in `fit`; by default the decision rule of the loss.
+
+    Returns:
+        {"loss": mean per-example loss, "accuracy": fraction correct, or None
+        when there is no decision rule}.
+    """
+    loss_fn, _ = _loss_function(loss)
+    classify = _classifier(loss_fn, classify)
+    _check_data("evaluate", model, X, y)
+    with autodiff.no_grad():
+        outputs = [model(x) for x in X]
+        mean_loss = _mean([loss_fn(out, t) for out, t in zip(outputs, y)]).data
+    if classify is None:
+        return {"loss": mean_loss, "accuracy": None}
+    correct = sum(classify(_data(out)) == t for out, t in zip(outputs, y))
+    return {"loss": mean_loss, "accuracy": correct / len(X)}
+
+
+def accuracy(
+    model: Module, X: Sequence[Any], y: Sequence[Any], loss: str | Loss | None = None, classify: Classify | None = None
+) -> float:
+    """The fraction of examples whose predicted class equals the label.
+
+    The prediction is read by `classify` (a function of the output's floats), or
+    by the decision rule of `loss`: logit > 0 for "binary_cross_entropy" (0/1
+    labels), score > 0 for "hinge" (-1/+1 labels), argmax for "cross_entropy".
+
+    Args:
+        model: the model to evaluate.
+        X, y: the examples and labels.
+        loss: a classification loss (or its name) whose decision rule to use.
+        classify: a function output -> label, instead of `loss`.
+    """
+    if classify is None:
+        if loss is None:
+            raise TypeError("accuracy: give the loss the model was trained with, or a classify function")
+        classify = _classifier(_loss_function(loss)[0], None)
+        if classify is None:
+            raise ValueError(f"accuracy: the loss {loss!r} has no decision rule; pass classify=")
+    _check_data("accuracy", model, X, y)
+    with autodiff.no_grad():
+        correct = sum(classify(_data(model(x))) == t for x, t in zip(X, y))
+    return correct / len(X)
+
+
+def _data(out: Any) -> Any:
+    if isinstance(out, Value):
+        return out.data
+    if isinstance(out, (list, tuple)):
+        return [_data(o) for o in out]
+    return out
+
+
+def _loss_function(loss: str | Loss) -> tuple[Loss, str]:
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; the names are {', '.join(map(repr, LOSSES))}")
+        return LOSSES[loss], loss
+    if not callable(loss):
+        raise TypeError(f"loss must be a loss name or a function (prediction, target) -> Value, got {loss!r}")
+    return loss, getattr(loss, "__name__", "loss")
+
+
+def _classifier(loss: Loss, classify: Classify | None) -> Classify | None:
+    if classify is not None:
+        if not callable(classify):
+            raise TypeError(f"classify must be a function of a prediction, got {classify!r}")
+        return classify
+    return _CLASSIFY.get(loss)
+
+
+def _check_data(who: str, model: Module, X: Sequence[Any], y: Sequence[Any]) -> None:
+    _check_same_length(who, X, y, "targets")
+    nin = getattr(model, "nin", None)
+    if isinstance(nin, int):
+        for i, x in enumerate(X):
+            if not hasattr(x, "__len__") or len(x) != nin:
+                shown = f"{len(x)} features" if hasattr(x, "__len__") else f"a {type(x).__name__}"
+                raise ValueError(f"{who}: X[{i}] has {shown}; the model takes {nin}")

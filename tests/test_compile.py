@@ -1,0 +1,261 @@
+"""autodiff.compile: traced programs equal the eager engine, on floats and on numpy batches."""
+
+import math
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import autodiff
+from autodiff import Value
+from autodiff.compiler import TracingError
+from autodiff.testing import expressions
+
+
+def eager(fn, xs, params=()):
+    leaves = [Value(x) for x in xs]
+    for p in params:
+        p.grad = 0.0
+    out = fn(*leaves)
+    out.backward()
+    return out.data, [x.grad for x in leaves], [p.grad for p in params]
+
+
+def close(a, b, tol=1e-12):
+    return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+
+
+@given(expressions(max_inputs=3, max_ops=15))
+def test_compiled_floats_equal_the_eager_engine_on_random_dags(expr):
+    compiled = autodiff.compile(expr, expr.point)
+    value, grads, _ = eager(expr, expr.point)
+    c_value, c_grads, c_params = compiled.value_and_grad(expr.point)
+    assert close(c_value, value) and close(compiled(expr.point), value)
+    assert all(close(a, b) for a, b in zip(c_grads, grads))
+    assert c_params == []
+
+
+@given(expressions(max_inputs=3, max_ops=15), st.lists(st.floats(-0.02, 0.02), min_size=3, max_size=3))
+def test_compiled_batches_equal_the_eager_engine_example_by_example(expr, shift):
+    rows = [list(expr.point), [x + s for x, s in zip(expr.point, shift)], [x - s for x, s in zip(expr.point, shift)]]
+    compiled = autodiff.compile(expr, expr.point)
+    expected = []
+    for row in rows:
+        try:
+            expected.append(eager(expr, row))
+        except (ArithmeticError, ValueError) as error:
+            with pytest.raises(type(error)):
+                compiled.batch_value_and_grad(rows)
+            return
+    values, input_grads, _ = compiled.batch_value_and_grad(rows)
+    for i, (value, grads, _) in enumerate(expected):
+        assert close(values[i], value)
+        assert all(close(a, b) for a, b in zip(input_grads[i], grads))
+
+
+@given(expressions(max_inputs=4, max_ops=15), st.data())
+def test_batches_with_parameters_equal_eager_per_example_and_summed(expr, data):
+    n_params = data.draw(st.integers(0, expr.n_inputs - 1), label="parameters")
+    n_in = expr.n_inputs - n_params
+    params = [Value(x) for x in expr.point[n_in:]]
+    compiled = autodiff.compile(lambda *xs: expr(*xs, *params), expr.point[:n_in], params=params)
+    shifts = data.draw(st.lists(st.floats(-0.02, 0.02), min_size=2 * n_in, max_size=2 * n_in), label="shifts")
+    rows = [list(expr.point[:n_in])] + [[x + s for x, s in zip(expr.point[:n_in], shifts[i::2])] for i in range(2)]
+    expected = []
+    for row in rows:
+        try:
+            expected.append(eager(lambda *xs: expr(*xs, *params), row, params))
+        except (ArithmeticError, ValueError) as error:
+            with pytest.raises(type(error)):
+                compiled.batch_value_and_grad(rows)
+            return
+    values, input_grads, per_example = compiled.batch_value_and_grad(rows, per_example=True)
+    _, _, summed = compiled.batch_value_and_grad(rows)
+    for i, (value, grads, param_grads) in enumerate(expected):
+        assert close(values[i], value)
+        assert all(close(a, b) for a, b in zip(input_grads[i], grads))
+        assert all(close(a, b) for a, b in zip(per_example[i], param_grads))
+    for j in range(n_params):
+        assert close(summed[j], sum(e[2][j] for e in expected), 1e-11)
+
+
+def small_network(seed=0):
+    rng = random.Random(seed)
+    hidden = [([Value(rng.uniform(-1, 1)) for _ in range(2)], Value(rng.uniform(-0.5, 0.5))) for _ in range(4)]
+    out_w = [Value(rng.uniform(-1, 1)) for _ in range(4)]
+    params = [p for ws, b in hidden for p in (*ws, b)] + out_w
+
+    def loss(x1, x2, target):
+        h = [(autodiff.dot(ws, [x1, x2]) + b).tanh() for ws, b in hidden]
+        score = autodiff.dot(out_w, h)
+        return (1 - target * score).relu() + 1e-3 * autodiff.dot(params, params)
+
+    return loss, params
+
+
+def test_parameter_gradients_per_example_and_summed_equal_eager_backward():
+    loss, params = small_network()
+    compiled = autodiff.compile(loss, [0.0, 0.0, 1.0], params=params)
+    rng = random.Random(1)
+    rows = [[rng.uniform(-2, 2), rng.uniform(-2, 2), rng.choice([-1.0, 1.0])] for _ in range(20)]
+    values, input_grads, per_example = compiled.batch_value_and_grad(rows, per_example=True)
+    _, _, summed = compiled.batch_value_and_grad(rows)
+    total = [0.0] * len(params)
+    for i, row in enumerate(rows):
+        value, grads, param_grads = eager(loss, row, params)
+        assert close(values[i], value)
+        assert all(close(a, b) for a, b in zip(input_grads[i], grads))
+        assert all(close(a, b) for a, b in zip(per_example[i], param_grads))
+        total = [t + g for t, g in zip(total, param_grads)]
+    assert all(close(a, b) for a, b in zip(summed, total))
+    assert per_example.shape == (20, len(params)) and summed.shape == (len(params),)
+
+
+def test_the_batch_gradient_of_the_mean_loss_is_the_mean_of_per_example_gradients():
+    loss, params = small_network(3)
+    compiled = autodiff.compile(loss, [0.0, 0.0, 1.0], params=params)
+    rows = [[0.3, -1.2, 1.0], [1.5, 0.2, -1.0], [-0.7, 0.9, 1.0], [0.1, 0.1, -1.0]]
+    _, _, per_example = compiled.batch_value_and_grad(rows, per_example=True)
+    leaves = [[Value(x) for x in row] for row in rows]
+    mean_loss = autodiff.sum([loss(*row) for row in leaves]) * (1 / len(rows))
+    for p in params:
+        p.grad = 0.0
+    mean_loss.backward()
+    assert np.allclose(per_example.mean(axis=0), [p.grad for p in params], rtol=1e-12, atol=1e-14)
+
+
+def test_parameters_are_read_live_and_gradients_accumulate_on_request():
+    w = Value(2.0)
+    compiled = autodiff.compile(lambda x: w * x * x, [1.0], params=[w])
+    assert compiled([3.0]) == 18.0
+    w.data = 3.0
+    assert compiled([3.0]) == 27.0
+    compiled.value_and_grad([3.0], accumulate_grads=True)
+    compiled.batch_value_and_grad([[1.0], [2.0]], accumulate_grads=True)
+    assert w.grad == 9.0 + 1.0 + 4.0
+
+
+def test_captured_leaves_are_found_when_params_are_not_given():
+    a, b = Value(1.5, label="a"), Value(-0.5, label="b")
+    compiled = autodiff.compile(lambda x: a * x + b, [2.0])
+    assert set(compiled.params) == {a, b}
+    _, _, grads = compiled.value_and_grad([2.0])
+    assert dict(zip(compiled.params, grads)) == {a: 2.0, b: 1.0}
+
+
+@pytest.mark.parametrize(
+    "fn, what",
+    [
+        (lambda x: x * 2 if x > 0 else -x, r"a comparison \(>\)"),
+        (lambda x: x * 2 if x else x, "a truth test"),
+        (lambda x: x * float(x), r"float\(\)"),
+        (lambda x: max(x, x * x), "a comparison"),
+    ],
+)
+def test_data_dependent_branches_are_refused_while_tracing(fn, what):
+    with pytest.raises(TracingError, match=what) as raised:
+        autodiff.compile(fn, [1.0])
+    assert "test_compile.py" in str(raised.value)  # the message points at the user's line
+
+
+def test_after_a_refused_trace_comparisons_work_again():
+    with pytest.raises(TracingError):
+        autodiff.compile(lambda x: x if x > 0 else -x, [1.0])
+    assert Value(2.0) > Value(1.0)
+
+
+def test_domain_errors_are_the_eager_engines_errors_naming_the_example():
+    compiled = autodiff.compile(lambda x: x.log() * 2, [1.0])
+    with pytest.raises(ValueError, match=r"log: input must be > 0, got -1\.0"):
+        compiled([-1.0])
+    with pytest.raises(ValueError, match=r"example 1: log: input must be > 0, got 0\.0"):
+        compiled.batch([[1.0], [0.0], [2.0]])
+    overflow = autodiff.compile(lambda x: x * x, [1.0])
+    with pytest.raises(OverflowError, match=r"\*: result is not a finite float"):
+        overflow([1e200])
+
+
+def test_a_zero_gradient_into_an_undefined_derivative_gives_the_eager_result():
+    compiled = autodiff.compile(lambda x: x.sqrt() * 0.0 + x, [1.0])
+    assert compiled.value_and_grad([0.0])[:2] == (0.0, [1.0])
+    values, grads, _ = compiled.batch_value_and_grad([[0.0], [4.0]])
+    assert values.tolist() == [0.0, 4.0] and grads[:, 0].tolist() == [1.0, 1.0]
+
+
+def test_kinks_keep_the_eager_subgradients_in_batches():
+    compiled = autodiff.compile(lambda a, b: a.relu() + abs(b) + a.max(b) + a.leaky_relu(0.1), [1.0, 1.0])
+    _, grads, _ = compiled.batch_value_and_grad([[0.0, 0.0], [1.0, -1.0], [-1.0, 2.0]])
+    expected = [eager(lambda a, b: a.relu() + abs(b) + a.max(b) + a.leaky_relu(0.1), row)[1]
+                for row in ([0.0, 0.0], [1.0, -1.0], [-1.0, 2.0])]  # fmt: skip
+    assert grads.tolist() == expected
+
+
+def test_bad_inputs_get_clear_errors():
+    compiled = autodiff.compile(lambda x, y: x * y, [1.0, 2.0])
+    with pytest.raises(ValueError, match="expected 2 inputs, got 1"):
+        compiled([1.0])
+    with pytest.raises(TypeError, match="inputs must be a sequence of numbers"):
+        compiled(["a", 1.0])
+    with pytest.raises(ValueError, match=r"shape \(examples, 2\), got \(3,\)"):
+        compiled.batch([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="example 1 is not finite"):
+        compiled.batch([[1.0, 2.0], [math.nan, 1.0]])
+    with pytest.raises(TypeError, match="must return a Value, got str"):
+        autodiff.compile(lambda x: "x", [1.0])
+    with pytest.raises(TypeError, match="params must be Values"):
+        autodiff.compile(lambda x: x, [1.0], params=[1.0])
+
+
+def test_the_generated_source_holds_slot_names_not_user_text():
+    evil = Value(1.0, label="__import__('os').system('echo hacked')")
+    compiled = autodiff.compile(lambda x: x * evil + 12345.678, [1.0])
+    assert "import" not in compiled.source and "12345" not in compiled.source
+    assert compiled([2.0]) == 2.0 + 12345.678
+
+
+def test_a_function_of_a_thousand_inputs_compiles_and_matches():
+    rng = random.Random(0)
+    xs = [rng.uniform(-1, 1) for _ in range(1000)]
+
+    def f(*values):
+        return autodiff.sum([v.tanh() for v in values]) + autodiff.dot(values, values)
+
+    compiled = autodiff.compile(f, xs)
+    value, grads, _ = compiled.value_and_grad(xs)
+    e_value, e_grads, _ = eager(f, xs)
+    assert close(value, e_value) and all(close(a, b) for a, b in zip(grads, e_grads))
+
+
+def test_aux_values_are_reported_beside_the_output_on_floats_and_batches():
+    w = Value(0.5)
+
+    def loss_and_outputs(x, y):
+        h = (w * x).tanh()
+        unrelated = (x * 3).exp()  # not an ancestor of the loss: still reported
+        return (h - y) ** 2, [h, unrelated, w]
+
+    compiled = autodiff.compile(loss_and_outputs, [1.0, 0.0], params=[w], has_aux=True)
+    (value, aux), input_grads, (param_grad,) = compiled.value_and_grad([1.2, 0.3])
+    h = math.tanh(0.6)
+    assert close(value, (h - 0.3) ** 2)
+    assert close(aux[0], h) and close(aux[1], math.exp(3.6)) and aux[2] == 0.5
+    assert close(param_grad, 2 * (h - 0.3) * (1 - h * h) * 1.2)
+    (values, aux_rows), _, _ = compiled.batch_value_and_grad([[1.2, 0.3], [-0.4, 0.1]])
+    assert aux_rows.shape == (2, 3)
+    assert close(aux_rows[0, 0], h) and close(aux_rows[1, 0], math.tanh(-0.2)) and aux_rows[1, 2] == 0.5
+    assert close(values[0], value)
+
+
+def test_a_single_aux_value_comes_back_unwrapped():
+    compiled = autodiff.compile(lambda x: (x * x, x.sin()), [1.0], has_aux=True)
+    value, aux = compiled([0.5])
+    assert value == 0.25 and aux == math.sin(0.5)
+    values, aux = compiled.batch([[0.5], [1.0]])
+    assert aux.shape == (2,) and close(aux[1], math.sin(1.0))
+
+
+def test_has_aux_needs_a_pair():
+    with pytest.raises(TypeError, match=r"must return \(output, aux\)"):
+        autodiff.compile(lambda x: x * x, [1.0], has_aux=True)

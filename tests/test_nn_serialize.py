@@ -1,0 +1,145 @@
+"""save and load: exact round trips as JSON, and clear errors for malformed or hostile files."""
+
+import json
+import os
+
+import pytest
+
+import nn
+from nn import MLP, Layer, Neuron, load, save
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        MLP(3, [5, 4, 2], activation="tanh", output_activation="sigmoid", seed=1),
+        MLP(2, [1], activation="leaky_relu", seed=2),
+        Layer(3, 2, activation="sigmoid", seed=3),
+        Neuron(4, activation="linear", seed=4),
+    ],
+    ids=repr,
+)
+def test_a_saved_model_loads_as_the_same_architecture_with_exactly_the_same_parameters(model, tmp_path):
+    for p in model.parameters():
+        p.data += 1e-3  # biases too, so that every number in the file matters
+    save(model, tmp_path / "model.json")
+    loaded = load(tmp_path / "model.json")
+    assert type(loaded) is type(model)
+    assert repr(loaded) == repr(model)
+    assert loaded.state_dict() == model.state_dict()
+    x = [0.3, -0.7, 1.1, 0.2][: model.nin]
+    out, expected = loaded(x), model(x)
+    assert [o.data for o in out] == [e.data for e in expected] if isinstance(out, list) else out.data == expected.data
+
+
+def test_the_file_is_plain_json_naming_every_parameter(tmp_path):
+    model = MLP(2, [2, 1], seed=0)
+    save(model, str(tmp_path / "m.json"))
+    document = json.loads((tmp_path / "m.json").read_text())
+    assert document["format"] == "autodiff.nn" and document["version"] == 1 and document["model"] == "MLP"
+    assert document["config"] == {"nin": 2, "sizes": [2, 1], "activation": "relu", "output_activation": "linear"}
+    assert list(document["parameters"]) == [name for name, _ in model.named_parameters()]
+
+
+def test_saving_over_a_file_replaces_it_whole_and_a_failed_save_keeps_the_old_one(tmp_path):
+    path = tmp_path / "model.json"
+    first, second = MLP(2, [3, 1], seed=0), MLP(2, [3, 1], seed=1)
+    save(first, path)
+    save(second, path)
+    assert load(path).state_dict() == second.state_dict()
+
+    class Custom(nn.Module):
+        pass
+
+    with pytest.raises(TypeError, match=r"save: can save Neuron, Layer, MLP, not Custom"):
+        save(Custom(), path)
+    assert load(path).state_dict() == second.state_dict()
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
+
+
+def test_a_saved_file_gets_the_usual_permissions_not_those_of_a_temporary_file(tmp_path):
+    path = tmp_path / "model.json"
+    save(Neuron(2, seed=0), path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    path.chmod(0o640)
+    save(Neuron(2, seed=1), path)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def write(tmp_path, content):
+    path = tmp_path / "model.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def good_document():
+    model = MLP(2, [2, 1], seed=0)
+    state = model.state_dict()
+    return {"format": "autodiff.nn", "version": 1, "model": "MLP", "config": model.config(), "parameters": state}
+
+
+def with_changes(**changes):
+    document = good_document()
+    document.update(changes)
+    return document
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"format": "autodiff.nn",\n "version": 1,,}', r"line 2, column 15: not valid JSON"),
+        ("", r"line 1, column 1: not valid JSON"),
+        ("[1, 2]", r"not a saved model"),
+        ({"format": "pickle"}, r"not a saved model"),
+        (with_changes(version=2), r"unsupported version 2"),
+        (with_changes(model="os.system"), r"unknown model type 'os.system'; known: Neuron, Layer, MLP"),
+        (with_changes(model="Module"), r"unknown model type 'Module'"),
+        (with_changes(extra=1), r"unexpected key 'extra'"),
+        (with_changes(config={"nin": 2}), r"config of a MLP must be an object with the keys nin, sizes"),
+        (with_changes(config={**good_document()["config"], "seed": 1}), r"config of a MLP must be an object"),
+        (with_changes(config={**good_document()["config"], "activation": "gelu"}), r"activation must be one of"),
+        (with_changes(config={**good_document()["config"], "sizes": [2, "1"]}), r"config sizes must be a positive int"),
+        (with_changes(config={**good_document()["config"], "sizes": [10**9, 1]}), r"has 4000000001 parameters, but"),
+        (with_changes(parameters=[1, 2]), r"parameters must be an object of names and numbers, got list"),
+        (
+            with_changes(parameters={**good_document()["parameters"], "layers.0.neurons.0.w.0": "1"}),
+            r"parameter 'layers.0.neurons.0.w.0' must be a number, got str",
+        ),
+    ],
+)
+def test_a_malformed_or_hostile_file_is_a_clear_error_naming_the_file(tmp_path, content, message):
+    path = write(tmp_path, content)
+    with pytest.raises(ValueError, match=message) as info:
+        load(path)
+    assert str(path) in str(info.value)
+
+
+def test_non_finite_numbers_and_duplicate_keys_are_refused(tmp_path):
+    text = json.dumps(good_document()).replace('"layers.0.neurons.0.b": 0.0', '"layers.0.neurons.0.b": NaN')
+    with pytest.raises(ValueError, match=r"NaN is not a finite number"):
+        load(write(tmp_path, text))
+    text = json.dumps(good_document()).replace('"layers.0.neurons.0.b": 0.0', '"layers.0.neurons.0.b": 1e999')
+    with pytest.raises(ValueError, match=r"parameter 'layers.0.neurons.0.b' must be finite, got inf"):
+        load(write(tmp_path, text))
+    text = json.dumps(good_document()).replace('"version": 1', '"version": 1, "version": 1')
+    with pytest.raises(ValueError, match=r"duplicate key 'version'"):
+        load(write(tmp_path, text))
+
+
+def test_deeply_nested_json_is_an_error_not_a_crash(tmp_path):
+    with pytest.raises(ValueError, match=r"model.json"):
+        load(write(tmp_path, "[" * 100_000 + "]" * 100_000))
+
+
+def test_a_binary_file_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_bytes(b"\x80\x81\xff")
+    with pytest.raises(ValueError, match=r"model.json: not a text \(UTF-8\) file"):
+        load(path)
+
+
+def test_a_missing_file_says_which(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nowhere.json"):
+        load(tmp_path / "nowhere.json")
