@@ -101,7 +101,7 @@ class Expression:
         missing = [name for name in self.variables if name not in values]
         if missing:
             raise ExpressionError(f"no value for the variable {missing[0]!r}")
-        leaves = {name: Value(float(values[name]), label=name) for name in self.variables}
+        leaves = {name: Value(values[name], label=name) for name in self.variables}
         out = _Evaluator(self.text, leaves).visit(self.tree.body)
         return out, leaves
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from . import ops
 from .numerics import MAX_FLOAT, FloatMath
 from .ops import CONSTANT, LEAF, Op
+
+if TYPE_CHECKING:
+    from .graph.explain import Explanation
 
 __all__ = ["Value", "no_grad", "is_grad_enabled", "as_value"]
 
@@ -189,8 +193,12 @@ class Value:
         """A new leaf with the same data and label, cut from this node's graph."""
         return Value(self.data, self.label)
 
-    def explain_grad(self, root: Value):
-        """This node's grad (d root / d self, after `root.backward()`) as a sum of one term per edge out of it."""
+    def explain_grad(self, root: Value) -> Explanation:
+        """This node's grad (d root / d self, after `root.backward()`) as a sum of one term per edge out of it.
+
+        Args:
+            root: the output that `backward()` was called on.
+        """
         from .graph.explain import explain
 
         return explain(self, root)

@@ -165,7 +165,7 @@ def test_dead_relus_are_marked_red_and_zero_grads_grey():
         (dict(digits=0), ValueError, ["digits", "0"]),
         (dict(collapse_neurons=True), ValueError, ["collapse_neurons=True needs module="]),
         (dict(cluster_by_module=True), ValueError, ["cluster_by_module=True needs module="]),
-        (dict(module=object()), TypeError, ["module must be an nn module", "object"]),
+        (dict(module=object()), TypeError, ["draw_dot: module must be an nn module", "object"]),
     ],
 )
 def test_bad_options_name_the_option_and_the_value(options, error, words):

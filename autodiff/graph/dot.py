@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backward import topological_order
 from .explain import local_partials, neuron_partials
-from .format import as_float, describe, number, record_field
+from .format import as_float, describe, dot_string, number, record_field
 from .modules import ModuleMap, map_module
 from .select import DrawnNode, select_nodes
 from .style import DEAD_RELU_COLOR, GradScale, is_dead_relu
@@ -63,7 +63,7 @@ def draw_dot(
         digits: significant digits of the numbers shown.
     """
     _check_options(root, rankdir, max_nodes, depth, module, collapse_neurons, cluster_by_module, digits)
-    modules = map_module(module, topological_order(root)) if module is not None else None
+    modules = map_module(module, topological_order(root), "draw_dot: module") if module is not None else None
     drawn = select_nodes(root, depth, max_nodes, modules.calls if collapse_neurons else None)
 
     import graphviz
@@ -244,7 +244,5 @@ def _record(fields: list[str]) -> str:
 def _text(text: str, escaped: bool = False) -> str:
     """A label or tooltip for the graphviz package: backslashes literal, never read as an HTML label."""
     import graphviz
-
-    from .format import dot_string
 
     return graphviz.nohtml(text if escaped else dot_string(text))
