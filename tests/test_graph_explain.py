@@ -114,3 +114,19 @@ def test_explaining_before_backward_says_to_run_it():
     x = Value(1.0, "x")
     with pytest.raises(ValueError, match=r"call root.backward\(\) first"):
         explain(x, x.sin())
+
+
+@pytest.mark.parametrize("module", ["autodiff.graph.explain", "autodiff.graph.format"])
+def test_the_docstring_examples_hold(module):
+    import doctest
+    import importlib
+
+    assert doctest.testmod(importlib.import_module(module)).failed == 0
+
+
+def test_the_readme_shows_the_explanation_that_explain_gives():
+    from pathlib import Path
+
+    f, x1, _ = lecture_example()
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f">>> print(x1.explain_grad(f))\n{x1.explain_grad(f)}\n```" in readme

@@ -128,9 +128,9 @@ def explain(node: Value, root: Value, digits: int = 6) -> Explanation:
     >>> f.backward()
     >>> print(explain(x1, f))
     grad of x1 = 5.5 = d(log(x1) + x1 * x2 - sin(x2))/d(x1), the sum over the 2 edges out of it:
-      edge into                 grad of it     local derivative     term
-      log(x1)                            1  ×               0.5  =   0.5
-      x1 * x2  (operand 1)               1  ×                 5  =     5
+      edge into             upstream grad     local derivative     term
+      log(x1)                           1  ×               0.5  =   0.5
+      x1 * x2  (operand 1)              1  ×                 5  =     5
       sum                                                       =   5.5
     """
     from ..value import Value
