@@ -32,7 +32,7 @@ def assert_snapshot(name: str, text: str) -> None:
     if UPDATE:
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"no snapshot {path}: run AUTODIFF_UPDATE_SNAPSHOTS=1 python -m pytest"
+    assert path.exists(), f"no snapshot {path}: run AUTODIFF_UPDATE_SNAPSHOTS=1 python -m pytest"  # then review it
     assert text == path.read_text(encoding="utf-8"), f"{name} changed: review, then regenerate the snapshot"
 
 

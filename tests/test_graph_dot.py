@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from graph_helpers import dot_edges, dot_nodes, lecture_example, value_ids
+from graph_helpers import MLP, assert_snapshot, dot_edges, dot_nodes, lecture_example, value_ids
 
 import autodiff
 from autodiff import Value, draw_dot
@@ -179,3 +179,24 @@ def test_bad_options_name_the_option_and_the_value(options, error, words):
 def test_the_root_must_be_a_value():
     with pytest.raises(TypeError, match=r"root must be a Value, got list"):
         draw_dot([1.0])
+
+
+def test_a_leaf_alone_is_one_record_and_no_edges():
+    source = draw_dot(Value(3.0, "x")).source
+    assert value_ids(source) == ["n0"] and dot_edges(source) == []
+    assert 'label="{ x | data 3 | grad 0 }"' in source
+
+
+def test_the_lecture_example_matches_its_snapshot():
+    f, _, _ = lecture_example()
+    assert_snapshot(
+        "lecture_example_colours_contributions.dot", draw_dot(f, color_by_grad=True, show_contributions=True).source
+    )
+
+
+def test_a_collapsed_clustered_mlp_matches_its_snapshot():
+    model = MLP(2, [4, 4, 1])
+    y = model([Value(0.5, "x1"), Value(-1.5, "x2")])
+    y.backward()
+    source = draw_dot(y, module=model, collapse_neurons=True, cluster_by_module=True, color_by_grad=True).source
+    assert_snapshot("mlp_2_4_4_1_collapsed_clustered.dot", source)
