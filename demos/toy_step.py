@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
         engine = np.array([big(x).data for x in X])
     print(f"\n3. the 1-3-2-1 network: {big.num_parameters()} parameters; W sizes 3x1, 2x3, 1x2")
     checks.small(
-        "max |engine - vectorised numpy forward pass| over the 1000 points", float(np.max(np.abs(engine - A[0]))), 1e-15
+        "max |engine - vectorised numpy forward pass| over the 1000 points", float(np.max(np.abs(engine - A[0]))), 1e-12
     )
 
     # --- 4. Training -------------------------------------------------------------------------
