@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import autodiff
 import nn
-from demos.common import Checks, output_folder, parser, positive_int, pyplot
+from demos.common import Checks, output_folder, parser, positive_int, pyplot, save_png
 
 # Each activation and its derivative, written with numpy, independently of the engine.
 SIGMA = {
@@ -223,8 +223,7 @@ def main(argv: list[str] | None = None) -> dict:
     right.legend(fontsize=8)
     fig.tight_layout()
     path = out / "backprop_equations.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_png(fig, path)
     print(f"\n5. wrote {path}")
     results["files"] = [path]
 

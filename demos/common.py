@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["parser", "positive_int", "positive_float", "output_folder", "pyplot", "Checks", "grid", "model_logits"]
+__all__ = [
+    "parser", "positive_int", "positive_float", "output_folder", "pyplot", "save_png", "Checks", "grid", "model_logits",
+]  # fmt: skip
 
-REFERENCES = "../shared/references/"
-"""Where the reference documents the demos cite by file name live, relative to the repository."""
+DPI = 70
+"""Dots per inch of the PNGs: modest, so that the pictures stay small enough to keep in the repository."""
 
 
 def parser(doc: str | None) -> argparse.ArgumentParser:
@@ -77,6 +79,15 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_png(fig: Any, path: Path) -> Path:
+    """Write a matplotlib figure as a PNG at DPI dots per inch, close it, and return the path."""
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
 
 
 class Checks:

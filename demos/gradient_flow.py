@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import autodiff
 from autodiff import Value
-from demos.common import Checks, output_folder, parser, positive_int, pyplot
+from demos.common import Checks, output_folder, parser, positive_int, pyplot, save_png
 
 
 class Dual:
@@ -223,8 +223,7 @@ def main(argv: list[str] | None = None) -> dict:
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = out / "gradient_flow_modes.png"
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
+    save_png(fig, path)
     print(f"  wrote {path}")
     files.append(path)
 

@@ -23,7 +23,7 @@ import random
 
 import autodiff
 import nn
-from demos.common import Checks, output_folder, parser, positive_float, positive_int, pyplot
+from demos.common import Checks, output_folder, parser, positive_float, positive_int, pyplot, save_png
 
 
 def standardize(X_train: list, X_test: list) -> tuple[list, list]:
@@ -174,8 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
     matrix.set_title(f"test flowers: accuracy {test_accuracy:.3f}", fontsize=10)
     fig.tight_layout()
     path = out / "iris.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_png(fig, path)
     print(f"  wrote {path}")
     results["files"] = [path]
 

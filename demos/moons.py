@@ -25,7 +25,17 @@ import time
 import autodiff
 import nn
 from autodiff import Value
-from demos.common import Checks, grid, model_logits, output_folder, parser, positive_float, positive_int, pyplot
+from demos.common import (
+    Checks,
+    grid,
+    model_logits,
+    output_folder,
+    parser,
+    positive_float,
+    positive_int,
+    pyplot,
+    save_png,
+)
 
 
 def layer_sizes(text: str) -> list[int]:
@@ -143,8 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     boundary = out / "moons_boundary.png"
-    fig.savefig(boundary, dpi=70)
-    plt.close(fig)
+    save_png(fig, boundary)
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
     epochs_axis = range(1, history.epochs + 1)
@@ -160,8 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
         ax.legend(fontsize=8)
     fig.tight_layout()
     training = out / "moons_training.png"
-    fig.savefig(training, dpi=70)
-    plt.close(fig)
+    save_png(fig, training)
     print(f"\n4. wrote {boundary} and {training}")
     results["files"] = [boundary, training]
 

@@ -22,7 +22,7 @@ import random
 
 import autodiff
 from autodiff import Value
-from demos.common import Checks, output_folder, parser, positive_int, pyplot
+from demos.common import Checks, output_folder, parser, positive_int, pyplot, save_png
 
 NAMES = ("w1", "b1", "w2", "b2", "w3", "b3")
 
@@ -141,8 +141,7 @@ def main(argv: list[str] | None = None) -> dict:
             ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / "nudge.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_png(fig, path)
     print(f"\n4. wrote {path}")
 
     checks.finish()

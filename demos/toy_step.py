@@ -18,7 +18,7 @@ import random
 
 import autodiff
 import nn
-from demos.common import Checks, output_folder, parser, positive_float, positive_int, pyplot
+from demos.common import Checks, output_folder, parser, positive_float, positive_int, pyplot, save_png
 
 
 def chain(p: tuple, x: float) -> object:
@@ -148,8 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
         ax.set_xlabel("input x")
     fig.tight_layout()
     path = out / "toy_step.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    save_png(fig, path)
     print(f"\n5. wrote {path}")
     results["files"] = [path]
 
