@@ -1,6 +1,6 @@
 """The lecture notes' gradient patterns, drawn and explained edge by edge, and forward mode against reverse mode.
 
-    python -m demos.gradient_flow            # ~10 s; writes four SVG graphs and a PNG to out/
+    python -m demos.gradient_flow            # a few seconds; writes four SVG graphs and a PNG to out/
     python -m demos.gradient_flow --quick    # timings up to n = 40 only
 
 The lecture notes on computation graphs (002_91ec91e4140641fb.txt in
@@ -135,18 +135,17 @@ def main(argv: list[str] | None = None) -> dict:
     # d f / d(x op y) = 3. The local derivatives decide what each input receives.
     print("1. three patterns of the backward pass, each under an upstream gradient of 3")
     patterns = {
-        "add": ("+ distributes", 2.0, -1.0, lambda x, y: x + y, lambda x, y: (3.0, 3.0)),
-        "mul": ("* switches", 2.0, -1.0, lambda x, y: x * y, lambda x, y: (3.0 * y, 3.0 * x)),
-        "max": ("max routes", 5.0, 1.0, lambda x, y: x.max(y), lambda x, y: (3.0, 0.0) if x > y else (0.0, 3.0)),
+        "add": ("+ distributes", "(x + y)", 2.0, -1.0, lambda x, y: x + y, lambda x, y: (3.0, 3.0)),
+        "mul": ("* switches", "(x * y)", 2.0, -1.0, lambda x, y: x * y, lambda x, y: (3.0 * y, 3.0 * x)),
+        "max": ("max routes", "max(x, y)", 5.0, 1.0, lambda x, y: x.max(y),
+                lambda x, y: (3.0, 0.0) if x > y else (0.0, 3.0)),  # the lecture's max(5, 1) = 5
     }  # fmt: skip
-    for name, (title, x0, y0, op, rule) in patterns.items():
+    for name, (title, formula, x0, y0, op, rule) in patterns.items():
         x, y = Value(x0, "x"), Value(y0, "y")
-        middle = op(x, y)
-        middle.label = name
-        f = 3 * middle
+        f = 3 * op(x, y)
         f.label = "f"
         f.backward()
-        print(f"\n  {title}: f = 3 * {name}(x, y) at x = {x0:g}, y = {y0:g}")
+        print(f"\n  {title}: f = 3 * {formula} at x = {x0:g}, y = {y0:g}")
         print(x.explain_grad(f))
         print(y.explain_grad(f))
         expected = rule(x0, y0)

@@ -190,7 +190,7 @@ def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Che
     """Section 5: one example's loss, backward, and the graph of one first-layer neuron with its gradients."""
 
     # The test point with the largest loss goes through the network with the eager
-    # engine, its inputs labelled x1 and x2; backward() fills every node's grad with
+    # engine, its inputs labelled x0 and x1; backward() fills every node's grad with
     # d(loss)/d(node). We draw the active first-layer neuron whose output moves the loss
     # most: its dot(w, x) + b and relu, with each node's grad and, on each edge, that
     # edge's term of the chain rule.
@@ -198,11 +198,16 @@ def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Che
         outputs = layer(a)
         return outputs if isinstance(outputs, list) else [outputs]  # a one-neuron layer gives a Value
 
-    hidden = layer_outputs(model.layers[0], [Value(x[0], "x1"), Value(x[1], "x2")])
+    hidden = layer_outputs(model.layers[0], [Value(x[0], "x0"), Value(x[1], "x1")])
     a = hidden
     for layer in model.layers[1:]:
         a = layer_outputs(layer, a)
+        if layer is model.layers[1]:
+            name_weighted_sums(a, "layers.1")
     loss = nn.losses.binary_cross_entropy(a[0], target)
+    loss.label = "loss"
+    for i, h in enumerate(hidden):
+        h.label = f"h{i}"  # names for the picture and the explanation
     model.zero_grad()
     loss.backward()
     k = max(range(len(hidden)), key=lambda i: (hidden[i].data > 0, abs(hidden[i].grad)))
@@ -211,7 +216,8 @@ def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Che
           f"hidden neuron {k} of layer 0 outputs {hidden[k].data:.4g}")  # fmt: skip
 
     # Its output feeds every neuron of the next layer, so its grad is a sum of one term
-    # per edge out of it (the total derivative, as the backprop article insists):
+    # per edge out of it (the total derivative, as the backprop article insists); the
+    # edges into neurons whose relu is off carry nothing back:
     print(hidden[k].explain_grad(loss))
 
     # Check: the engine's gradients of this neuron's parameters against the slope
@@ -237,6 +243,14 @@ def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Che
         return {"neuron": k, "files": []}
     print(f"  wrote {path}")
     return {"neuron": k, "files": [path]}
+
+
+def name_weighted_sums(outputs: list[Value], layer: str) -> None:
+    """Label each neuron's dot(w, x) node "<layer>.neurons.<j> w·x", found below its activation and "+" nodes."""
+    for j, node in enumerate(outputs):
+        while node.op != "dot":
+            node = node.parents[0]
+        node.label = f"{layer}.neurons.{j} w·x"
 
 
 if __name__ == "__main__":
