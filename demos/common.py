@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "parser", "positive_int", "positive_float", "output_folder", "pyplot", "save_png", "Checks", "grid", "model_logits",
+    "parser", "int_at_least", "positive_int", "positive_float", "non_negative_float", "output_folder", "pyplot",
+    "save_png", "Checks", "grid", "model_logits",
 ]  # fmt: skip
 
 DPI = 70
@@ -36,25 +37,43 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     return p
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an int >= 1."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}")
-    return n
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an int >= minimum."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = None
+        if n is None or n < minimum:
+            wanted = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+        return n
+
+    return parse
+
+
+positive_int = int_at_least(1)
+"""An argparse type: an int >= 1."""
 
 
 def positive_float(text: str) -> float:
     """An argparse type: a finite float > 0."""
+    return _float(text, lambda x: x > 0, "a positive number")
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite float >= 0."""
+    return _float(text, lambda x: x >= 0, "a number >= 0")
+
+
+def _float(text: str, accept: Callable[[float], bool], wanted: str) -> float:
     try:
         x = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not (math.isfinite(x) and x > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+        x = math.nan
+    if not (math.isfinite(x) and accept(x)):
+        raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
     return x
 
 

@@ -19,7 +19,17 @@ import random
 
 import autodiff
 import nn
-from demos.common import Checks, grid, model_logits, output_folder, parser, positive_float, positive_int, pyplot
+from demos.common import (
+    Checks,
+    grid,
+    int_at_least,
+    model_logits,
+    output_folder,
+    parser,
+    positive_float,
+    positive_int,
+    pyplot,
+)
 
 
 def frame_epochs(epochs: int, frames: int) -> list[int]:
@@ -43,7 +53,9 @@ def hidden_and_logit(model: nn.MLP):
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)
-    args_parser.add_argument("--samples", type=positive_int, help="points of make_circles (default: 300, --quick: 100)")
+    args_parser.add_argument(
+        "--samples", type=int_at_least(2), help="points of make_circles (default: 300, --quick: 100)"
+    )
     args_parser.add_argument("--epochs", type=positive_int, help="training epochs (default: 40, --quick: 6)")
     args_parser.add_argument(
         "--frames", type=positive_int, help="frames of the animation, about (default: 10, --quick: 4)"

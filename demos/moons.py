@@ -28,7 +28,9 @@ from autodiff import Value
 from demos.common import (
     Checks,
     grid,
+    int_at_least,
     model_logits,
+    non_negative_float,
     output_folder,
     parser,
     positive_float,
@@ -63,8 +65,8 @@ def fraction(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this demo."""
     p = parser(__doc__)
-    p.add_argument("--samples", type=positive_int, help="points of make_moons (default: 400, --quick: 100)")
-    p.add_argument("--noise", type=float, default=0.15, help="standard deviation of the moons' noise (default: 0.15)")
+    p.add_argument("--samples", type=int_at_least(4), help="points of make_moons (default: 400, --quick: 100)")
+    p.add_argument("--noise", type=non_negative_float, default=0.15, help="the moons' noise, a std (default: 0.15)")
     p.add_argument("--test-size", type=fraction, default=0.25, help="fraction kept aside for testing (default: 0.25)")
     p.add_argument("--hidden", type=layer_sizes, default=[16, 16], help="hidden layer sizes (default: 16,16)")
     p.add_argument("--epochs", type=positive_int, help="training epochs (default: 50, --quick: 5)")
@@ -78,8 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args = build_parser().parse_args(argv)
-    if args.noise < 0:
-        build_parser().error(f"argument --noise: must be >= 0, got {args.noise!r}")
     n = args.samples or (100 if args.quick else 400)
     epochs = args.epochs or (5 if args.quick else 50)
     out = output_folder(args.out)
@@ -93,7 +93,10 @@ def main(argv: list[str] | None = None) -> dict:
     # Label 0: the upper moon; label 1: the lower one, shifted to interleave with it.
     # Gaussian noise blurs them; a quarter of the points is kept aside to test on.
     X, y = nn.data.make_moons(n, noise=args.noise, seed=rng)
-    X_train, X_test, y_train, y_test = nn.data.train_test_split(X, y, test_size=args.test_size, seed=rng)
+    try:
+        X_train, X_test, y_train, y_test = nn.data.train_test_split(X, y, test_size=args.test_size, seed=rng)
+    except ValueError as error:  # a test size that leaves one of the sets empty
+        build_parser().error(f"argument --test-size: {error}")
     print(f"1. {n} points of make_moons (noise {args.noise}): {len(X_train)} to train on, {len(X_test)} to test on")
 
     # --- 2. The network --------------------------------------------------------------------------------
