@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     # --- 1. Two moons ------------------------------------------------------------------------------------
     # Label 0: the upper moon; label 1: the lower one, shifted to interleave with it.
-    # Gaussian noise blurs them; a quarter of the points is kept aside to test on.
+    # Gaussian noise blurs them; a fraction of the points (--test-size, a quarter by
+    # default) is kept aside to test on.
     X, y = nn.data.make_moons(n, noise=args.noise, seed=rng)
     try:
         X_train, X_test, y_train, y_test = nn.data.train_test_split(X, y, test_size=args.test_size, seed=rng)
