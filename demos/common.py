@@ -1,0 +1,178 @@
+"""What every demo shares: its command line, an output folder, matplotlib without a display, printed checks.
+
+The demos are literate programs; this module holds the plumbing they would
+otherwise repeat, so that each demo file reads as its story.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "parser", "int_at_least", "positive_int", "positive_float", "non_negative_float", "output_folder", "pyplot",
+    "save_png", "Checks", "grid", "model_logits",
+]  # fmt: skip
+
+DPI = 70
+"""Dots per inch of the PNGs: modest, so that the pictures stay small enough to keep in the repository."""
+
+
+def parser(doc: str | None) -> argparse.ArgumentParser:
+    """An argument parser with the options every demo has: --seed, --out and --quick.
+
+    The description is the first paragraph of the demo's docstring; the rest of it
+    is shown after the options.
+    """
+    summary, _, rest = (doc or "").strip().partition("\n\n")
+    p = argparse.ArgumentParser(
+        description=summary, epilog=rest or None, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    p.add_argument("--out", type=Path, default=Path("out"), help="folder for the pictures (default: out/)")
+    p.add_argument("--quick", action="store_true", help="a smaller, faster run (as the smoke tests run it)")
+    return p
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: an int >= minimum."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = None
+        if n is None or n < minimum:
+            wanted = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+        return n
+
+    return parse
+
+
+positive_int = int_at_least(1)
+"""An argparse type: an int >= 1."""
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite float > 0."""
+    return _float(text, lambda x: x > 0, "a positive number")
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite float >= 0."""
+    return _float(text, lambda x: x >= 0, "a number >= 0")
+
+
+def _float(text: str, accept: Callable[[float], bool], wanted: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        x = math.nan
+    if not (math.isfinite(x) and accept(x)):
+        raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+    return x
+
+
+def output_folder(path: Path) -> Path:
+    """Create the --out folder (and its parents) if needed; a clear one-line error if that is impossible."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise SystemExit(f"error: --out {str(path)!r} is a file, not a folder") from None
+    except OSError as error:
+        raise SystemExit(f"error: cannot create the --out folder {str(path)!r}: {error.strerror}") from None
+    return path
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (no display needed), imported on first use."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("error: the demos draw with matplotlib: pip install -e '.[demos]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(fig: Any, path: Path) -> Path:
+    """Write a matplotlib figure as a PNG at DPI dots per inch, close it, and return the path.
+
+    The picture is stored with a palette of 256 colours (Pillow, which matplotlib
+    installs): plots use few colours, so it looks the same at a third of the size.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)
+    plt.close(fig)
+    with Image.open(buffer) as image:
+        image.convert("RGB").quantize(256, dither=0).save(path, format="PNG", optimize=True)  # dither 0: none
+    return path
+
+
+class Checks:
+    """Printed comparisons of one quantity computed by two independent routes.
+
+    Each check prints both numbers, their difference and the tolerance, and is
+    remembered; `finish()` ends the demo with an error if any failed.
+    """
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+        self.count = 0
+
+    def close(self, what: str, ours: float, theirs: float, tol: float, relative: bool = False) -> float:
+        """Check |ours - theirs| <= tol (relative: divided by max(|ours|, |theirs|)); return the difference."""
+        diff = abs(ours - theirs)
+        if relative and diff:
+            diff /= max(abs(ours), abs(theirs))
+        kind = "relative difference" if relative else "|difference|"
+        return self._report(f"{what}: {ours:.12g} vs {theirs:.12g}, {kind} {diff:.1e}", diff, tol)
+
+    def small(self, what: str, diff: float, tol: float) -> float:
+        """Check that an already computed difference (e.g. a max over many numbers) is <= tol."""
+        return self._report(f"{what}: {diff:.1e}", diff, tol)
+
+    def _report(self, text: str, diff: float, tol: float) -> float:
+        self.count += 1
+        ok = diff <= tol  # False for nan
+        print(f"  check: {text} <= {tol:.0e}: {'ok' if ok else 'FAILED'}")
+        if not ok:
+            self.failed.append(text)
+        return diff
+
+    def finish(self) -> None:
+        """Print a summary line; exit with an error naming the failed checks, if any."""
+        if self.failed:
+            raise SystemExit(f"error: {len(self.failed)} of {self.count} checks failed: {'; '.join(self.failed)}")
+        print(f"all {self.count} checks passed")
+
+
+def grid(X: Sequence[Sequence[float]], steps: int = 100, margin: float = 0.5) -> tuple[Any, Any, Any]:
+    """A steps x steps grid of points covering the 2-D points X: (xx, yy, points), points as (steps^2, 2)."""
+    import numpy as np
+
+    data = np.asarray(X, dtype=float)
+    lo, hi = data.min(axis=0) - margin, data.max(axis=0) + margin
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps))
+    return xx, yy, np.column_stack([xx.ravel(), yy.ravel()])
+
+
+def model_logits(model: Any) -> Any:
+    """The model's single output as a function of its inputs, compiled once: `f.batch(points)` is one numpy call.
+
+    `autodiff.compile` reads the parameters' current values at every call, so the
+    same compiled function follows the model through training.
+    """
+    import autodiff
+
+    return autodiff.compile(lambda *x: model(list(x)), [0.0] * model.nin, params=model.parameters())

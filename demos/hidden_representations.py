@@ -1,0 +1,178 @@
+"""The notebook's goal: an animation of how a network's hidden representation of make_circles evolves in training.
+
+    python -m demos.hidden_representations            # ~5 s; writes out/hidden_representations.gif
+    python -m demos.hidden_representations --quick    # fewer points, epochs and frames
+
+The forward/backprop notebook (001_c20bbb9382e7f644.txt in ../shared/references/)
+opens with this animation and ends by training its 2-3-3-1 network on two
+concentric circles (make_circles, factor 0.3, noise 0.1). No straight line
+separates the circles in the input plane; but the output neuron only draws a plane,
+w . h + b = 0, through the last hidden layer's activations h. So training must move
+the points, as the hidden layer sees them, until a plane separates the classes.
+Each frame shows that 3-D hidden representation with the output neuron's plane
+(left) beside the decision boundary it makes in the input plane (right).
+"""
+
+from __future__ import annotations
+
+import random
+
+import autodiff
+import nn
+from demos.common import (
+    Checks,
+    grid,
+    int_at_least,
+    model_logits,
+    output_folder,
+    parser,
+    positive_float,
+    positive_int,
+    pyplot,
+)
+
+
+def frame_epochs(epochs: int, frames: int) -> list[int]:
+    """About `frames` epochs from 0 (before training) to `epochs`, closer together early, where training moves most."""
+    chosen = {round(epochs * (i / (frames - 1)) ** 2) for i in range(frames)} if frames > 1 else {epochs}
+    return sorted(chosen | {0, epochs})
+
+
+def hidden_and_logit(model: nn.MLP):
+    """The model compiled to give, for a batch of points, its logits and its last hidden layer's activations."""
+
+    def forward(x1, x2):
+        h = [x1, x2]
+        for layer in model.layers[:-1]:
+            h = layer(h)
+        return model.layers[-1](h), h
+
+    return autodiff.compile(forward, [0.0, 0.0], params=model.parameters(), has_aux=True)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the demo; return its key numbers."""
+    args_parser = parser(__doc__)
+    args_parser.add_argument(
+        "--samples", type=int_at_least(2), help="points of make_circles (default: 300, --quick: 100)"
+    )
+    args_parser.add_argument("--epochs", type=positive_int, help="training epochs (default: 40, --quick: 6)")
+    args_parser.add_argument(
+        "--frames", type=positive_int, help="frames of the animation, about (default: 10, --quick: 4)"
+    )
+    args_parser.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate (default: 0.01)")
+    args_parser.add_argument("--dpi", type=positive_int, default=60, help="resolution of the GIF (default: 60)")
+    args = args_parser.parse_args(argv)
+    n = args.samples or (100 if args.quick else 300)
+    epochs = args.epochs or (6 if args.quick else 40)
+    n_frames = args.frames or (4 if args.quick else 10)
+    out = output_folder(args.out)
+    rng = random.Random(args.seed)
+    checks = Checks()
+
+    import numpy as np
+
+    # --- 1. The circles and the network ------------------------------------------------------------
+    # Label 0: the outer circle; label 1: the inner one. The network is the notebook's
+    # 2-3-3-1, with tanh hidden units (they train faster than the notebook's sigmoids)
+    # and one logit out, trained on the binary cross-entropy.
+    X, y = nn.data.make_circles(n, noise=0.1, factor=0.3, seed=rng)
+    model = nn.MLP(2, [3, 3, 1], activation="tanh", seed=rng)
+    print(f"1. {n} points of make_circles; {model!r}")
+
+    # --- 2. Snapshots during training --------------------------------------------------------------
+    # The hidden representation of every point, and the logits on a grid over the input
+    # plane, are computed by a compiled copy of the network (one numpy call for all
+    # points): it reads the parameters' current values, so it follows training. A
+    # callback takes a snapshot after each chosen epoch.
+    snapshot_fn = hidden_and_logit(model)
+    boundary_fn = model_logits(model)
+    xx, yy, points = grid(X, steps=60)
+    wanted = frame_epochs(epochs, n_frames)
+    snapshots = []
+
+    def snapshot(epoch: int, logs: dict) -> None:
+        if epoch in wanted:
+            (logits, hidden), _, _ = snapshot_fn.batch_value_and_grad(X)
+            output = model.layers[-1].neurons[0]
+            snapshots.append({
+                "epoch": epoch, "hidden": hidden, "logits": logits, "grid": boundary_fn.batch(points).reshape(xx.shape),
+                "w": np.array([w.data for w in output.w]), "b": output.b.data,
+                "accuracy": float(np.mean((logits > 0) == np.array(y))),
+            })  # fmt: skip
+
+    snapshot(0, {})
+    optimizer = nn.optim.Adam(model.parameters(), lr=args.lr)
+    after_epoch = lambda epoch, logs: snapshot(epoch + 1, logs)  # fit counts epochs from 0
+    history = nn.train.fit(model, X, y, loss="binary_cross_entropy", optimizer=optimizer, epochs=epochs,
+                           batch_size=20, seed=rng, callbacks=[after_epoch])  # fmt: skip
+    accuracy = nn.train.accuracy(model, X, y, loss="binary_cross_entropy")
+    print(f"\n2. {history}; {len(snapshots)} snapshots at epochs {[s['epoch'] for s in snapshots]}")
+
+    # --- 3. Checks: the picture is the network --------------------------------------------------------
+    # The compiled copy's hidden activations equal the eager engine's, point by point;
+    # and classifying each point by the side of the drawn plane, w . h + b > 0, gives the
+    # accuracy nn.train.accuracy measures on the model itself.
+    last = snapshots[-1]
+    with autodiff.no_grad():
+        eager = np.array([[v.data for v in model.layers[1](model.layers[0](x))] for x in X])
+    checks.small(
+        "max |compiled - eager hidden activation| over every point",
+        float(np.max(np.abs(eager - last["hidden"]))),
+        1e-12,
+    )
+    by_plane = float(np.mean((last["hidden"] @ last["w"] + last["b"] > 0) == np.array(y)))
+    checks.close("accuracy by the side of the drawn plane vs nn.train.accuracy", by_plane, accuracy, 1e-12)
+
+    # --- 4. The animation ---------------------------------------------------------------------------------
+    plt = pyplot()
+    from matplotlib.animation import FuncAnimation, PillowWriter
+    from tqdm import tqdm
+
+    fig = plt.figure(figsize=(8, 3.8))
+    space = fig.add_subplot(1, 2, 1, projection="3d")
+    plane = fig.add_subplot(1, 2, 2)
+    colors = np.where(np.array(y) == 1, "tab:red", "tab:blue")
+    Xa = np.array(X)
+
+    def draw(i: int) -> None:
+        s = snapshots[i]
+        space.cla()
+        plane.cla()
+        h = s["hidden"]
+        space.scatter(h[:, 0], h[:, 1], h[:, 2], c=colors, s=6, depthshade=False)
+        w, b = s["w"], s["b"]
+        k = int(np.argmax(np.abs(w)))  # solve w . h + b = 0 for the coordinate with the largest weight
+        others = [j for j in range(3) if j != k]
+        u, v = np.meshgrid(np.linspace(-1, 1, 11), np.linspace(-1, 1, 11))
+        solved = (-b - w[others[0]] * u - w[others[1]] * v) / w[k]
+        solved = np.where(np.abs(solved) <= 1.2, solved, np.nan)
+        coords = [None] * 3
+        coords[others[0]], coords[others[1]], coords[k] = u, v, solved
+        space.plot_wireframe(*coords, color="gray", linewidth=0.5)  # few colours: a small GIF
+        space.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1), xlabel="h1", ylabel="h2", zlabel="h3")
+        space.set(xticklabels=[], yticklabels=[], zticklabels=[])
+        for axis in (space.xaxis, space.yaxis, space.zaxis):
+            axis.pane.fill = False
+        space.set_title("last hidden layer, and the output's plane", fontsize=9)
+        plane.contourf(xx, yy, s["grid"] > 0, levels=[-0.5, 0.5, 1.5], colors=["#cfe0f3", "#f6d0cf"])
+        plane.contour(xx, yy, s["grid"], levels=[0.0], colors="gray", linewidths=1)
+        plane.scatter(Xa[:, 0], Xa[:, 1], c=colors, s=6)
+        plane.set_aspect("equal")
+        plane.tick_params(labelsize=6)
+        plane.set_title(f"input plane: epoch {s['epoch']}, accuracy {s['accuracy']:.2f}", fontsize=9)
+
+    fig.tight_layout()
+    animation = FuncAnimation(fig, draw, frames=len(snapshots))
+    gif = out / "hidden_representations.gif"
+    with tqdm(total=len(snapshots), desc="drawing frames", disable=None) as bar:
+        animation.save(gif, writer=PillowWriter(fps=2), dpi=args.dpi, progress_callback=lambda i, total: bar.update(1))
+    plt.close(fig)
+    print(f"\n4. wrote {gif} ({len(snapshots)} frames)")
+
+    checks.finish()
+    return {"accuracy": accuracy, "accuracy_by_plane": by_plane, "frames": len(snapshots), "files": [gif]}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""The main job: an MLP learns two moons with the engine; its decision boundary, its training, one neuron's graph.
+
+    python -m demos.moons                                              # ~10 s; writes three files to out/
+    python -m demos.moons --compiled --samples 12500 --test-size 0.2   # trains on 10,000 points in 5-15 s
+    python -m demos.moons --quick                                      # a small, fast run
+
+A 2-16-16-1 ReLU network learns to tell two interleaving half circles apart
+(make_moons), by minibatch gradient descent on the binary cross-entropy, with every
+gradient from the engine's backward pass (or, with --compiled, from the same
+per-example loss traced once by `autodiff.compile` and run on each minibatch as one
+numpy call). It writes to --out:
+
+    moons_boundary.png   the decision boundary over the training and test points
+    moons_training.png   loss and accuracy per epoch, on the training and test sets
+    moons_neuron.svg     one hidden neuron's computation, with the gradient of one
+                         example's loss at every node and edge
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+import autodiff
+import nn
+from autodiff import Value
+from demos.common import (
+    Checks,
+    grid,
+    int_at_least,
+    model_logits,
+    non_negative_float,
+    output_folder,
+    parser,
+    positive_float,
+    positive_int,
+    pyplot,
+    save_png,
+)
+
+
+def layer_sizes(text: str) -> list[int]:
+    """An argparse type: hidden layer sizes, comma-separated ("16,16")."""
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be sizes separated by commas, like 16,16; got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"every size must be a positive int, got {text!r}")
+    return sizes
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = float("nan")
+    if not 0 < x < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1, got {text!r}")
+    return x
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this demo."""
+    p = parser(__doc__)
+    p.add_argument("--samples", type=int_at_least(4), help="points of make_moons (default: 400, --quick: 100)")
+    p.add_argument("--noise", type=non_negative_float, default=0.15, help="the moons' noise, a std (default: 0.15)")
+    p.add_argument("--test-size", type=fraction, default=0.25, help="fraction kept aside for testing (default: 0.25)")
+    p.add_argument("--hidden", type=layer_sizes, default=[16, 16], help="hidden layer sizes (default: 16,16)")
+    p.add_argument("--epochs", type=positive_int, help="training epochs (default: 50, --quick: 5)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="examples per step (default: 32)")
+    p.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate (default: 0.01)")
+    p.add_argument("--compiled", action="store_true",
+                   help="train through autodiff.compile: fit(..., compiled=True), fast on many points")  # fmt: skip
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the demo; return its key numbers."""
+    args = build_parser().parse_args(argv)
+    n = args.samples or (100 if args.quick else 400)
+    epochs = args.epochs or (5 if args.quick else 50)
+    out = output_folder(args.out)
+    rng = random.Random(args.seed)
+    checks = Checks()
+    results: dict = {}
+
+    import numpy as np
+
+    # --- 1. Two moons ------------------------------------------------------------------------------------
+    # Label 0: the upper moon; label 1: the lower one, shifted to interleave with it.
+    # Gaussian noise blurs them; a fraction of the points (--test-size, a quarter by
+    # default) is kept aside to test on.
+    X, y = nn.data.make_moons(n, noise=args.noise, seed=rng)
+    try:
+        X_train, X_test, y_train, y_test = nn.data.train_test_split(X, y, test_size=args.test_size, seed=rng)
+    except ValueError as error:  # a test size that leaves one of the sets empty
+        build_parser().error(f"argument --test-size: {error}")
+    print(f"1. {n} points of make_moons (noise {args.noise}): {len(X_train)} to train on, {len(X_test)} to test on")
+
+    # --- 2. The network --------------------------------------------------------------------------------
+    # ReLU hidden layers and one linear output, a logit: the network says "label 1"
+    # where the logit is positive. Its loss on an example is the binary cross-entropy
+    # of sigmoid(logit) against the label (nn.losses.binary_cross_entropy).
+    model = nn.MLP(2, [*args.hidden, 1], activation="relu", seed=rng)
+    print(f"\n2. {model!r}")
+
+    # --- 3. Training -----------------------------------------------------------------------------------
+    # nn.train.fit takes minibatch steps with Adam: forward, backward, update. With
+    # --compiled, the per-example loss is traced once and every minibatch runs as one
+    # numpy call: the same steps (to rounding), many times faster on big data.
+    optimizer = nn.optim.Adam(model.parameters(), lr=args.lr)
+    how = "compiled (autodiff.compile, numpy)" if args.compiled else "eager (one graph per example)"
+    print(f"\n3. training for {epochs} epochs, batches of {args.batch_size}, {how}")
+    started = time.perf_counter()
+    history = nn.train.fit(model, X_train, y_train, loss="binary_cross_entropy", optimizer=optimizer, epochs=epochs,
+                           batch_size=args.batch_size, seed=rng, validation_data=(X_test, y_test),
+                           compiled=args.compiled)  # fmt: skip
+    seconds = time.perf_counter() - started
+    train_accuracy = nn.train.accuracy(model, X_train, y_train, loss="binary_cross_entropy")
+    test_accuracy = nn.train.accuracy(model, X_test, y_test, loss="binary_cross_entropy")
+    print(f"  {history}")
+    print(f"  trained on {len(X_train)} points in {seconds:.1f} s")
+    print(f"  train accuracy {train_accuracy:.3f}, test accuracy {test_accuracy:.3f}")
+    results.update(train_accuracy=train_accuracy, test_accuracy=test_accuracy, train_seconds=seconds)
+    if args.compiled:
+        # The compiled run measured the test loss itself, with numpy; the eager engine
+        # measures it again from the trained parameters.
+        eager = nn.train.evaluate(model, X_test, y_test, loss="binary_cross_entropy")
+        checks.close("test loss: compiled evaluation in fit vs the eager engine", history.val_loss[-1], eager["loss"],
+                     1e-12, relative=True)  # fmt: skip
+
+    # --- 4. The decision boundary --------------------------------------------------------------------------
+    # The logit on a grid over the plane, computed by the model compiled once
+    # (autodiff.compile): one numpy call for 10,000 points. Check: its verdict on the
+    # test points gives the test accuracy the eager engine measured.
+    logits = model_logits(model)
+    test_by_numpy = float(np.mean((logits.batch(X_test) > 0) == np.array(y_test)))
+    checks.close("test accuracy: compiled numpy logits vs the eager engine", test_by_numpy, test_accuracy, 1e-12)
+    xx, yy, points = grid(X, steps=100)
+    zz = logits.batch(points).reshape(xx.shape)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    ax.contourf(xx, yy, zz > 0, levels=[-0.5, 0.5, 1.5], colors=["#cfe0f3", "#f6d0cf"])
+    ax.contour(xx, yy, zz, levels=[0.0], colors="gray", linewidths=1)
+    for data, labels, marker, name in ((X_train, y_train, "o", "train"), (X_test, y_test, "^", "test")):
+        data, labels = np.array(data), np.array(labels)
+        colors = np.where(labels == 1, "tab:red", "tab:blue")
+        size, edge = (12, "white") if name == "train" else (22, "black")
+        ax.scatter(data[:, 0], data[:, 1], c=colors, marker=marker, s=size, edgecolors=edge, linewidths=0.4)
+        ax.scatter(
+            [], [], c="gray", marker=marker, s=size, edgecolors=edge, linewidths=0.4, label=name
+        )  # for the legend
+    ax.set_title(f"decision boundary: train {train_accuracy:.3f}, test {test_accuracy:.3f}", fontsize=10)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    boundary = out / "moons_boundary.png"
+    save_png(fig, boundary)
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+    epochs_axis = range(1, history.epochs + 1)
+    left.plot(epochs_axis, history.loss, label="train (during the epoch)")
+    left.plot(epochs_axis, history.val_loss, label="test")
+    left.set(xlabel="epoch", title="binary cross-entropy")
+    left.set_yscale("log")
+    right.plot(epochs_axis, history.accuracy, label="train (during the epoch)")
+    right.plot(epochs_axis, history.val_accuracy, label="test")
+    right.set(xlabel="epoch", title="accuracy")
+    for ax in (left, right):
+        ax.title.set_fontsize(10)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    training = out / "moons_training.png"
+    save_png(fig, training)
+    print(f"\n4. wrote {boundary} and {training}")
+    results["files"] = [boundary, training]
+
+    # --- 5. One neuron, up close ---------------------------------------------------------------------------
+    with autodiff.no_grad():
+        hardest = max(
+            range(len(X_test)), key=lambda i: nn.losses.binary_cross_entropy(model(X_test[i]), y_test[i]).data
+        )
+    neuron = draw_one_neuron(model, X_test[hardest], y_test[hardest], out, checks)
+    results["neuron"] = neuron["neuron"]
+    results["files"] += neuron["files"]
+
+    checks.finish()
+    return results
+
+
+def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Checks) -> dict:
+    """Section 5: one example's loss, backward, and the graph of one first-layer neuron with its gradients."""
+
+    # The test point with the largest loss goes through the network with the eager
+    # engine, its inputs labelled x0 and x1; backward() fills every node's grad with
+    # d(loss)/d(node). We draw the active first-layer neuron whose output moves the loss
+    # most: its dot(w, x) + b and relu, with each node's grad and, on each edge, that
+    # edge's term of the chain rule.
+    def layer_outputs(layer: nn.Layer, a: list) -> list[Value]:
+        outputs = layer(a)
+        return outputs if isinstance(outputs, list) else [outputs]  # a one-neuron layer gives a Value
+
+    hidden = layer_outputs(model.layers[0], [Value(x[0], "x0"), Value(x[1], "x1")])
+    a = hidden
+    for layer in model.layers[1:]:
+        a = layer_outputs(layer, a)
+        if layer is model.layers[1]:
+            name_weighted_sums(a, "layers.1")
+    loss = nn.losses.binary_cross_entropy(a[0], target)
+    loss.label = "loss"
+    for i, h in enumerate(hidden):
+        h.label = f"h{i}"  # names for the picture and the explanation
+    model.zero_grad()
+    loss.backward()
+    k = max(range(len(hidden)), key=lambda i: (hidden[i].data > 0, abs(hidden[i].grad)))
+    neuron = model.layers[0].neurons[k]
+    print(f"\n5. the hardest test point ({x[0]:.3f}, {x[1]:.3f}), label {target}: loss {loss.data:.4g}; "
+          f"hidden neuron {k} of layer 0 outputs {hidden[k].data:.4g}")  # fmt: skip
+
+    # Its output feeds every neuron of the next layer, so its grad is a sum of one term
+    # per edge out of it (the total derivative, as the backprop article insists); the
+    # edges into neurons whose relu is off carry nothing back:
+    print(hidden[k].explain_grad(loss))
+
+    # Check: the engine's gradients of this neuron's parameters against the slope
+    # measured by nudging each one and rerunning the whole network.
+    def loss_at() -> float:
+        with autodiff.no_grad():
+            return nn.losses.binary_cross_entropy(model(x), target).data
+
+    h = 1e-6
+    for name, p in [("w[0]", neuron.w[0]), ("w[1]", neuron.w[1]), ("b", neuron.b)]:
+        p.data += h
+        up = loss_at()
+        p.data -= 2 * h
+        down = loss_at()
+        p.data += h
+        checks.close(f"d(loss)/d({name}) of neuron {k}: engine vs nudge slope", p.grad, (up - down) / (2 * h), 1e-8)
+
+    path = out / "moons_neuron.svg"
+    try:
+        autodiff.save_svg(hidden[k], path, module=model, show_contributions=True)
+    except autodiff.graph.RendererUnavailable as error:
+        print(f"  skipped {path}: {error}")
+        return {"neuron": k, "files": []}
+    print(f"  wrote {path}")
+    return {"neuron": k, "files": [path]}
+
+
+def name_weighted_sums(outputs: list[Value], layer: str) -> None:
+    """Label each neuron's dot(w, x) node "<layer>.neurons.<j> w·x", found below its activation and "+" nodes."""
+    for j, node in enumerate(outputs):
+        while node.op != "dot":
+            node = node.parents[0]
+        node.label = f"{layer}.neurons.{j} w·x"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Smoke tests of the demos: each runs with --quick, its checks pass, its key numbers hold, its pictures exist.
+
+The demos run in-process through their `main(argv)`, which returns the numbers they
+printed; one test runs the main job as a user would, in a fresh interpreter.
+"""
+
+import math
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from demos import backprop_equations, gradient_flow, hidden_representations, iris, moons, nudge, toy_step
+from demos.common import Checks
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMOS = [toy_step, nudge, backprop_equations, iris, hidden_representations, moons, gradient_flow]
+
+
+def can_render_svg() -> bool:
+    from autodiff.graph import available_renderers
+
+    return bool(available_renderers())
+
+
+def assert_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+
+
+def assert_svg(path: Path) -> None:
+    root = ET.fromstring(path.read_text(encoding="utf-8"))  # raises on anything but well-formed XML
+    assert root.tag.endswith("svg"), f"{path} is XML but not SVG: <{root.tag}>"
+
+
+def assert_gif(path: Path, frames: int) -> None:
+    from PIL import Image
+
+    assert path.read_bytes()[:6] in (b"GIF87a", b"GIF89a"), f"{path} is not a GIF"
+    with Image.open(path) as image:
+        assert image.n_frames == frames
+
+
+def run(demo, tmp_path: Path, *args: str) -> dict:
+    return demo.main(["--quick", "--out", str(tmp_path), *args])
+
+
+def test_toy_step_checks_its_gradients_and_learns_the_step(tmp_path):
+    results = run(toy_step, tmp_path)
+    assert results["chain_gradient_relative_error"] < 1e-7  # the notebook's threshold
+    assert results["accuracy 1-1-1-1 chain"] > 0.9
+    assert results["accuracy 1-3-2-1 network"] > 0.9
+    assert results["files"] == [tmp_path / "toy_step.png"]
+    assert_png(tmp_path / "toy_step.png")
+
+
+def test_nudge_slopes_equal_the_engine_gradients_and_the_chain_rule(tmp_path):
+    results = run(nudge, tmp_path, "--seed", "3")
+    assert len(results["slopes"]) == 6
+    for slope in results["slopes"].values():
+        assert slope["engine"] == pytest.approx(slope["nudge"], abs=1e-8)
+        assert slope["engine"] == pytest.approx(slope["chain rule"], rel=1e-12, abs=1e-300)
+    assert results["slopes"]["w1", "z1"]["engine"] == -5.0  # dz1/dw1 = x, the first toy point
+    assert_png(tmp_path / "nudge.png")
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_backprop_equations_match_the_engine_and_the_batch_gradient_is_the_mean(tmp_path, activation):
+    results = run(backprop_equations, tmp_path, "--activation", activation)
+    assert results["bp_max_difference"] < 1e-12
+    assert results["gradient_check_relative_error"] < 1e-7
+    assert results["batch_vs_mean_of_examples"] < 1e-14
+    assert_png(tmp_path / "backprop_equations.png")
+
+
+def test_iris_gradients_follow_the_article_and_the_classifier_learns(tmp_path):
+    results = run(iris, tmp_path)
+    assert results["article_max_difference"] < 1e-14
+    assert results["test_accuracy"] > 0.8
+    confusion = results["confusion"]
+    assert sum(map(sum, confusion)) == 45  # 30% of 150 flowers
+    assert sum(confusion[k][k] for k in range(3)) / 45 == pytest.approx(results["test_accuracy"])
+    assert_png(tmp_path / "iris.png")
+
+
+def test_hidden_representations_draw_the_networks_own_plane_in_a_gif(tmp_path):
+    results = run(hidden_representations, tmp_path)
+    assert results["accuracy_by_plane"] == results["accuracy"]
+    assert results["frames"] == 4
+    assert_gif(tmp_path / "hidden_representations.gif", frames=4)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_moons_trains_and_writes_its_pictures(tmp_path, compiled):
+    results = run(moons, tmp_path, *(["--compiled"] if compiled else []))
+    assert 0.8 <= results["test_accuracy"] <= 1.0
+    assert 0.8 <= results["train_accuracy"] <= 1.0
+    assert_png(tmp_path / "moons_boundary.png")
+    assert_png(tmp_path / "moons_training.png")
+    if can_render_svg():
+        assert_svg(tmp_path / "moons_neuron.svg")
+        assert "layers.0.neurons" in (tmp_path / "moons_neuron.svg").read_text(encoding="utf-8")
+
+
+def test_moons_trains_the_same_network_eagerly_and_compiled(tmp_path):
+    eager = run(moons, tmp_path / "eager")
+    compiled = run(moons, tmp_path / "compiled", "--compiled")
+    assert compiled["test_accuracy"] == eager["test_accuracy"]  # the same steps, to rounding
+    assert compiled["train_accuracy"] == eager["train_accuracy"]
+
+
+def test_gradient_flow_reproduces_the_lecture_and_forward_mode_agrees_with_reverse_mode(tmp_path):
+    results = run(gradient_flow, tmp_path, "--max-n", "20", "--repeats", "1")
+    assert results["lecture_gradients"] == (5.5, pytest.approx(2 - math.cos(5), rel=1e-15))
+    assert results["max_relative_difference"] < 1e-12
+    assert results["timings"]["n"] == [2, 5, 10, 20]
+    assert_png(tmp_path / "gradient_flow_modes.png")
+    if can_render_svg():
+        for name in ("add", "mul", "max", "f"):
+            assert_svg(tmp_path / f"gradient_flow_{name}.svg")
+    else:
+        assert len(results["skipped"]) == 4
+
+
+def test_forward_mode_with_dual_numbers_differentiates_the_lecture_example():
+    assert gradient_flow.forward_mode(gradient_flow.f_chain, [2.0, 5.0]) == [5.5, 2 - math.cos(5)]
+
+
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.__name__.split(".")[-1])
+def test_every_demo_offers_help_seed_out_and_quick(demo, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--seed", "--out", "--quick"):
+        assert option in text
+
+
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.__name__.split(".")[-1])
+def test_every_demo_refuses_an_out_folder_that_is_a_file(demo, tmp_path):
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("", encoding="utf-8")
+    with pytest.raises(SystemExit, match="is a file, not a folder"):
+        demo.main(["--quick", "--out", str(not_a_folder)])
+
+
+def test_the_main_job_runs_from_the_command_line_and_rejects_bad_input_in_one_line(tmp_path):
+    def python_m(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "demos.moons", *args], cwd=ROOT, capture_output=True, text=True)
+
+    shown = python_m("--help")
+    assert shown.returncode == 0
+    assert "--compiled" in shown.stdout and "--samples" in shown.stdout
+
+    bad = python_m("--quick", "--epochs", "0", "--out", str(tmp_path))
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines()[-1] == "moons.py: error: argument --epochs: must be a positive int, got '0'"
+
+
+def test_a_failed_check_ends_the_demo_with_an_error_naming_it(capsys):
+    checks = Checks()
+    checks.close("one plus one", 1 + 1, 2, 0.0)
+    checks.close("a wrong slope", 0.5, 0.25, 1e-8)
+    with pytest.raises(SystemExit, match="1 of 2 checks failed: a wrong slope"):
+        checks.finish()
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_a_check_fails_on_nan():
+    checks = Checks()
+    checks.small("a nan difference", float("nan"), 1.0)
+    assert checks.failed
+
+
+def test_the_readme_gallery_shows_the_demos_pictures_with_the_commands_that_made_them():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    gallery = readme.split("## Gallery", 1)[1].split("\n## ", 1)[0]
+    shown = re.findall(r"!\[[^\]]*\]\(demos/gallery/([^)]+)\)", gallery)
+    files = {path.name: path.stat().st_size for path in (ROOT / "demos" / "gallery").iterdir()}
+    assert len(shown) >= len(DEMOS)
+    assert set(shown) <= set(files)
+    assert all(files[name] > 0 for name in shown)
+    assert sum(files[name] for name in shown) < 400_000  # small enough to keep in the repository
+    everywhere = set(re.findall(r"\(demos/gallery/([^)]+)\)", readme))
+    assert set(files) <= everywhere, "a picture in demos/gallery/ that the README does not show"
+    commands = set(re.findall(r"python -m demos\.(\w+) --out demos/gallery", gallery))
+    assert commands == {demo.__name__.split(".")[-1] for demo in DEMOS}
