@@ -13,13 +13,13 @@ from .compiler import compile
 from .functional import grad, value_and_grad
 from .functions import cos, dot, exp, leaky_relu, log, logsumexp, relu, sigmoid, sin, softplus, sqrt, sum, tanh
 from .gradcheck import GradcheckResult, gradcheck
-from .value import Value, is_grad_enabled, no_grad
+from .value import Value, enable_grad, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Value",
-    "no_grad", "is_grad_enabled",
+    "no_grad", "enable_grad", "is_grad_enabled",
     "grad", "value_and_grad",
     "gradcheck", "GradcheckResult",
     "topological_order",

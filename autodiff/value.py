@@ -14,7 +14,7 @@ from .ops import CONSTANT, LEAF, Op
 if TYPE_CHECKING:
     from .graph.explain import Explanation
 
-__all__ = ["Value", "no_grad", "is_grad_enabled", "as_value"]
+__all__ = ["Value", "no_grad", "enable_grad", "is_grad_enabled", "as_value"]
 
 Number = int | float
 
@@ -313,6 +313,18 @@ def no_grad() -> Iterator[None]:
     global _grad_enabled
     previous = _grad_enabled
     _grad_enabled = False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record the graph inside this block, even within an enclosing `no_grad()`."""
+    global _grad_enabled
+    previous = _grad_enabled
+    _grad_enabled = True
     try:
         yield
     finally:
