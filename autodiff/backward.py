@@ -43,17 +43,30 @@ def backward(root: Value, create_graph: bool = False) -> None:
     """Set every node's `grad` to d(root)/d(node), summed over every path.
 
     Leaves accumulate (`+=`) across calls, like PyTorch; the other nodes are
-    reset first, so they hold this pass only.
+    reset first, so they hold this pass only. If the pass fails (a derivative
+    that is not finite), the leaves' gradients are left as they were before it.
     """
     order = topological_order(root)
+    leaves = []
     for node in order:
-        if node.parents:
-            node.grad = 0.0
-    root.grad = root.grad + 1.0 if not root.parents else 1.0
-    if create_graph:
-        _backward_building_graph(order)
-    else:
-        _backward_floats(order)
+        if not node.parents:
+            leaves.append((node, node.grad))
+        node.grad = 0.0
+    root.grad = 1.0
+    try:
+        if create_graph:
+            _backward_building_graph(order)
+        else:
+            _backward_floats(order)
+    except BaseException:
+        for leaf, previous in leaves:
+            leaf.grad = previous
+        raise
+    for leaf, previous in leaves:  # this pass's total, added to what the leaf held, as in PyTorch
+        if not _is_zero(previous):
+            leaf.grad = previous + leaf.grad
+            if isinstance(leaf.grad, float) and not -MAX_FLOAT <= leaf.grad <= MAX_FLOAT:
+                raise OverflowError(f"backward: the accumulated gradient at {_describe(leaf)} is not finite")
 
 
 def _backward_floats(order: list[Value]) -> None:
@@ -78,12 +91,14 @@ def _backward_building_graph(order: list[Value]) -> None:
 
     for node in reversed(order):
         parents = node.parents
-        if not parents:
-            continue
         grad = node.grad
+        if not parents or _is_zero(grad):  # a zero gradient contributes nothing
+            continue
         try:
             partials = node._op.partials(ValueMath, node, *parents)
             for parent, partial in zip(parents, partials):
+                if _is_zero(partial):  # relu below 0, the losing side of max: no path, no node
+                    continue
                 contribution = grad if _is_one(partial) else grad * partial
                 previous = parent.grad
                 parent.grad = contribution if _is_zero(previous) else previous + contribution

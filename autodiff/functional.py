@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .backward import backward, topological_order
-from .value import Number, Value
+from .value import Number, Value, enable_grad
 
 __all__ = ["grad", "value_and_grad"]
 
@@ -33,7 +33,8 @@ def value_and_grad(f: Callable[..., Value]) -> Callable[..., tuple[float, Any]]:
     @functools.wraps(f)
     def wrapper(*args: Argument) -> tuple[float, Any]:
         leaves = [_fresh_leaves(arg, name, i) for i, arg in enumerate(args)]
-        out = f(*leaves)
+        with enable_grad():  # the gradient is asked for, so record the graph even inside no_grad()
+            out = f(*leaves)
         if isinstance(out, (int, float)) and not isinstance(out, bool):
             out = Value(out)  # a function that does not depend on its inputs
         if not isinstance(out, Value):

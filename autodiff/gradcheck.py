@@ -1,7 +1,7 @@
 """Check reverse-mode gradients against central differences.
 
 The numeric derivative of input i is
-    (f(..., x_i + eps, ...) - f(..., x_i - eps, ...)) / (2 eps),
+    (f(..., x_i + h, ...) - f(..., x_i - h, ...)) / (2 h),   with h = eps * max(1, |x_i|),
 and the two are compared by the relative error |a - n| / max(|a| + |n|, tiny),
 as in the gradient-checking section of the forward/backprop notebook
 (001_c20bbb9382e7f644.txt in ../shared/references/).
@@ -62,7 +62,8 @@ def gradcheck(
     Args:
         fn: called as fn(*values) with one Value per input; returns a Value.
         xs: the point, one float per input (a single number for a function of one input).
-        eps: the step of the central differences.
+        eps: the step of the central differences; for |x_i| > 1 it is relative, the step
+            being eps * |x_i|, so that x_i +- step differ from x_i in the same digits at any scale.
         atol, rtol: input i passes when |analytic - numeric| <= atol + rtol * |numeric|.
 
     Returns:
@@ -93,6 +94,8 @@ def gradcheck(
 
 
 def _central_difference(fn: Callable[..., Value], name: str, point: list[float], i: int, eps: float) -> float:
+    step = eps * max(1.0, abs(point[i]))
+
     def f_at(x_i: float) -> float:
         shifted = [Value(x_i if j == i else x) for j, x in enumerate(point)]
         try:
@@ -100,11 +103,12 @@ def _central_difference(fn: Callable[..., Value], name: str, point: list[float],
                 out = fn(*shifted)
         except (ArithmeticError, ValueError) as error:
             raise type(error)(
-                f"gradcheck: {name} failed at input {i} = {x_i!r}, {eps!r} from the point: {error}"
+                f"gradcheck: {name} failed at input {i} = {x_i!r}, {step!r} from the point: {error}"
             ) from error
         return out.data if isinstance(out, Value) else float(out)
 
-    return (f_at(point[i] + eps) - f_at(point[i] - eps)) / (2 * eps)
+    above, below = point[i] + step, point[i] - step
+    return (f_at(above) - f_at(below)) / (above - below)  # the step as the floats actually took it
 
 
 def _close(a: float, n: float, atol: float, rtol: float) -> bool:

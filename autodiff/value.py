@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import ops
@@ -134,11 +134,11 @@ class Value:
 
     def max(self, other: Value | Number) -> Value:
         """The larger input gets the whole gradient; tied inputs get half each."""
-        return _binary(ops.MAX, self, other)
+        return _method(ops.MAX, self, other)
 
     def min(self, other: Value | Number) -> Value:
         """The smaller input gets the whole gradient; tied inputs get half each."""
-        return _binary(ops.MIN, self, other)
+        return _method(ops.MIN, self, other)
 
     # --- reading the data: comparisons, truth, float() record nothing -----------
     # No __eq__: Values compare and hash by identity, so they work in sets and dicts.
@@ -191,6 +191,8 @@ class Value:
 
     def detach(self) -> Value:
         """A new leaf with the same data and label, cut from this node's graph."""
+        if _on_data_read is not None:
+            _on_data_read("detach()")
         return Value(self.data, self.label)
 
     def explain_grad(self, root: Value) -> Explanation:
@@ -259,6 +261,14 @@ def _binary(op: Op, a: object, b: object) -> Value:
     raise _not_finite(op, data, (a, b))
 
 
+def _method(op: Op, a: Value, b: object) -> Value:
+    # An operator can hand NotImplemented back to Python; a method call must raise itself.
+    out = _binary(op, a, b)
+    if out is NotImplemented:
+        raise TypeError(f"{op.name}: expected a Value or a number, got {type(b).__name__} ({b!r})")
+    return out
+
+
 def _operand(x: object, op: Op) -> Value:
     if isinstance(x, Value):
         return x
@@ -307,28 +317,42 @@ def _not_finite(op: Op, data: float, parents: tuple[Value, ...]) -> OverflowErro
     return OverflowError(f"{op.name}: result is not a finite float ({data!r}), inputs {shown}")
 
 
-@contextmanager
-def no_grad() -> Iterator[None]:
+class _GradMode:
+    """A `with` block that turns graph recording off or on, and restores it after."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        if not self.enabled and _on_data_read is not None:
+            _on_data_read("no_grad()")  # values computed here would be baked into a compiled program
+        self.previous = _grad_enabled
+        _grad_enabled = self.enabled
+
+    def __exit__(self, *exc_info: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self.previous
+
+    def __call__(self, fn: Callable) -> Callable:
+        """Use as a decorator: `fn` runs in this mode at every call."""
+
+        @functools.wraps(fn)
+        def in_mode(*args, **kwargs):
+            with _GradMode(self.enabled):
+                return fn(*args, **kwargs)
+
+        return in_mode
+
+
+def no_grad() -> _GradMode:
     """Inside this block, ops compute values but record no graph (results are leaves)."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+    return _GradMode(False)
 
 
-@contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> _GradMode:
     """Record the graph inside this block, even within an enclosing `no_grad()`."""
-    global _grad_enabled
-    previous = _grad_enabled
-    _grad_enabled = True
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+    return _GradMode(True)
 
 
 def is_grad_enabled() -> bool:

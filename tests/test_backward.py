@@ -93,3 +93,19 @@ def test_n_ary_dot_with_a_repeated_parent_sums_its_contributions():
     out = autodiff.dot([w, w], [w, Value(2.0)])  # w*w + w*2
     out.backward()
     assert w.grad == 2 * 3.0 + 2.0
+
+
+def test_a_failed_backward_leaves_the_leaf_gradients_as_they_were():
+    x, y = Value(0.0, "x"), Value(3.0, "y")
+    x.grad, y.grad = 0.25, -1.5
+    f = x.sqrt() + x * y  # sqrt'(0) is infinite; the backward pass reaches sqrt after x * y
+    with pytest.raises(ZeroDivisionError, match="sqrt"):
+        f.backward()
+    assert (x.grad, y.grad) == (0.25, -1.5)
+
+
+def test_leaf_gradients_add_this_pass_total_to_what_they_held():
+    x = Value(1.0)
+    x.grad = 1e16
+    (x * 1.0 + x * 1.0).backward()  # this pass gives 2.0; adding 1.0 twice to 1e16 would round to 1e16
+    assert x.grad == 1e16 + 2.0

@@ -145,6 +145,12 @@ def test_captured_leaves_are_found_when_params_are_not_given():
     assert dict(zip(compiled.params, grads)) == {a: 2.0, b: 1.0}
 
 
+def _scaled_without_grad(x):
+    with autodiff.no_grad():
+        scale = x * 2
+    return x * scale
+
+
 @pytest.mark.parametrize(
     "fn, what",
     [
@@ -152,6 +158,8 @@ def test_captured_leaves_are_found_when_params_are_not_given():
         (lambda x: x * 2 if x else x, "a truth test"),
         (lambda x: x * float(x), r"float\(\)"),
         (lambda x: max(x, x * x), "a comparison"),
+        (lambda x: x * x.detach(), r"detach\(\)"),  # the detached copy would be a constant
+        (lambda x: _scaled_without_grad(x), r"no_grad\(\)"),
     ],
 )
 def test_data_dependent_branches_are_refused_while_tracing(fn, what):

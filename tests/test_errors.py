@@ -97,3 +97,10 @@ def test_a_zero_gradient_skips_an_undefined_local_derivative():
     y = x.sqrt() * 0.0  # sqrt is never differentiated, because nothing flows into it
     y.backward()
     assert x.grad == 0.0
+
+
+@pytest.mark.parametrize("method", ["max", "min"])
+@pytest.mark.parametrize("other", ["1", None, True, [1.0]])
+def test_max_and_min_with_a_non_number_raise_type_error_naming_the_type(method, other):
+    with pytest.raises(TypeError, match=f"{method}: expected a Value or a number, got {type(other).__name__}"):
+        getattr(Value(1.0), method)(other)

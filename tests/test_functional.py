@@ -83,3 +83,33 @@ def test_no_grad_works_as_a_decorator():
         return x * 3
 
     assert step(Value(1.0)).parents == ()
+
+
+def test_grad_records_the_graph_even_inside_no_grad():
+    with no_grad():
+        assert grad(lambda x: x**3)(2.0) == 12.0
+        assert not autodiff.is_grad_enabled()
+
+
+def test_gradcheck_works_inside_no_grad():
+    with no_grad():
+        result = autodiff.gradcheck(lambda x, y: x * y.exp(), [2.0, 0.5])
+    assert result.ok and result.analytic == (math.exp(0.5), 2.0 * math.exp(0.5))
+
+
+def test_enable_grad_records_inside_no_grad_and_restores_afterwards():
+    x = Value(2.0)
+    with no_grad():
+        with autodiff.enable_grad():
+            assert (x * x).parents == (x, x)
+        assert (x * x).parents == ()
+    assert autodiff.is_grad_enabled()
+
+
+def test_a_no_grad_decorated_function_can_call_itself():
+    @no_grad()
+    def depth(n: int) -> int:
+        assert not autodiff.is_grad_enabled()
+        return 0 if n == 0 else 1 + depth(n - 1)
+
+    assert depth(3) == 3 and autodiff.is_grad_enabled()

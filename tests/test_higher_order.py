@@ -73,3 +73,22 @@ def test_create_graph_gradients_are_values_even_when_constant():
     x = Value(1.0)
     (x + 2).backward(create_graph=True)
     assert isinstance(x.grad, Value) and x.grad.data == 1.0
+
+
+def test_create_graph_builds_no_nodes_for_paths_with_a_zero_local_derivative():
+    x = Value(-2.0, "x")
+    y = x.relu() * 3.0 + x * x
+    y.backward(create_graph=True)
+    assert x.grad.data == -4.0  # relu'(-2) = 0: only x*x contributes
+    relu_node = y.parents[0].parents[0]
+    assert relu_node.op == "relu" and relu_node.grad.data == 3.0
+    assert len(autodiff.topological_order(x.grad)) < 8
+    x.grad.backward()  # d/dx (2x) = 2 ... on the fresh graph of the gradient
+    assert x.grad.data == -4.0 + 2.0
+
+
+def test_create_graph_skips_an_undefined_local_derivative_whose_gradient_is_zero():
+    x = Value(0.0)
+    y = x.sqrt().relu() * 0.0 + x  # sqrt'(0) is infinite but only reached through relu'(0) = 0
+    y.backward(create_graph=True)
+    assert x.grad.data == 1.0

@@ -119,8 +119,8 @@ def _refuse_branch(name: str) -> Callable[[str], None]:
         raise TracingError(
             f"compile: {name} reads a Value's data through {what}{where} while being traced. "
             "A compiled program replays the path taken now for every input, so a branch on data "
-            "would be silently baked in. Use Value.max/min/relu/abs for data-dependent choices, "
-            "or run this function eagerly."
+            "(or a value cut from the graph) would be silently baked in. Use Value.max/min/relu/abs "
+            "for data-dependent choices, or run this function eagerly."
         )
 
     return refuse
