@@ -1,7 +1,11 @@
 """autodiff.compile: traced programs equal the eager engine, on floats and on numpy batches."""
 
+import importlib
 import math
+import ntpath
 import random
+import traceback
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,6 +14,7 @@ from hypothesis import strategies as st
 
 import autodiff
 from autodiff import Value
+from autodiff import value as value_module
 from autodiff.compiler import TracingError
 from autodiff.testing import expressions
 
@@ -259,3 +264,17 @@ def test_a_single_aux_value_comes_back_unwrapped():
 def test_has_aux_needs_a_pair():
     with pytest.raises(TypeError, match=r"must return \(output, aux\)"):
         autodiff.compile(lambda x: x * x, [1.0], has_aux=True)
+
+
+def test_the_users_line_is_found_on_windows_paths(monkeypatch):
+    trace_module = importlib.import_module("autodiff.compiler.trace")  # the package's `trace` is the function
+
+    stack = [
+        traceback.FrameSummary(r"C:\work\autodiff_demo\train.py", 7, "loss", line="if x > 0:"),
+        traceback.FrameSummary(r"C:\work\autodiff\value.py", 150, "__gt__", line="_on_data_read(...)"),
+        traceback.FrameSummary(r"C:\work\autodiff\compiler\trace.py", 120, "refuse", line="frame = _user_frame()"),
+    ]
+    monkeypatch.setattr(value_module, "__file__", r"C:\work\autodiff\value.py")
+    monkeypatch.setattr(trace_module, "os", SimpleNamespace(path=ntpath, sep="\\"), raising=False)
+    monkeypatch.setattr(trace_module, "traceback", SimpleNamespace(extract_stack=lambda: stack))
+    assert trace_module._user_frame() is stack[0]

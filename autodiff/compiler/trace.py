@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -128,7 +129,7 @@ def _refuse_branch(name: str) -> Callable[[str], None]:
 
 def _user_frame() -> traceback.FrameSummary | None:
     """The innermost frame outside the autodiff package: where the user's code read the data."""
-    package = value_module.__file__.rsplit("/", 1)[0]
+    package = os.path.dirname(value_module.__file__) + os.sep  # with the separator: not autodiff_extras/
     for frame in reversed(traceback.extract_stack()):
         if not frame.filename.startswith(package):
             return frame
