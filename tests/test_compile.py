@@ -278,3 +278,14 @@ def test_the_users_line_is_found_on_windows_paths(monkeypatch):
     monkeypatch.setattr(trace_module, "os", SimpleNamespace(path=ntpath, sep="\\"), raising=False)
     monkeypatch.setattr(trace_module, "traceback", SimpleNamespace(extract_stack=lambda: stack))
     assert trace_module._user_frame() is stack[0]
+
+
+def test_a_parameter_listed_twice_is_refused_and_a_listed_captured_one_appears_once():
+    w, b = Value(2.0, label="w"), Value(1.0, label="b")
+    with pytest.raises(ValueError, match=r"params\[0\] and params\[2\] are the same Value .*label='w'"):
+        autodiff.compile(lambda x: w * x + b, [1.0], params=[w, b, w])
+    compiled = autodiff.compile(lambda x: w * x + b, [1.0], params=[b])  # w is captured, b listed
+    assert compiled.params == (b, w)
+    w.grad = b.grad = 0.0
+    assert compiled.value_and_grad([3.0], accumulate_grads=True)[2] == [1.0, 3.0]
+    assert (w.grad, b.grad) == (3.0, 1.0)
