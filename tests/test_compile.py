@@ -289,3 +289,28 @@ def test_a_parameter_listed_twice_is_refused_and_a_listed_captured_one_appears_o
     w.grad = b.grad = 0.0
     assert compiled.value_and_grad([3.0], accumulate_grads=True)[2] == [1.0, 3.0]
     assert (w.grad, b.grad) == (3.0, 1.0)
+
+
+def test_compiled_gradients_inside_no_grad_equal_those_outside_even_in_the_eager_fallback():
+    w = Value(0.7)
+
+    def f(x):
+        return x.sqrt() * 0.0 + x * w + (w * w).tanh()  # (w * w).tanh(): parameters only, run eagerly
+
+    compiled = autodiff.compile(f, [1.0], params=[w])
+    rows = [[0.0], [2.0]]  # at 0.0 the sqrt's undefined derivative sends the example to the eager engine
+
+    def results():
+        return (
+            [compiled.value_and_grad(row) for row in rows],
+            [a.tolist() for a in compiled.batch_value_and_grad(rows)],
+            [a.tolist() for a in compiled.batch_value_and_grad(rows, per_example=True)],
+            [a.tolist() for a in compiled.batch_value_and_grad([[2.0], [3.0]])],  # no fallback
+        )
+
+    outside = results()
+    with autodiff.no_grad():
+        inside = results()
+    assert inside == outside
+    (value, (x_grad,), (w_grad,)), _ = outside[0]
+    assert close(value, math.tanh(0.49)) and x_grad == 0.7 and close(w_grad, 1.4 * (1 - math.tanh(0.49) ** 2))

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import functions
 from ..ops import DOT, Op
-from ..value import Value, apply, constant
+from ..value import Value, apply, constant, enable_grad
 from .codegen import SourceMath, Sym
 from .numpy_math import NumpyMath
 from .trace import Program
@@ -224,7 +224,8 @@ class BatchedProgram:
         return self._buffer
 
     def _shared_forward(self, P: np.ndarray) -> tuple[dict[int, Value], dict[int, Value]]:
-        """The nodes that depend on parameters only, once, on fresh leaves of the eager engine."""
+        """The nodes that depend on parameters only, once, on fresh leaves of the eager engine
+        (recording their graph even inside `no_grad()`, for `_shared_backward`)."""
         if not self.shared_slots:
             return {}, {}
         nodes: dict[int, Value] = {}
@@ -233,8 +234,9 @@ class BatchedProgram:
             nodes[k] = leaves[k] = Value(float(P[j]))
         for k, c in self.program.constants:
             nodes[k] = constant(c, "compile")
-        for k in self.shared_slots:
-            nodes[k] = apply(self.program.ops[k], *(nodes[j] for j in self.program.parents[k]))
+        with enable_grad():
+            for k in self.shared_slots:
+                nodes[k] = apply(self.program.ops[k], *(nodes[j] for j in self.program.parents[k]))
         return nodes, leaves
 
     def _shared_backward(
@@ -246,7 +248,9 @@ class BatchedProgram:
         outputs = [nodes[k] for k in self.shared_outputs]
         position = {k: j for j, k in enumerate(self.param_slots)}
         if not per_example:  # one pass: the root sum_o seed_o * output_o
-            functions.dot([float(s) for s in grads[SHARED]], outputs).backward()
+            with enable_grad():
+                root = functions.dot([float(s) for s in grads[SHARED]], outputs)
+            root.backward()
             for k, leaf in leaves.items():
                 grads[PARAM][position[k]] += leaf.grad
             return

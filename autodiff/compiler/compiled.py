@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..numerics import FloatMath
-from ..value import Value, apply, constant
+from ..value import Value, apply, constant, enable_grad
 from .codegen import generate
 from .trace import Program
 
@@ -192,7 +192,8 @@ def _all_finite(*xs: float) -> bool:
 def run_eagerly(program: Program, xs: Sequence[float], params: Sequence[float]) -> tuple[float, list, list, list]:
     """Interpret the program with Values and backward(): the eager engine's answer, or its error.
 
-    Returns (value, aux values, input gradients, parameter gradients).
+    Returns (value, aux values, input gradients, parameter gradients). The graph is
+    recorded even inside `no_grad()`: the program's gradients do not depend on the caller's mode.
     """
     nodes: list[Value | None] = [None] * len(program)
     inputs = [Value(x) for x in xs]
@@ -205,9 +206,10 @@ def run_eagerly(program: Program, xs: Sequence[float], params: Sequence[float]) 
             nodes[k] = param_leaves[j]
     for k, c in program.constants:
         nodes[k] = constant(c, "compile")
-    for k, op in enumerate(program.ops):
-        if op is not None:
-            nodes[k] = apply(op, *(nodes[j] for j in program.parents[k]))
+    with enable_grad():
+        for k, op in enumerate(program.ops):
+            if op is not None:
+                nodes[k] = apply(op, *(nodes[j] for j in program.parents[k]))
     out = nodes[program.output]
     out.backward()
     aux = [nodes[k].data for k in program.aux]
