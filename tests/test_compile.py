@@ -314,3 +314,20 @@ def test_compiled_gradients_inside_no_grad_equal_those_outside_even_in_the_eager
     assert inside == outside
     (value, (x_grad,), (w_grad,)), _ = outside[0]
     assert close(value, math.tanh(0.49)) and x_grad == 0.7 and close(w_grad, 1.4 * (1 - math.tanh(0.49) ** 2))
+
+
+def test_each_float_program_is_built_on_first_use(monkeypatch):
+    compiled_module = importlib.import_module("autodiff.compiler.compiled")
+    built = []
+    build = compiled_module._build
+    monkeypatch.setattr(
+        compiled_module, "_build", lambda program, with_grad: built.append(with_grad) or build(program, with_grad)
+    )
+    compiled = autodiff.compile(lambda x, y: x * y + y.exp(), [1.0, 2.0])
+    compiled.batch_value_and_grad([[1.0, 2.0]])
+    assert built == []
+    assert compiled([1.0, 2.0]) == compiled([1.0, 2.0]) == 2.0 + math.exp(2.0)
+    assert built == [False]
+    compiled.value_and_grad([1.0, 2.0])
+    compiled.value_and_grad([1.0, 2.0])
+    assert built == [False, True]

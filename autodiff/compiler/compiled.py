@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..numerics import FloatMath
@@ -32,7 +32,7 @@ class CompiledFunction:
         self._aux_is_list = aux_is_list
         self.n_inputs = len(program.inputs)
         self._constants = [c for _, c in program.constants]
-        self._float_runs = {grad: _build(program, grad) for grad in (False, True)}
+        self._float_runs: dict[bool, Callable[..., tuple]] = {}  # built on first use, as the batched one
         self._batched: Any = None  # built on first use: it needs numpy
 
     def __repr__(self) -> str:
@@ -68,8 +68,11 @@ class CompiledFunction:
     def _run_floats(self, xs: Sequence[float], with_grad: bool) -> tuple[float, list, list, list]:
         xs = self._check_inputs(xs)
         p = [param.data for param in self.params]
+        run = self._float_runs.get(with_grad)
+        if run is None:
+            run = self._float_runs[with_grad] = _build(self.program, with_grad)
         try:
-            result = self._float_runs[with_grad](xs, p, self._constants)
+            result = run(xs, p, self._constants)
         except (ArithmeticError, ValueError):
             result = None
         if result is not None:
