@@ -201,7 +201,7 @@ def test_bad_inputs_get_clear_errors():
     compiled = autodiff.compile(lambda x, y: x * y, [1.0, 2.0])
     with pytest.raises(ValueError, match="expected 2 inputs, got 1"):
         compiled([1.0])
-    with pytest.raises(TypeError, match="inputs must be a sequence of numbers"):
+    with pytest.raises(TypeError, match=r"input 0 must be an int or float, got str \('a'\)"):
         compiled(["a", 1.0])
     with pytest.raises(ValueError, match=r"shape \(examples, 2\), got \(3,\)"):
         compiled.batch([1.0, 2.0, 3.0])
@@ -331,3 +331,31 @@ def test_each_float_program_is_built_on_first_use(monkeypatch):
     compiled.value_and_grad([1.0, 2.0])
     compiled.value_and_grad([1.0, 2.0])
     assert built == [False, True]
+
+
+def test_bools_strings_and_non_finite_inputs_are_refused_naming_their_position():
+    compiled = autodiff.compile(lambda x, y: x * y, [1.0, 2.0])
+    with pytest.raises(TypeError, match=r"input 0 must be an int or float, got bool \(True\)"):
+        compiled([True, 2.0])
+    with pytest.raises(TypeError, match=r"input 0 must be an int or float, got str \('1.0'\)"):
+        compiled.value_and_grad(["1.0", 2])
+    with pytest.raises(TypeError, match=r"input 0 must be an int or float, got bool"):
+        compiled(np.array([1.0, 2.0]) > 1.5)
+    with pytest.raises(ValueError, match=r"input 1 is not finite: inf"):
+        compiled([1.0, math.inf])
+    with pytest.raises(ValueError, match=r"input 0 is not finite: nan"):
+        compiled.value_and_grad([math.nan, 1.0])
+    with pytest.raises(TypeError, match=r"inputs must be a sequence of numbers"):
+        compiled("12")
+    with pytest.raises(TypeError, match=r"example 0, input 0 must be an int or float, got str \('a'\)"):
+        compiled.batch([["a", 1]])
+    with pytest.raises(TypeError, match=r"example 1, input 1 must be an int or float, got bool \(False\)"):
+        compiled.batch_value_and_grad([[1.0, 2.0], [3.0, False]])
+    with pytest.raises(TypeError, match=r"must hold ints or floats, got an array of bool"):
+        compiled.batch(np.ones((3, 2), dtype=bool))
+    with pytest.raises(TypeError, match=r"must hold ints or floats, got an array of <U3"):
+        compiled.batch(np.array([["1.0", "2.0"]]))
+    # ints and numpy's numbers are numbers, as for Value
+    assert compiled([2, np.float32(1.5)]) == 3.0 and compiled(np.array([2, 3])) == 6.0
+    assert compiled.batch([[2, 3], np.array([1.5, 2.0])]).tolist() == [6.0, 3.0]
+    assert compiled.batch(np.array([[2, 3]], dtype=np.int8)).tolist() == [6.0]

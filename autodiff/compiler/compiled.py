@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -85,12 +87,27 @@ class CompiledFunction:
         return run_eagerly(self.program, xs, p)
 
     def _check_inputs(self, xs: Sequence[float]) -> list[float]:
+        """The inputs as finite floats; ints and numpy's numbers are converted, bools and strings refused
+        (as `Value` refuses them)."""
+        if isinstance(xs, (str, bytes)):
+            raise TypeError(f"compiled {self.name}: inputs must be a sequence of numbers, got {xs!r}")
         try:
-            values = [float(x) for x in xs]
-        except (TypeError, ValueError):
+            values = list(xs)
+        except TypeError:
             raise TypeError(f"compiled {self.name}: inputs must be a sequence of numbers, got {xs!r}") from None
         if len(values) != self.n_inputs:
             raise ValueError(f"compiled {self.name}: expected {self.n_inputs} inputs, got {len(values)}")
+        if set(map(type, values)) - {float}:  # the common case, all floats, needs no conversion
+            for i, x in enumerate(values):
+                if not _is_number_type(type(x)):
+                    raise TypeError(f"compiled {self.name}: input {i} must be an int or float, {_shown(x)}")
+                try:
+                    values[i] = float(x)
+                except OverflowError:  # an int too large for a float
+                    raise ValueError(f"compiled {self.name}: input {i} is not finite as a float: {x!r}") from None
+        if not all(map(math.isfinite, values)):
+            i = next(i for i, x in enumerate(values) if not math.isfinite(x))
+            raise ValueError(f"compiled {self.name}: input {i} is not finite: {values[i]!r}")
         return values
 
     def _with_aux(self, value: Any, aux: Any) -> Any:
@@ -166,8 +183,14 @@ class CompiledFunction:
         return values, aux, inputs, grads
 
     def _check_batch(self, X: Any) -> Any:
+        """X as a 2-d float array of finite numbers; bools and strings are refused, as on floats."""
         import numpy as np
 
+        if isinstance(X, np.ndarray) and X.dtype != object:
+            if X.dtype.kind not in "fiu":
+                raise TypeError(f"compiled {self.name}: the batch must hold ints or floats, got an array of {X.dtype}")
+        else:
+            self._check_batch_elements(X)
         try:
             X = np.asarray(X, dtype=float)
         except (TypeError, ValueError):
@@ -181,11 +204,38 @@ class CompiledFunction:
             raise ValueError(f"compiled {self.name}: example {row} is not finite: {X[row].tolist()!r}")
         return X
 
+    def _check_batch_elements(self, X: Any) -> None:
+        """Refuse a bool or a string among the rows of X, naming its example and input
+        (numpy would read True as 1.0 and "1.5" as 1.5)."""
+        if isinstance(X, (str, bytes)):
+            raise TypeError(f"compiled {self.name}: the batch must be rows of numbers, got {X!r}")
+        try:
+            kinds = set(map(type, itertools.chain.from_iterable(X)))
+        except TypeError:  # rows that are not sequences: the shape check says what is wrong
+            return
+        if all(_is_number_type(kind) for kind in kinds):
+            return
+        for i, row in enumerate(X):
+            for j, x in enumerate(row):
+                if not _is_number_type(type(x)):
+                    raise TypeError(
+                        f"compiled {self.name}: example {i}, input {j} must be an int or float, {_shown(x)}"
+                    )
+
 
 def _build(program: Program, with_grad: bool) -> Any:
     namespace: dict[str, Any] = {}
     exec(compile(generate(program, with_grad), f"<autodiff.compile {with_grad=}>", "exec"), namespace)
     return namespace["make"](FloatMath)
+
+
+def _is_number_type(kind: type) -> bool:
+    """int, float and numpy's ints and floats; not bool (nor numpy's), str, complex or None."""
+    return issubclass(kind, numbers.Real) and not issubclass(kind, bool)
+
+
+def _shown(x: object) -> str:
+    return f"got {type(x).__name__} ({x!r})"
 
 
 def _all_finite(*xs: float) -> bool:
