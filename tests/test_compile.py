@@ -359,3 +359,25 @@ def test_bools_strings_and_non_finite_inputs_are_refused_naming_their_position()
     assert compiled([2, np.float32(1.5)]) == 3.0 and compiled(np.array([2, 3])) == 6.0
     assert compiled.batch([[2, 3], np.array([1.5, 2.0])]).tolist() == [6.0, 3.0]
     assert compiled.batch(np.array([[2, 3]], dtype=np.int8)).tolist() == [6.0]
+
+
+def test_an_undefined_gradient_into_a_parameter_only_node_gets_the_eager_result_or_error():
+    w = Value(2.0)
+
+    def f(x):
+        return (x - w * 1.0).sqrt() * 0.0 + x  # w * 1.0 depends on parameters only
+
+    compiled = autodiff.compile(f, [3.0], params=[w])
+    rows = [[2.0], [3.0]]  # at x = w the sqrt's derivative is infinite, times a zero gradient
+    values, input_grads, param_grads = compiled.batch_value_and_grad(rows)
+    assert values.tolist() == [2.0, 3.0] and input_grads.tolist() == [[1.0], [1.0]] and param_grads.tolist() == [0.0]
+    assert [eager(f, row, [w]) for row in rows] == [(2.0, [1.0], [0.0]), (3.0, [1.0], [0.0])]
+
+    def g(x):
+        return (x - w * 1.0).sqrt() + x
+
+    compiled = autodiff.compile(g, [3.0], params=[w])
+    with pytest.raises(ZeroDivisionError, match=r"example 0: sqrt: the derivative is not finite"):
+        compiled.batch_value_and_grad(rows)
+    with pytest.raises(ZeroDivisionError, match=r"sqrt: the derivative is not finite"):
+        eager(g, rows[0], [w])

@@ -248,8 +248,10 @@ class BatchedProgram:
         outputs = [nodes[k] for k in self.shared_outputs]
         position = {k: j for j, k in enumerate(self.param_slots)}
         if not per_example:  # one pass: the root sum_o seed_o * output_o
-            with enable_grad():
-                root = functions.dot([float(s) for s in grads[SHARED]], outputs)
+            root = _seeded_root(grads[SHARED], outputs)
+            if root is None:  # not finite: the caller asks again per example, to find which and replay it
+                grads[PARAM][:] = np.nan
+                return
             root.backward()
             for k, leaf in leaves.items():
                 grads[PARAM][position[k]] += leaf.grad
@@ -281,6 +283,17 @@ class BatchedProgram:
                 else:
                     out[j] = by_slot[position[k]]
         return out
+
+
+def _seeded_root(seeds: np.ndarray, outputs: list[Value]) -> Value | None:
+    """sum_o seeds[o] * outputs[o] on the eager engine, or None when a seed or the sum is not finite."""
+    if not np.isfinite(seeds).all():
+        return None
+    try:
+        with enable_grad():
+            return functions.dot(seeds.tolist(), outputs)
+    except OverflowError:
+        return None
 
 
 def _add(target: np.ndarray, operand: Operand, contribution: np.ndarray) -> None:
