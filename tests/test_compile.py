@@ -4,6 +4,7 @@ import importlib
 import math
 import ntpath
 import random
+import re
 import traceback
 from types import SimpleNamespace
 
@@ -381,3 +382,36 @@ def test_an_undefined_gradient_into_a_parameter_only_node_gets_the_eager_result_
         compiled.batch_value_and_grad(rows)
     with pytest.raises(ZeroDivisionError, match=r"sqrt: the derivative is not finite"):
         eager(g, rows[0], [w])
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: 1 / (x * x),  # x * x overflows to inf, 1 / inf is 0.0
+        lambda x: (x * x).tanh(),  # tanh(inf) is 1.0
+        lambda x: (x * x).sigmoid() + x,
+        lambda x: 1 / (x * 2.0).exp(),  # exp(inf) on numpy, an OverflowError on floats
+    ],
+)
+def test_an_intermediate_overflow_raises_the_eager_error_even_when_the_output_is_finite(fn):
+    with pytest.raises(OverflowError) as raised:
+        eager(fn, [1e200])
+    expected = re.escape(str(raised.value))
+    compiled = autodiff.compile(fn, [1.0])
+    with pytest.raises(OverflowError, match=expected):
+        compiled([1e200])
+    with pytest.raises(OverflowError, match=expected):
+        compiled.value_and_grad([1e200])
+    rows = [[1.0], [1e200], [2.0]]
+    with pytest.raises(OverflowError, match="example 1: " + expected):
+        compiled.batch(rows)
+    with pytest.raises(OverflowError, match="example 1: " + expected):
+        compiled.batch_value_and_grad(rows)
+    with pytest.raises(OverflowError, match="example 1: " + expected):
+        compiled.batch_value_and_grad(rows, per_example=True)
+
+
+def test_a_finite_run_whose_check_sum_overflows_still_gets_the_eager_result():
+    compiled = autodiff.compile(lambda x: x * 1e308 - x * 1e308 + x, [1.0])  # 1e308 + 1e308 overflows
+    assert compiled.value_and_grad([1.5]) == eager(lambda x: x * 1e308 - x * 1e308 + x, [1.5])
+    assert compiled([1.5]) == 1.5

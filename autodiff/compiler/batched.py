@@ -157,7 +157,8 @@ class BatchedProgram:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Values (n,), aux values (n, aux), input gradients (n, inputs), and parameter gradients
         per example (n, params) or summed (params,), for the rows of X. An example whose
-        numbers are not finite needs the eager engine (the caller replays it)."""
+        numbers are not finite needs the eager engine (the caller replays it); one with a
+        non-finite intermediate value gets the value nan, even if its output came back finite."""
         n = X.shape[0]
         chunk = max(1, MAX_BLOCK_BYTES // (16 * max(self.n_rows, 1)))
         if n > chunk:
@@ -182,6 +183,7 @@ class BatchedProgram:
             else:
                 V[group.rows] = group.op.forward(NumpyMath, *operands)
             gathered.append(operands)
+        finite = np.isfinite(V).all(axis=0)  # 1 / inf is 0.0: the output alone would not tell
 
         G.fill(0.0)
         G[self.output_row] = 1.0
@@ -210,6 +212,7 @@ class BatchedProgram:
 
         self._shared_backward(shared_nodes, shared_leaves, grads, per_example)
         values = V[self.output_row].copy()
+        values[~finite] = np.nan
         aux = np.empty((n, len(self.aux_sources)))
         for j, (kind, index) in enumerate(self.aux_sources):
             aux[:, j] = V[index] if kind == ROW else columns[kind][index]

@@ -77,14 +77,14 @@ class CompiledFunction:
             result = run(xs, p, self._constants)
         except (ArithmeticError, ValueError):
             result = None
-        if result is not None:
-            value, aux, *grads = result
-            grads = grads or [(), ()]
-            if _all_finite(value, *aux, *grads[0], *grads[1]):
-                return value, list(aux), list(grads[0]), list(grads[1])
+        if result is not None and math.isfinite(result[-1]):  # the sum of every number computed
+            if with_grad:
+                value, aux, input_grads, param_grads, _ = result
+                return value, list(aux), list(input_grads), list(param_grads)
+            return result[0], list(result[1]), [], []
         # Something was not finite or not defined: the eager engine says exactly what (or, when
         # the undefined local derivative meets a zero gradient, has the answer).
-        return run_eagerly(self.program, xs, p)
+        return run_eagerly(self.program, xs, p, with_grad)
 
     def _check_inputs(self, xs: Sequence[float]) -> list[float]:
         """The inputs as finite floats; ints and numpy's numbers are converted, bools and strings refused
@@ -238,14 +238,13 @@ def _shown(x: object) -> str:
     return f"got {type(x).__name__} ({x!r})"
 
 
-def _all_finite(*xs: float) -> bool:
-    return all(math.isfinite(x) for x in xs)
-
-
-def run_eagerly(program: Program, xs: Sequence[float], params: Sequence[float]) -> tuple[float, list, list, list]:
+def run_eagerly(
+    program: Program, xs: Sequence[float], params: Sequence[float], with_grad: bool = True
+) -> tuple[float, list, list, list]:
     """Interpret the program with Values and backward(): the eager engine's answer, or its error.
 
-    Returns (value, aux values, input gradients, parameter gradients). The graph is
+    Returns (value, aux values, input gradients, parameter gradients); without
+    `with_grad`, the forward pass only, and the gradient lists are empty. The graph is
     recorded even inside `no_grad()`: the program's gradients do not depend on the caller's mode.
     """
     nodes: list[Value | None] = [None] * len(program)
@@ -264,6 +263,8 @@ def run_eagerly(program: Program, xs: Sequence[float], params: Sequence[float]) 
             if op is not None:
                 nodes[k] = apply(op, *(nodes[j] for j in program.parents[k]))
     out = nodes[program.output]
-    out.backward()
     aux = [nodes[k].data for k in program.aux]
+    if not with_grad:
+        return out.data, aux, [], []
+    out.backward()
     return out.data, aux, [x.grad for x in inputs], [p.grad for p in param_leaves]
