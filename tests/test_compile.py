@@ -59,6 +59,7 @@ def test_compiled_batches_equal_the_eager_engine_example_by_example(expr, shift)
     for i, (value, grads, _) in enumerate(expected):
         assert close(values[i], value)
         assert all(close(a, b) for a, b in zip(input_grads[i], grads))
+    assert compiled.batch(rows).tolist() == values.tolist()
 
 
 @given(expressions(max_inputs=4, max_ops=15), st.data())
@@ -415,3 +416,14 @@ def test_a_finite_run_whose_check_sum_overflows_still_gets_the_eager_result():
     compiled = autodiff.compile(lambda x: x * 1e308 - x * 1e308 + x, [1.0])  # 1e308 + 1e308 overflows
     assert compiled.value_and_grad([1.5]) == eager(lambda x: x * 1e308 - x * 1e308 + x, [1.5])
     assert compiled([1.5]) == 1.5
+
+
+def test_batch_runs_the_forward_pass_only():
+    w = Value(0.5)
+    compiled = autodiff.compile(lambda x: (x.sqrt() + w * w).tanh(), [1.0], params=[w])
+    rows = [[0.0], [4.0]]  # sqrt's derivative is infinite at 0.0: only the gradient fails there
+    with pytest.raises(ZeroDivisionError, match="example 0: sqrt: the derivative is not finite"):
+        compiled.batch_value_and_grad(rows)
+    assert compiled.batch(rows).tolist() == [math.tanh(0.25), math.tanh(2.25)] == [compiled(row) for row in rows]
+    with pytest.raises(ValueError, match=r"example 1: sqrt: input must be >= 0, got -1\.0"):
+        compiled.batch([[1.0], [-1.0]])

@@ -141,8 +141,7 @@ class BatchedProgram:
         self.n_rows = next_row
         self.output_row = row.get(program.output) if per_example[program.output] and ops[program.output] else None
         self.aux_sources = [(kind(k), source(k)) for k in program.aux]
-        self._buffer_size = -1
-        self._buffer: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        self._buffers: dict[str, np.ndarray] = {}
 
     @staticmethod
     def _group_key(op: Op, level: int, parents: tuple[int, ...], kinds: tuple[str, ...]) -> tuple:
@@ -152,6 +151,22 @@ class BatchedProgram:
         return (level, id(op), kinds, len(parents))
 
     # --- running ---------------------------------------------------------------------
+    def forward(self, X: np.ndarray, params: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Values (n,) and aux values (n, aux) for the rows of X, without the backward pass.
+        An example with a non-finite number anywhere in its forward pass gets the value nan
+        (the caller replays it in the eager engine)."""
+        n = X.shape[0]
+        chunk = self._chunk(with_grad=False)
+        if n > chunk:
+            values, aux = zip(*[self.forward(X[i : i + chunk], params) for i in range(0, n, chunk)])
+            return np.concatenate(values), np.concatenate(aux)
+        P = np.array([params[j] for j in self._param_positions()], dtype=float)
+        shared_nodes, _ = self._shared_forward(P)
+        columns = self._columns(P, shared_nodes)
+        V = self._buffer("values", n)
+        self._forward(V, X, columns)
+        return self._outputs(V, columns)
+
     def run(
         self, X: np.ndarray, params: Sequence[float], per_example: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -160,7 +175,7 @@ class BatchedProgram:
         numbers are not finite needs the eager engine (the caller replays it); one with a
         non-finite intermediate value gets the value nan, even if its output came back finite."""
         n = X.shape[0]
-        chunk = max(1, MAX_BLOCK_BYTES // (16 * max(self.n_rows, 1)))
+        chunk = self._chunk(with_grad=True)
         if n > chunk:
             parts = [self.run(X[i : i + chunk], params, per_example) for i in range(0, n, chunk)]
             values, aux, inputs, grads = zip(*parts)
@@ -169,26 +184,14 @@ class BatchedProgram:
 
         P = np.array([params[j] for j in self._param_positions()], dtype=float)
         shared_nodes, shared_leaves = self._shared_forward(P)
-        S = np.array([shared_nodes[k].data for k in self.shared_outputs], dtype=float)
-        columns = {PARAM: P, CONST: self.constants, SHARED: S}
-
-        V, G = self._buffers(n)
-        V[: self.n_inputs] = X.T
-        gathered = []
-        for group in self.groups:
-            operands = [V[o.rows] if o.kind == ROW else columns[o.kind][o.index][:, None] for o in group.operands]
-            if group.dense:
-                operands[0] = operands[0].reshape(group.weights_shape)
-                np.matmul(operands[0], operands[1], out=V[group.rows])
-            else:
-                V[group.rows] = group.op.forward(NumpyMath, *operands)
-            gathered.append(operands)
-        finite = np.isfinite(V).all(axis=0)  # 1 / inf is 0.0: the output alone would not tell
+        columns = self._columns(P, shared_nodes)
+        V, G = self._buffer("values", n), self._buffer("grads", n)
+        gathered = self._forward(V, X, columns)
 
         G.fill(0.0)
         G[self.output_row] = 1.0
         shape = (lambda m: (m, n)) if per_example else (lambda m: (m,))
-        grads = {PARAM: np.zeros(shape(len(P))), SHARED: np.zeros(shape(len(S)))}
+        grads = {PARAM: np.zeros(shape(len(P))), SHARED: np.zeros(shape(len(columns[SHARED])))}
         for group, operands in zip(reversed(self.groups), reversed(gathered)):
             grad_out = G[group.rows]
             if group.dense:
@@ -211,20 +214,50 @@ class BatchedProgram:
                     _add(grads[operand.kind], operand, contribution if per_example else contribution.sum(axis=1))
 
         self._shared_backward(shared_nodes, shared_leaves, grads, per_example)
-        values = V[self.output_row].copy()
-        values[~finite] = np.nan
-        aux = np.empty((n, len(self.aux_sources)))
-        for j, (kind, index) in enumerate(self.aux_sources):
-            aux[:, j] = V[index] if kind == ROW else columns[kind][index]
+        values, aux = self._outputs(V, columns)
         return values, aux, G[: self.n_inputs].T.copy(), self._to_param_list(grads[PARAM], per_example)
 
-    def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The value and gradient arrays for a batch of n, kept from the last call of that size:
+    def _chunk(self, with_grad: bool) -> int:
+        """How many examples one block holds: the value (and gradient) arrays stay under MAX_BLOCK_BYTES."""
+        bytes_per_example = (16 if with_grad else 8) * max(self.n_rows, 1)
+        return max(1, MAX_BLOCK_BYTES // bytes_per_example)
+
+    def _columns(self, P: np.ndarray, shared_nodes: dict[int, Value]) -> dict[str, np.ndarray]:
+        """The numbers shared by every example, by kind: parameters, constants, parameter-only nodes."""
+        S = np.array([shared_nodes[k].data for k in self.shared_outputs], dtype=float)
+        return {PARAM: P, CONST: self.constants, SHARED: S}
+
+    def _forward(self, V: np.ndarray, X: np.ndarray, columns: dict[str, np.ndarray]) -> list[list[np.ndarray]]:
+        """Fill V with every node's value, group by group; return each group's operands."""
+        V[: self.n_inputs] = X.T
+        gathered = []
+        for group in self.groups:
+            operands = [V[o.rows] if o.kind == ROW else columns[o.kind][o.index][:, None] for o in group.operands]
+            if group.dense:
+                operands[0] = operands[0].reshape(group.weights_shape)
+                np.matmul(operands[0], operands[1], out=V[group.rows])
+            else:
+                V[group.rows] = group.op.forward(NumpyMath, *operands)
+            gathered.append(operands)
+        return gathered
+
+    def _outputs(self, V: np.ndarray, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The output's values, nan for an example with a non-finite intermediate (1 / inf is 0.0:
+        the output alone would not tell), and the aux values."""
+        values = V[self.output_row].copy()
+        values[~np.isfinite(V).all(axis=0)] = np.nan
+        aux = np.empty((V.shape[1], len(self.aux_sources)))
+        for j, (kind, index) in enumerate(self.aux_sources):
+            aux[:, j] = V[index] if kind == ROW else columns[kind][index]
+        return values, aux
+
+    def _buffer(self, name: str, n: int) -> np.ndarray:
+        """The value or gradient array for a batch of n, kept from the last call of that size:
         fresh arrays of this size cost more in page faults than the arithmetic on them."""
-        if self._buffer_size != n:
-            self._buffer = (np.empty((self.n_rows, n)), np.empty((self.n_rows, n)))
-            self._buffer_size = n
-        return self._buffer
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.shape[1] != n:
+            buffer = self._buffers[name] = np.empty((self.n_rows, n))
+        return buffer
 
     def _shared_forward(self, P: np.ndarray) -> tuple[dict[int, Value], dict[int, Value]]:
         """The nodes that depend on parameters only, once, on fresh leaves of the eager engine

@@ -121,7 +121,9 @@ class CompiledFunction:
     def batch(self, X: Any) -> Any:
         """The function's value for each row of `X` (examples x inputs), as a numpy array
         (with `has_aux`: (values, aux), aux of shape (n,) or (n, k))."""
-        return self.batch_value_and_grad(X)[0]
+        X = self._check_batch(X)
+        values, aux = self._run_batch_forward(X, [param.data for param in self.params])
+        return self._with_aux(values, aux)
 
     def batch_value_and_grad(
         self, X: Any, per_example: bool = False, accumulate_grads: bool = False
@@ -157,11 +159,7 @@ class CompiledFunction:
         import numpy as np
 
         n = X.shape[0]
-        if self._batched is None:
-            from .batched import BatchedProgram
-
-            self._batched = BatchedProgram(self.program)
-        if self._batched.output_row is None:  # the output is an input, or depends on no input
+        if self._batched_program().output_row is None:  # the output is an input, or depends on no input
             bad = np.ones(n, dtype=bool)
             values, inputs, grads = np.zeros(n), np.zeros((n, self.n_inputs)), np.zeros((n, len(p)))
             aux = np.zeros((n, len(self.program.aux)))
@@ -176,11 +174,38 @@ class CompiledFunction:
                     values, aux, inputs, grads = self._batched.run(X, p, True)
                     bad |= ~np.isfinite(grads).all(axis=1)
         for i in np.flatnonzero(bad):  # these examples: the eager engine's result, or its error
-            try:
-                values[i], aux[i], inputs[i], grads[i] = run_eagerly(self.program, X[i].tolist(), p)
-            except (ArithmeticError, ValueError) as error:
-                raise type(error)(f"compiled {self.name}, example {i}: {error}") from error
+            values[i], aux[i], inputs[i], grads[i] = self._replay(X, i, p, with_grad=True)
         return values, aux, inputs, grads
+
+    def _run_batch_forward(self, X: Any, p: list[float]) -> tuple[Any, Any]:
+        """The batched forward pass, with the examples it could not finish replayed in the eager engine."""
+        import numpy as np
+
+        n = X.shape[0]
+        if self._batched_program().output_row is None:  # the output is an input, or depends on no input
+            values, aux = np.zeros(n), np.zeros((n, len(self.program.aux)))
+            bad = np.ones(n, dtype=bool)
+        else:
+            with np.errstate(all="ignore"):
+                values, aux = self._batched.forward(X, p)
+            bad = ~(np.isfinite(values) & np.isfinite(aux).all(axis=1))
+        for i in np.flatnonzero(bad):
+            values[i], aux[i], _, _ = self._replay(X, i, p, with_grad=False)
+        return values, aux
+
+    def _replay(self, X: Any, i: int, p: list[float], with_grad: bool) -> tuple[float, list, list, list]:
+        """Example i in the eager engine: its result, or its error naming the example."""
+        try:
+            return run_eagerly(self.program, X[i].tolist(), p, with_grad)
+        except (ArithmeticError, ValueError) as error:
+            raise type(error)(f"compiled {self.name}, example {i}: {error}") from error
+
+    def _batched_program(self) -> Any:
+        if self._batched is None:  # built on first use: it needs numpy
+            from .batched import BatchedProgram
+
+            self._batched = BatchedProgram(self.program)
+        return self._batched
 
     def _check_batch(self, X: Any) -> Any:
         """X as a 2-d float array of finite numbers; bools and strings are refused, as on floats."""
