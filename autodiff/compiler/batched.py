@@ -141,6 +141,8 @@ class BatchedProgram:
         self.n_rows = next_row
         self.output_row = row.get(program.output) if per_example[program.output] and ops[program.output] else None
         self.aux_sources = [(kind(k), source(k)) for k in program.aux]
+        # Scratch rows for a group's gradient contributions (or a dense layer's input gradients).
+        self.scratch_rows = max([1] + [max(g.rows.stop - g.rows.start, g.weights_shape[1]) for g in self.groups])
         self._buffers: dict[str, np.ndarray] = {}
 
     @staticmethod
@@ -163,7 +165,7 @@ class BatchedProgram:
         P = np.array([params[j] for j in self._param_positions()], dtype=float)
         shared_nodes, _ = self._shared_forward(P)
         columns = self._columns(P, shared_nodes)
-        V = self._buffer("values", n)
+        V = self._buffer("values", n, self.n_rows)
         self._forward(V, X, columns)
         return self._outputs(V, columns)
 
@@ -185,18 +187,19 @@ class BatchedProgram:
         P = np.array([params[j] for j in self._param_positions()], dtype=float)
         shared_nodes, shared_leaves = self._shared_forward(P)
         columns = self._columns(P, shared_nodes)
-        V, G = self._buffer("values", n), self._buffer("grads", n)
+        V, G = self._buffer("values", n, self.n_rows), self._buffer("grads", n, self.n_rows)
         gathered = self._forward(V, X, columns)
 
         G.fill(0.0)
         G[self.output_row] = 1.0
+        scratch = self._buffer("scratch", n, self.scratch_rows)  # not a fresh array per group: page faults
         shape = (lambda m: (m, n)) if per_example else (lambda m: (m,))
         grads = {PARAM: np.zeros(shape(len(P))), SHARED: np.zeros(shape(len(columns[SHARED])))}
         for group, operands in zip(reversed(self.groups), reversed(gathered)):
             grad_out = G[group.rows]
             if group.dense:
                 weights, inputs = operands
-                _add(G, group.operands[1], weights.T @ grad_out)
+                _add(G, group.operands[1], np.matmul(weights.T, grad_out, out=scratch[: weights.shape[1]]))
                 if per_example:
                     contribution = (grad_out[:, None, :] * inputs[None, :, :]).reshape(-1, n)
                 else:
@@ -207,7 +210,10 @@ class BatchedProgram:
             for operand, partial in zip(group.operands, partials):
                 if operand.kind == CONST or (type(partial) is float and partial == 0.0):
                     continue
-                contribution = grad_out if type(partial) is float and partial == 1.0 else grad_out * partial
+                if type(partial) is float and partial == 1.0:
+                    contribution = grad_out
+                else:
+                    contribution = np.multiply(grad_out, partial, out=scratch[: len(grad_out)])
                 if operand.kind == ROW:
                     _add(G, operand, contribution)
                 else:
@@ -218,9 +224,9 @@ class BatchedProgram:
         return values, aux, G[: self.n_inputs].T.copy(), self._to_param_list(grads[PARAM], per_example)
 
     def _chunk(self, with_grad: bool) -> int:
-        """How many examples one block holds: the value (and gradient) arrays stay under MAX_BLOCK_BYTES."""
-        bytes_per_example = (16 if with_grad else 8) * max(self.n_rows, 1)
-        return max(1, MAX_BLOCK_BYTES // bytes_per_example)
+        """How many examples one block holds: the value (gradient, scratch) arrays stay under MAX_BLOCK_BYTES."""
+        rows = 2 * self.n_rows + self.scratch_rows if with_grad else self.n_rows
+        return max(1, MAX_BLOCK_BYTES // (8 * rows))
 
     def _columns(self, P: np.ndarray, shared_nodes: dict[int, Value]) -> dict[str, np.ndarray]:
         """The numbers shared by every example, by kind: parameters, constants, parameter-only nodes."""
@@ -251,12 +257,12 @@ class BatchedProgram:
             aux[:, j] = V[index] if kind == ROW else columns[kind][index]
         return values, aux
 
-    def _buffer(self, name: str, n: int) -> np.ndarray:
-        """The value or gradient array for a batch of n, kept from the last call of that size:
-        fresh arrays of this size cost more in page faults than the arithmetic on them."""
+    def _buffer(self, name: str, n: int, rows: int) -> np.ndarray:
+        """An array (rows x n) kept from the last call with a batch of n: fresh arrays of
+        this size cost more in page faults than the arithmetic on them."""
         buffer = self._buffers.get(name)
         if buffer is None or buffer.shape[1] != n:
-            buffer = self._buffers[name] = np.empty((self.n_rows, n))
+            buffer = self._buffers[name] = np.empty((rows, n))
         return buffer
 
     def _shared_forward(self, P: np.ndarray) -> tuple[dict[int, Value], dict[int, Value]]:
