@@ -1,7 +1,12 @@
 """autodiff.compile: traced programs equal the eager engine, on floats and on numpy batches."""
 
+import importlib
 import math
+import ntpath
 import random
+import re
+import traceback
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,6 +15,7 @@ from hypothesis import strategies as st
 
 import autodiff
 from autodiff import Value
+from autodiff import value as value_module
 from autodiff.compiler import TracingError
 from autodiff.testing import expressions
 
@@ -53,6 +59,7 @@ def test_compiled_batches_equal_the_eager_engine_example_by_example(expr, shift)
     for i, (value, grads, _) in enumerate(expected):
         assert close(values[i], value)
         assert all(close(a, b) for a, b in zip(input_grads[i], grads))
+    assert compiled.batch(rows).tolist() == values.tolist()
 
 
 @given(expressions(max_inputs=4, max_ops=15), st.data())
@@ -204,7 +211,7 @@ def test_bad_inputs_get_clear_errors():
     compiled = autodiff.compile(lambda x, y: x * y, [1.0, 2.0])
     with pytest.raises(ValueError, match="expected 2 inputs, got 1"):
         compiled([1.0])
-    with pytest.raises(TypeError, match="inputs must be a sequence of numbers"):
+    with pytest.raises(TypeError, match=r"input 0 must be an int or float, got str \('a'\)"):
         compiled(["a", 1.0])
     with pytest.raises(ValueError, match=r"shape \(examples, 2\), got \(3,\)"):
         compiled.batch([1.0, 2.0, 3.0])
@@ -267,3 +274,164 @@ def test_a_single_aux_value_comes_back_unwrapped():
 def test_has_aux_needs_a_pair():
     with pytest.raises(TypeError, match=r"must return \(output, aux\)"):
         autodiff.compile(lambda x: x * x, [1.0], has_aux=True)
+
+
+def test_the_users_line_is_found_on_windows_paths(monkeypatch):
+    trace_module = importlib.import_module("autodiff.compiler.trace")  # the package's `trace` is the function
+
+    stack = [
+        traceback.FrameSummary(r"C:\work\autodiff_demo\train.py", 7, "loss", line="if x > 0:"),
+        traceback.FrameSummary(r"C:\work\autodiff\value.py", 150, "__gt__", line="_on_data_read(...)"),
+        traceback.FrameSummary(r"C:\work\autodiff\compiler\trace.py", 120, "refuse", line="frame = _user_frame()"),
+    ]
+    monkeypatch.setattr(value_module, "__file__", r"C:\work\autodiff\value.py")
+    monkeypatch.setattr(trace_module, "os", SimpleNamespace(path=ntpath, sep="\\"), raising=False)
+    monkeypatch.setattr(trace_module, "traceback", SimpleNamespace(extract_stack=lambda: stack))
+    assert trace_module._user_frame() is stack[0]
+
+
+def test_a_parameter_listed_twice_is_refused_and_a_listed_captured_one_appears_once():
+    w, b = Value(2.0, label="w"), Value(1.0, label="b")
+    with pytest.raises(ValueError, match=r"params\[0\] and params\[2\] are the same Value .*label='w'"):
+        autodiff.compile(lambda x: w * x + b, [1.0], params=[w, b, w])
+    compiled = autodiff.compile(lambda x: w * x + b, [1.0], params=[b])  # w is captured, b listed
+    assert compiled.params == (b, w)
+    w.grad = b.grad = 0.0
+    assert compiled.value_and_grad([3.0], accumulate_grads=True)[2] == [1.0, 3.0]
+    assert (w.grad, b.grad) == (3.0, 1.0)
+
+
+def test_compiled_gradients_inside_no_grad_equal_those_outside_even_in_the_eager_fallback():
+    w = Value(0.7)
+
+    def f(x):
+        return x.sqrt() * 0.0 + x * w + (w * w).tanh()  # (w * w).tanh(): parameters only, run eagerly
+
+    compiled = autodiff.compile(f, [1.0], params=[w])
+    rows = [[0.0], [2.0]]  # at 0.0 the sqrt's undefined derivative sends the example to the eager engine
+
+    def results():
+        return (
+            [compiled.value_and_grad(row) for row in rows],
+            [a.tolist() for a in compiled.batch_value_and_grad(rows)],
+            [a.tolist() for a in compiled.batch_value_and_grad(rows, per_example=True)],
+            [a.tolist() for a in compiled.batch_value_and_grad([[2.0], [3.0]])],  # no fallback
+        )
+
+    outside = results()
+    with autodiff.no_grad():
+        inside = results()
+    assert inside == outside
+    (value, (x_grad,), (w_grad,)), _ = outside[0]
+    assert close(value, math.tanh(0.49)) and x_grad == 0.7 and close(w_grad, 1.4 * (1 - math.tanh(0.49) ** 2))
+
+
+def test_each_float_program_is_built_on_first_use(monkeypatch):
+    compiled_module = importlib.import_module("autodiff.compiler.compiled")
+    built = []
+    build = compiled_module._build
+    monkeypatch.setattr(
+        compiled_module, "_build", lambda program, with_grad: built.append(with_grad) or build(program, with_grad)
+    )
+    compiled = autodiff.compile(lambda x, y: x * y + y.exp(), [1.0, 2.0])
+    compiled.batch_value_and_grad([[1.0, 2.0]])
+    assert built == []
+    assert compiled([1.0, 2.0]) == compiled([1.0, 2.0]) == 2.0 + math.exp(2.0)
+    assert built == [False]
+    compiled.value_and_grad([1.0, 2.0])
+    compiled.value_and_grad([1.0, 2.0])
+    assert built == [False, True]
+
+
+def test_bools_strings_and_non_finite_inputs_are_refused_naming_their_position():
+    compiled = autodiff.compile(lambda x, y: x * y, [1.0, 2.0])
+    with pytest.raises(TypeError, match=r"input 0 must be an int or float, got bool \(True\)"):
+        compiled([True, 2.0])
+    with pytest.raises(TypeError, match=r"input 0 must be an int or float, got str \('1.0'\)"):
+        compiled.value_and_grad(["1.0", 2])
+    with pytest.raises(TypeError, match=r"input 0 must be an int or float, got bool"):
+        compiled(np.array([1.0, 2.0]) > 1.5)
+    with pytest.raises(ValueError, match=r"input 1 is not finite: inf"):
+        compiled([1.0, math.inf])
+    with pytest.raises(ValueError, match=r"input 0 is not finite: nan"):
+        compiled.value_and_grad([math.nan, 1.0])
+    with pytest.raises(TypeError, match=r"inputs must be a sequence of numbers"):
+        compiled("12")
+    with pytest.raises(TypeError, match=r"example 0, input 0 must be an int or float, got str \('a'\)"):
+        compiled.batch([["a", 1]])
+    with pytest.raises(TypeError, match=r"example 1, input 1 must be an int or float, got bool \(False\)"):
+        compiled.batch_value_and_grad([[1.0, 2.0], [3.0, False]])
+    with pytest.raises(TypeError, match=r"must hold ints or floats, got an array of bool"):
+        compiled.batch(np.ones((3, 2), dtype=bool))
+    with pytest.raises(TypeError, match=r"must hold ints or floats, got an array of <U3"):
+        compiled.batch(np.array([["1.0", "2.0"]]))
+    # ints and numpy's numbers are numbers, as for Value
+    assert compiled([2, np.float32(1.5)]) == 3.0 and compiled(np.array([2, 3])) == 6.0
+    assert compiled.batch([[2, 3], np.array([1.5, 2.0])]).tolist() == [6.0, 3.0]
+    assert compiled.batch(np.array([[2, 3]], dtype=np.int8)).tolist() == [6.0]
+
+
+def test_an_undefined_gradient_into_a_parameter_only_node_gets_the_eager_result_or_error():
+    w = Value(2.0)
+
+    def f(x):
+        return (x - w * 1.0).sqrt() * 0.0 + x  # w * 1.0 depends on parameters only
+
+    compiled = autodiff.compile(f, [3.0], params=[w])
+    rows = [[2.0], [3.0]]  # at x = w the sqrt's derivative is infinite, times a zero gradient
+    values, input_grads, param_grads = compiled.batch_value_and_grad(rows)
+    assert values.tolist() == [2.0, 3.0] and input_grads.tolist() == [[1.0], [1.0]] and param_grads.tolist() == [0.0]
+    assert [eager(f, row, [w]) for row in rows] == [(2.0, [1.0], [0.0]), (3.0, [1.0], [0.0])]
+
+    def g(x):
+        return (x - w * 1.0).sqrt() + x
+
+    compiled = autodiff.compile(g, [3.0], params=[w])
+    with pytest.raises(ZeroDivisionError, match=r"example 0: sqrt: the derivative is not finite"):
+        compiled.batch_value_and_grad(rows)
+    with pytest.raises(ZeroDivisionError, match=r"sqrt: the derivative is not finite"):
+        eager(g, rows[0], [w])
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: 1 / (x * x),  # x * x overflows to inf, 1 / inf is 0.0
+        lambda x: (x * x).tanh(),  # tanh(inf) is 1.0
+        lambda x: (x * x).sigmoid() + x,
+        lambda x: 1 / (x * 2.0).exp(),  # exp(inf) on numpy, an OverflowError on floats
+    ],
+)
+def test_an_intermediate_overflow_raises_the_eager_error_even_when_the_output_is_finite(fn):
+    with pytest.raises(OverflowError) as raised:
+        eager(fn, [1e200])
+    expected = re.escape(str(raised.value))
+    compiled = autodiff.compile(fn, [1.0])
+    with pytest.raises(OverflowError, match=expected):
+        compiled([1e200])
+    with pytest.raises(OverflowError, match=expected):
+        compiled.value_and_grad([1e200])
+    rows = [[1.0], [1e200], [2.0]]
+    with pytest.raises(OverflowError, match="example 1: " + expected):
+        compiled.batch(rows)
+    with pytest.raises(OverflowError, match="example 1: " + expected):
+        compiled.batch_value_and_grad(rows)
+    with pytest.raises(OverflowError, match="example 1: " + expected):
+        compiled.batch_value_and_grad(rows, per_example=True)
+
+
+def test_a_finite_run_whose_check_sum_overflows_still_gets_the_eager_result():
+    compiled = autodiff.compile(lambda x: x * 1e308 - x * 1e308 + x, [1.0])  # 1e308 + 1e308 overflows
+    assert compiled.value_and_grad([1.5]) == eager(lambda x: x * 1e308 - x * 1e308 + x, [1.5])
+    assert compiled([1.5]) == 1.5
+
+
+def test_batch_runs_the_forward_pass_only():
+    w = Value(0.5)
+    compiled = autodiff.compile(lambda x: (x.sqrt() + w * w).tanh(), [1.0], params=[w])
+    rows = [[0.0], [4.0]]  # sqrt's derivative is infinite at 0.0: only the gradient fails there
+    with pytest.raises(ZeroDivisionError, match="example 0: sqrt: the derivative is not finite"):
+        compiled.batch_value_and_grad(rows)
+    assert compiled.batch(rows).tolist() == [math.tanh(0.25), math.tanh(2.25)] == [compiled(row) for row in rows]
+    with pytest.raises(ValueError, match=r"example 1: sqrt: input must be >= 0, got -1\.0"):
+        compiled.batch([[1.0], [-1.0]])

@@ -34,15 +34,16 @@ def compile(
             use Values captured from outside (a model's parameters): their `.data`
             is read at every call.
         example_inputs: one float per input, where the trace is taken.
-        params: the captured Values whose gradients you want, in this order; by
-            default every captured leaf, in the order the graph reaches them
-            (see `CompiledFunction.params`).
+        params: the captured Values whose gradients you want, in this order, each
+            once; captured leaves not listed follow them. By default every captured
+            leaf, in the order the graph reaches them (see `CompiledFunction.params`).
         has_aux: `fn` returns (output, aux), aux a Value or a list of Values (a model's
             outputs, say) whose values are reported beside the output's: results then
             carry (value, aux) where they carried the value.
 
     Raises:
         TracingError: `fn` branched on a Value's data (`if`, a comparison, `float()`).
+        ValueError: `params` lists a Value twice (its gradient would have two positions).
     """
     name = getattr(fn, "__name__", repr(fn))
     if isinstance(example_inputs, (int, float)) and not isinstance(example_inputs, bool):

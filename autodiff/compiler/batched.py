@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import functions
 from ..ops import DOT, Op
-from ..value import Value, apply, constant
+from ..value import Value, apply, constant, enable_grad
 from .codegen import SourceMath, Sym
 from .numpy_math import NumpyMath
 from .trace import Program
@@ -141,8 +141,9 @@ class BatchedProgram:
         self.n_rows = next_row
         self.output_row = row.get(program.output) if per_example[program.output] and ops[program.output] else None
         self.aux_sources = [(kind(k), source(k)) for k in program.aux]
-        self._buffer_size = -1
-        self._buffer: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty(0))
+        # Scratch rows for a group's gradient contributions (or a dense layer's input gradients).
+        self.scratch_rows = max([1] + [max(g.rows.stop - g.rows.start, g.weights_shape[1]) for g in self.groups])
+        self._buffers: dict[str, np.ndarray] = {}
 
     @staticmethod
     def _group_key(op: Op, level: int, parents: tuple[int, ...], kinds: tuple[str, ...]) -> tuple:
@@ -152,14 +153,31 @@ class BatchedProgram:
         return (level, id(op), kinds, len(parents))
 
     # --- running ---------------------------------------------------------------------
+    def forward(self, X: np.ndarray, params: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        """Values (n,) and aux values (n, aux) for the rows of X, without the backward pass.
+        An example with a non-finite number anywhere in its forward pass gets the value nan
+        (the caller replays it in the eager engine)."""
+        n = X.shape[0]
+        chunk = self._chunk(with_grad=False)
+        if n > chunk:
+            values, aux = zip(*[self.forward(X[i : i + chunk], params) for i in range(0, n, chunk)])
+            return np.concatenate(values), np.concatenate(aux)
+        P = np.array([params[j] for j in self._param_positions()], dtype=float)
+        shared_nodes, _ = self._shared_forward(P)
+        columns = self._columns(P, shared_nodes)
+        V = self._buffer("values", n, self.n_rows)
+        self._forward(V, X, columns)
+        return self._outputs(V, columns)
+
     def run(
         self, X: np.ndarray, params: Sequence[float], per_example: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Values (n,), aux values (n, aux), input gradients (n, inputs), and parameter gradients
         per example (n, params) or summed (params,), for the rows of X. An example whose
-        numbers are not finite needs the eager engine (the caller replays it)."""
+        numbers are not finite needs the eager engine (the caller replays it); one with a
+        non-finite intermediate value gets the value nan, even if its output came back finite."""
         n = X.shape[0]
-        chunk = max(1, MAX_BLOCK_BYTES // (16 * max(self.n_rows, 1)))
+        chunk = self._chunk(with_grad=True)
         if n > chunk:
             parts = [self.run(X[i : i + chunk], params, per_example) for i in range(0, n, chunk)]
             values, aux, inputs, grads = zip(*parts)
@@ -168,30 +186,20 @@ class BatchedProgram:
 
         P = np.array([params[j] for j in self._param_positions()], dtype=float)
         shared_nodes, shared_leaves = self._shared_forward(P)
-        S = np.array([shared_nodes[k].data for k in self.shared_outputs], dtype=float)
-        columns = {PARAM: P, CONST: self.constants, SHARED: S}
-
-        V, G = self._buffers(n)
-        V[: self.n_inputs] = X.T
-        gathered = []
-        for group in self.groups:
-            operands = [V[o.rows] if o.kind == ROW else columns[o.kind][o.index][:, None] for o in group.operands]
-            if group.dense:
-                operands[0] = operands[0].reshape(group.weights_shape)
-                np.matmul(operands[0], operands[1], out=V[group.rows])
-            else:
-                V[group.rows] = group.op.forward(NumpyMath, *operands)
-            gathered.append(operands)
+        columns = self._columns(P, shared_nodes)
+        V, G = self._buffer("values", n, self.n_rows), self._buffer("grads", n, self.n_rows)
+        gathered = self._forward(V, X, columns)
 
         G.fill(0.0)
         G[self.output_row] = 1.0
+        scratch = self._buffer("scratch", n, self.scratch_rows)  # not a fresh array per group: page faults
         shape = (lambda m: (m, n)) if per_example else (lambda m: (m,))
-        grads = {PARAM: np.zeros(shape(len(P))), SHARED: np.zeros(shape(len(S)))}
+        grads = {PARAM: np.zeros(shape(len(P))), SHARED: np.zeros(shape(len(columns[SHARED])))}
         for group, operands in zip(reversed(self.groups), reversed(gathered)):
             grad_out = G[group.rows]
             if group.dense:
                 weights, inputs = operands
-                _add(G, group.operands[1], weights.T @ grad_out)
+                _add(G, group.operands[1], np.matmul(weights.T, grad_out, out=scratch[: weights.shape[1]]))
                 if per_example:
                     contribution = (grad_out[:, None, :] * inputs[None, :, :]).reshape(-1, n)
                 else:
@@ -202,29 +210,64 @@ class BatchedProgram:
             for operand, partial in zip(group.operands, partials):
                 if operand.kind == CONST or (type(partial) is float and partial == 0.0):
                     continue
-                contribution = grad_out if type(partial) is float and partial == 1.0 else grad_out * partial
+                if type(partial) is float and partial == 1.0:
+                    contribution = grad_out
+                else:
+                    contribution = np.multiply(grad_out, partial, out=scratch[: len(grad_out)])
                 if operand.kind == ROW:
                     _add(G, operand, contribution)
                 else:
                     _add(grads[operand.kind], operand, contribution if per_example else contribution.sum(axis=1))
 
         self._shared_backward(shared_nodes, shared_leaves, grads, per_example)
-        values = V[self.output_row].copy()
-        aux = np.empty((n, len(self.aux_sources)))
-        for j, (kind, index) in enumerate(self.aux_sources):
-            aux[:, j] = V[index] if kind == ROW else columns[kind][index]
+        values, aux = self._outputs(V, columns)
         return values, aux, G[: self.n_inputs].T.copy(), self._to_param_list(grads[PARAM], per_example)
 
-    def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The value and gradient arrays for a batch of n, kept from the last call of that size:
-        fresh arrays of this size cost more in page faults than the arithmetic on them."""
-        if self._buffer_size != n:
-            self._buffer = (np.empty((self.n_rows, n)), np.empty((self.n_rows, n)))
-            self._buffer_size = n
-        return self._buffer
+    def _chunk(self, with_grad: bool) -> int:
+        """How many examples one block holds: the value (gradient, scratch) arrays stay under MAX_BLOCK_BYTES."""
+        rows = 2 * self.n_rows + self.scratch_rows if with_grad else self.n_rows
+        return max(1, MAX_BLOCK_BYTES // (8 * rows))
+
+    def _columns(self, P: np.ndarray, shared_nodes: dict[int, Value]) -> dict[str, np.ndarray]:
+        """The numbers shared by every example, by kind: parameters, constants, parameter-only nodes."""
+        S = np.array([shared_nodes[k].data for k in self.shared_outputs], dtype=float)
+        return {PARAM: P, CONST: self.constants, SHARED: S}
+
+    def _forward(self, V: np.ndarray, X: np.ndarray, columns: dict[str, np.ndarray]) -> list[list[np.ndarray]]:
+        """Fill V with every node's value, group by group; return each group's operands."""
+        V[: self.n_inputs] = X.T
+        gathered = []
+        for group in self.groups:
+            operands = [V[o.rows] if o.kind == ROW else columns[o.kind][o.index][:, None] for o in group.operands]
+            if group.dense:
+                operands[0] = operands[0].reshape(group.weights_shape)
+                np.matmul(operands[0], operands[1], out=V[group.rows])
+            else:
+                V[group.rows] = group.op.forward(NumpyMath, *operands)
+            gathered.append(operands)
+        return gathered
+
+    def _outputs(self, V: np.ndarray, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The output's values, nan for an example with a non-finite intermediate (1 / inf is 0.0:
+        the output alone would not tell), and the aux values."""
+        values = V[self.output_row].copy()
+        values[~np.isfinite(V).all(axis=0)] = np.nan
+        aux = np.empty((V.shape[1], len(self.aux_sources)))
+        for j, (kind, index) in enumerate(self.aux_sources):
+            aux[:, j] = V[index] if kind == ROW else columns[kind][index]
+        return values, aux
+
+    def _buffer(self, name: str, n: int, rows: int) -> np.ndarray:
+        """An array (rows x n) kept from the last call with a batch of n: fresh arrays of
+        this size cost more in page faults than the arithmetic on them."""
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.shape[1] != n:
+            buffer = self._buffers[name] = np.empty((rows, n))
+        return buffer
 
     def _shared_forward(self, P: np.ndarray) -> tuple[dict[int, Value], dict[int, Value]]:
-        """The nodes that depend on parameters only, once, on fresh leaves of the eager engine."""
+        """The nodes that depend on parameters only, once, on fresh leaves of the eager engine
+        (recording their graph even inside `no_grad()`, for `_shared_backward`)."""
         if not self.shared_slots:
             return {}, {}
         nodes: dict[int, Value] = {}
@@ -233,8 +276,9 @@ class BatchedProgram:
             nodes[k] = leaves[k] = Value(float(P[j]))
         for k, c in self.program.constants:
             nodes[k] = constant(c, "compile")
-        for k in self.shared_slots:
-            nodes[k] = apply(self.program.ops[k], *(nodes[j] for j in self.program.parents[k]))
+        with enable_grad():
+            for k in self.shared_slots:
+                nodes[k] = apply(self.program.ops[k], *(nodes[j] for j in self.program.parents[k]))
         return nodes, leaves
 
     def _shared_backward(
@@ -246,7 +290,11 @@ class BatchedProgram:
         outputs = [nodes[k] for k in self.shared_outputs]
         position = {k: j for j, k in enumerate(self.param_slots)}
         if not per_example:  # one pass: the root sum_o seed_o * output_o
-            functions.dot([float(s) for s in grads[SHARED]], outputs).backward()
+            root = _seeded_root(grads[SHARED], outputs)
+            if root is None:  # not finite: the caller asks again per example, to find which and replay it
+                grads[PARAM][:] = np.nan
+                return
+            root.backward()
             for k, leaf in leaves.items():
                 grads[PARAM][position[k]] += leaf.grad
             return
@@ -277,6 +325,17 @@ class BatchedProgram:
                 else:
                     out[j] = by_slot[position[k]]
         return out
+
+
+def _seeded_root(seeds: np.ndarray, outputs: list[Value]) -> Value | None:
+    """sum_o seeds[o] * outputs[o] on the eager engine, or None when a seed or the sum is not finite."""
+    if not np.isfinite(seeds).all():
+        return None
+    try:
+        with enable_grad():
+            return functions.dot(seeds.tolist(), outputs)
+    except OverflowError:
+        return None
 
 
 def _add(target: np.ndarray, operand: Operand, contribution: np.ndarray) -> None:

@@ -130,8 +130,13 @@ FUNCTIONS = [name for name in vars(SourceMath) if not name.startswith("_") and n
 def generate(program: Program, with_grad: bool) -> str:
     """Source of `make(m)`, which returns `run(x, p, c)`.
 
-    `run` returns (output, aux values), or with `with_grad` (output, aux values,
-    input gradients, parameter gradients), each gradient 0.0 where there is no path.
+    `run` returns (output, aux values, total), or with `with_grad` (output, aux values,
+    input gradients, parameter gradients, total), each gradient 0.0 where there is
+    no path. `total` is the sum of every value computed (and of the gradients
+    returned): it is finite only if each of them is, so one `isfinite(total)` tells
+    the caller that no intermediate overflowed and came back finite (1 / inf is 0.0,
+    tanh(inf) is 1.0). A sum of finite numbers can also overflow: a false alarm,
+    which costs the caller a replay in the eager engine.
     """
     lines = []
     for k, (op, parents) in enumerate(zip(program.ops, program.parents)):
@@ -143,13 +148,17 @@ def generate(program: Program, with_grad: bool) -> str:
     loads += [f"s{k} = c[{j}]" for j, (k, _) in enumerate(program.constants)]
     body = loads + lines
     aux = "".join(f"s{k}, " for k in program.aux)
+    computed = [k for k, op in enumerate(program.ops) if op is not None]
+    checked = [f"s{k}" for k in dict.fromkeys([*computed, program.output, *program.aux])]
     if not with_grad:
-        body.append(f"return s{program.output}, ({aux})")
+        body.append(f"return s{program.output}, ({aux}), {_total(checked)}")
     else:
         assigned = _backward_lines(program, body)
         input_grads = "".join(f"g{k}, " if k in assigned else "0.0, " for k in program.inputs)
         param_grads = "".join(f"g{k}, " if k in assigned else "0.0, " for k in program.params)
-        body.append(f"return s{program.output}, ({aux}), ({input_grads}), ({param_grads})")
+        returned = dict.fromkeys(k for k in (*program.inputs, *program.params) if k in assigned)
+        checked += [f"g{k}" for k in returned]
+        body.append(f"return s{program.output}, ({aux}), ({input_grads}), ({param_grads}), {_total(checked)}")
 
     used = sorted(name for name in FUNCTIONS if f"m_{name}(" in "\n".join(body))
     preamble = [f"m_{name} = m.{name}" for name in used]
@@ -158,6 +167,10 @@ def generate(program: Program, with_grad: bool) -> str:
         + [f"        {line}" for line in body]
         + ["    return run", ""]
     )
+
+
+def _total(names: list[str]) -> str:
+    return "m_sum((" + "".join(f"{name}, " for name in names) + "))"
 
 
 def _backward_lines(program: Program, body: list[str]) -> set[int]:

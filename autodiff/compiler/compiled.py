@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..numerics import FloatMath
-from ..value import Value, apply, constant
+from ..value import Value, apply, constant, enable_grad
 from .codegen import generate
 from .trace import Program
 
@@ -32,7 +34,7 @@ class CompiledFunction:
         self._aux_is_list = aux_is_list
         self.n_inputs = len(program.inputs)
         self._constants = [c for _, c in program.constants]
-        self._float_runs = {grad: _build(program, grad) for grad in (False, True)}
+        self._float_runs: dict[bool, Callable[..., tuple]] = {}  # built on first use, as the batched one
         self._batched: Any = None  # built on first use: it needs numpy
 
     def __repr__(self) -> str:
@@ -68,26 +70,44 @@ class CompiledFunction:
     def _run_floats(self, xs: Sequence[float], with_grad: bool) -> tuple[float, list, list, list]:
         xs = self._check_inputs(xs)
         p = [param.data for param in self.params]
+        run = self._float_runs.get(with_grad)
+        if run is None:
+            run = self._float_runs[with_grad] = _build(self.program, with_grad)
         try:
-            result = self._float_runs[with_grad](xs, p, self._constants)
+            result = run(xs, p, self._constants)
         except (ArithmeticError, ValueError):
             result = None
-        if result is not None:
-            value, aux, *grads = result
-            grads = grads or [(), ()]
-            if _all_finite(value, *aux, *grads[0], *grads[1]):
-                return value, list(aux), list(grads[0]), list(grads[1])
+        if result is not None and math.isfinite(result[-1]):  # the sum of every number computed
+            if with_grad:
+                value, aux, input_grads, param_grads, _ = result
+                return value, list(aux), list(input_grads), list(param_grads)
+            return result[0], list(result[1]), [], []
         # Something was not finite or not defined: the eager engine says exactly what (or, when
         # the undefined local derivative meets a zero gradient, has the answer).
-        return run_eagerly(self.program, xs, p)
+        return run_eagerly(self.program, xs, p, with_grad)
 
     def _check_inputs(self, xs: Sequence[float]) -> list[float]:
+        """The inputs as finite floats; ints and numpy's numbers are converted, bools and strings refused
+        (as `Value` refuses them)."""
+        if isinstance(xs, (str, bytes)):
+            raise TypeError(f"compiled {self.name}: inputs must be a sequence of numbers, got {xs!r}")
         try:
-            values = [float(x) for x in xs]
-        except (TypeError, ValueError):
+            values = list(xs)
+        except TypeError:
             raise TypeError(f"compiled {self.name}: inputs must be a sequence of numbers, got {xs!r}") from None
         if len(values) != self.n_inputs:
             raise ValueError(f"compiled {self.name}: expected {self.n_inputs} inputs, got {len(values)}")
+        if set(map(type, values)) - {float}:  # the common case, all floats, needs no conversion
+            for i, x in enumerate(values):
+                if not _is_number_type(type(x)):
+                    raise TypeError(f"compiled {self.name}: input {i} must be an int or float, {_shown(x)}")
+                try:
+                    values[i] = float(x)
+                except OverflowError:  # an int too large for a float
+                    raise ValueError(f"compiled {self.name}: input {i} is not finite as a float: {x!r}") from None
+        if not all(map(math.isfinite, values)):
+            i = next(i for i, x in enumerate(values) if not math.isfinite(x))
+            raise ValueError(f"compiled {self.name}: input {i} is not finite: {values[i]!r}")
         return values
 
     def _with_aux(self, value: Any, aux: Any) -> Any:
@@ -101,7 +121,9 @@ class CompiledFunction:
     def batch(self, X: Any) -> Any:
         """The function's value for each row of `X` (examples x inputs), as a numpy array
         (with `has_aux`: (values, aux), aux of shape (n,) or (n, k))."""
-        return self.batch_value_and_grad(X)[0]
+        X = self._check_batch(X)
+        values, aux = self._run_batch_forward(X, [param.data for param in self.params])
+        return self._with_aux(values, aux)
 
     def batch_value_and_grad(
         self, X: Any, per_example: bool = False, accumulate_grads: bool = False
@@ -137,11 +159,7 @@ class CompiledFunction:
         import numpy as np
 
         n = X.shape[0]
-        if self._batched is None:
-            from .batched import BatchedProgram
-
-            self._batched = BatchedProgram(self.program)
-        if self._batched.output_row is None:  # the output is an input, or depends on no input
+        if self._batched_program().output_row is None:  # the output is an input, or depends on no input
             bad = np.ones(n, dtype=bool)
             values, inputs, grads = np.zeros(n), np.zeros((n, self.n_inputs)), np.zeros((n, len(p)))
             aux = np.zeros((n, len(self.program.aux)))
@@ -156,15 +174,48 @@ class CompiledFunction:
                     values, aux, inputs, grads = self._batched.run(X, p, True)
                     bad |= ~np.isfinite(grads).all(axis=1)
         for i in np.flatnonzero(bad):  # these examples: the eager engine's result, or its error
-            try:
-                values[i], aux[i], inputs[i], grads[i] = run_eagerly(self.program, X[i].tolist(), p)
-            except (ArithmeticError, ValueError) as error:
-                raise type(error)(f"compiled {self.name}, example {i}: {error}") from error
+            values[i], aux[i], inputs[i], grads[i] = self._replay(X, i, p, with_grad=True)
         return values, aux, inputs, grads
 
-    def _check_batch(self, X: Any) -> Any:
+    def _run_batch_forward(self, X: Any, p: list[float]) -> tuple[Any, Any]:
+        """The batched forward pass, with the examples it could not finish replayed in the eager engine."""
         import numpy as np
 
+        n = X.shape[0]
+        if self._batched_program().output_row is None:  # the output is an input, or depends on no input
+            values, aux = np.zeros(n), np.zeros((n, len(self.program.aux)))
+            bad = np.ones(n, dtype=bool)
+        else:
+            with np.errstate(all="ignore"):
+                values, aux = self._batched.forward(X, p)
+            bad = ~(np.isfinite(values) & np.isfinite(aux).all(axis=1))
+        for i in np.flatnonzero(bad):
+            values[i], aux[i], _, _ = self._replay(X, i, p, with_grad=False)
+        return values, aux
+
+    def _replay(self, X: Any, i: int, p: list[float], with_grad: bool) -> tuple[float, list, list, list]:
+        """Example i in the eager engine: its result, or its error naming the example."""
+        try:
+            return run_eagerly(self.program, X[i].tolist(), p, with_grad)
+        except (ArithmeticError, ValueError) as error:
+            raise type(error)(f"compiled {self.name}, example {i}: {error}") from error
+
+    def _batched_program(self) -> Any:
+        if self._batched is None:  # built on first use: it needs numpy
+            from .batched import BatchedProgram
+
+            self._batched = BatchedProgram(self.program)
+        return self._batched
+
+    def _check_batch(self, X: Any) -> Any:
+        """X as a 2-d float array of finite numbers; bools and strings are refused, as on floats."""
+        import numpy as np
+
+        if isinstance(X, np.ndarray) and X.dtype != object:
+            if X.dtype.kind not in "fiu":
+                raise TypeError(f"compiled {self.name}: the batch must hold ints or floats, got an array of {X.dtype}")
+        else:
+            self._check_batch_elements(X)
         try:
             X = np.asarray(X, dtype=float)
         except (TypeError, ValueError):
@@ -178,6 +229,24 @@ class CompiledFunction:
             raise ValueError(f"compiled {self.name}: example {row} is not finite: {X[row].tolist()!r}")
         return X
 
+    def _check_batch_elements(self, X: Any) -> None:
+        """Refuse a bool or a string among the rows of X, naming its example and input
+        (numpy would read True as 1.0 and "1.5" as 1.5)."""
+        if isinstance(X, (str, bytes)):
+            raise TypeError(f"compiled {self.name}: the batch must be rows of numbers, got {X!r}")
+        try:
+            kinds = set(map(type, itertools.chain.from_iterable(X)))
+        except TypeError:  # rows that are not sequences: the shape check says what is wrong
+            return
+        if all(_is_number_type(kind) for kind in kinds):
+            return
+        for i, row in enumerate(X):
+            for j, x in enumerate(row):
+                if not _is_number_type(type(x)):
+                    raise TypeError(
+                        f"compiled {self.name}: example {i}, input {j} must be an int or float, {_shown(x)}"
+                    )
+
 
 def _build(program: Program, with_grad: bool) -> Any:
     namespace: dict[str, Any] = {}
@@ -185,14 +254,23 @@ def _build(program: Program, with_grad: bool) -> Any:
     return namespace["make"](FloatMath)
 
 
-def _all_finite(*xs: float) -> bool:
-    return all(math.isfinite(x) for x in xs)
+def _is_number_type(kind: type) -> bool:
+    """int, float and numpy's ints and floats; not bool (nor numpy's), str, complex or None."""
+    return issubclass(kind, numbers.Real) and not issubclass(kind, bool)
 
 
-def run_eagerly(program: Program, xs: Sequence[float], params: Sequence[float]) -> tuple[float, list, list, list]:
+def _shown(x: object) -> str:
+    return f"got {type(x).__name__} ({x!r})"
+
+
+def run_eagerly(
+    program: Program, xs: Sequence[float], params: Sequence[float], with_grad: bool = True
+) -> tuple[float, list, list, list]:
     """Interpret the program with Values and backward(): the eager engine's answer, or its error.
 
-    Returns (value, aux values, input gradients, parameter gradients).
+    Returns (value, aux values, input gradients, parameter gradients); without
+    `with_grad`, the forward pass only, and the gradient lists are empty. The graph is
+    recorded even inside `no_grad()`: the program's gradients do not depend on the caller's mode.
     """
     nodes: list[Value | None] = [None] * len(program)
     inputs = [Value(x) for x in xs]
@@ -205,10 +283,13 @@ def run_eagerly(program: Program, xs: Sequence[float], params: Sequence[float]) 
             nodes[k] = param_leaves[j]
     for k, c in program.constants:
         nodes[k] = constant(c, "compile")
-    for k, op in enumerate(program.ops):
-        if op is not None:
-            nodes[k] = apply(op, *(nodes[j] for j in program.parents[k]))
+    with enable_grad():
+        for k, op in enumerate(program.ops):
+            if op is not None:
+                nodes[k] = apply(op, *(nodes[j] for j in program.parents[k]))
     out = nodes[program.output]
-    out.backward()
     aux = [nodes[k].data for k in program.aux]
+    if not with_grad:
+        return out.data, aux, [], []
+    out.backward()
     return out.data, aux, [x.grad for x in inputs], [p.grad for p in param_leaves]

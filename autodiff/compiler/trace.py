@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ def trace(
     Leaves that `fn` captures from outside (neither inputs nor constants) are
     parameters: their `.data` is read at every call. With `params=None` they are
     found in the graph, in topological order; otherwise the given ones come first,
-    in the given order, and any other captured leaf follows them. With `has_aux`,
+    in the given order (each once), and any other captured leaf follows them. With `has_aux`,
     `fn` returns (output, aux): aux is a Value or a list of Values to report too.
     """
     inputs = [Value(x, label=f"x{i}") for i, x in enumerate(example_inputs)]
@@ -88,11 +89,15 @@ def trace(
                 order.append(extra_node)
     input_set = set(inputs)
     declared = [] if params is None else list(params)
-    for p in declared:
+    position: dict[Value, int] = {}
+    for j, p in enumerate(declared):
         if not isinstance(p, Value):
             raise TypeError(f"compile: params must be Values, got {type(p).__name__} ({p!r})")
         if p.parents:
             raise ValueError(f"compile: params must be leaves (Values without parents), got {p!r}")
+        if p in position:  # which of the two positions would get its gradient?
+            raise ValueError(f"compile: params[{position[p]}] and params[{j}] are the same Value ({p!r})")
+        position[p] = j
     captured = [n for n in order if not n.parents and n._op is not CONSTANT and n not in input_set]
     known = set(declared)
     all_params = tuple(declared + [n for n in captured if n not in known])
@@ -128,7 +133,7 @@ def _refuse_branch(name: str) -> Callable[[str], None]:
 
 def _user_frame() -> traceback.FrameSummary | None:
     """The innermost frame outside the autodiff package: where the user's code read the data."""
-    package = value_module.__file__.rsplit("/", 1)[0]
+    package = os.path.dirname(value_module.__file__) + os.sep  # with the separator: not autodiff_extras/
     for frame in reversed(traceback.extract_stack()):
         if not frame.filename.startswith(package):
             return frame
