@@ -435,3 +435,23 @@ def test_batch_runs_the_forward_pass_only():
     assert compiled.batch(rows).tolist() == [math.tanh(0.25), math.tanh(2.25)] == [compiled(row) for row in rows]
     with pytest.raises(ValueError, match=r"example 1: sqrt: input must be >= 0, got -1\.0"):
         compiled.batch([[1.0], [-1.0]])
+
+
+def test_parameter_only_nodes_follow_the_parameters_through_a_domain_error():
+    w = Value(2.0)
+
+    def f(x):
+        return x * w.log() + (w * w).sqrt()  # log(w) and sqrt(w * w) depend on parameters only
+
+    compiled = autodiff.compile(f, [1.0], params=[w])
+    rows = [[0.5], [-1.5]]
+    for data in [-1.0, 3.0, -2.0, 0.25]:  # the first batch call meets log(-1): nothing to trace the nodes at
+        w.data = data
+        if data < 0:
+            with pytest.raises(ValueError, match=rf"log: input must be > 0, got {data}"):
+                compiled.batch_value_and_grad(rows)
+            continue
+        values, _, (w_grad,) = compiled.batch_value_and_grad(rows)
+        expected = [eager(f, row, [w]) for row in rows]
+        assert all(close(v, e[0]) for v, e in zip(values, expected))
+        assert close(w_grad, sum(e[2][0] for e in expected))

@@ -9,7 +9,9 @@ group and every example at once.
 Parameters and constants are shared by all examples: they enter as columns that
 broadcast over the batch, and a parameter's gradient is summed over the examples
 (or kept per example). Nodes that depend on parameters only, a regulariser say,
-are computed once per call by the eager engine rather than once per example.
+are computed once per call rather than once per example: by their own compiled
+float program, whose inputs are the parameters and the gradients arriving at
+those nodes (or, for per-example gradients, by the eager engine).
 
 One pattern gets a matrix product: the `dot` nodes of a dense layer (weights all
 parameters, inputs the same rows) become W @ X, and their backward pass becomes
@@ -28,8 +30,9 @@ from .. import functions
 from ..ops import DOT, Op
 from ..value import Value, apply, constant, enable_grad
 from .codegen import SourceMath, Sym
+from .compiled import CompiledFunction
 from .numpy_math import NumpyMath
-from .trace import Program
+from .trace import Program, trace
 
 __all__ = ["BatchedProgram"]
 
@@ -144,6 +147,7 @@ class BatchedProgram:
         # Scratch rows for a group's gradient contributions (or a dense layer's input gradients).
         self.scratch_rows = max([1] + [max(g.rows.stop - g.rows.start, g.weights_shape[1]) for g in self.groups])
         self._buffers: dict[str, np.ndarray] = {}
+        self._shared_compiled: CompiledFunction | None = None
 
     @staticmethod
     def _group_key(op: Op, level: int, parents: tuple[int, ...], kinds: tuple[str, ...]) -> tuple:
@@ -163,8 +167,7 @@ class BatchedProgram:
             values, aux = zip(*[self.forward(X[i : i + chunk], params) for i in range(0, n, chunk)])
             return np.concatenate(values), np.concatenate(aux)
         P = np.array([params[j] for j in self._param_positions()], dtype=float)
-        shared_nodes, _ = self._shared_forward(P)
-        columns = self._columns(P, shared_nodes)
+        columns = self._columns(P, self._shared_values(P))
         V = self._buffer("values", n, self.n_rows)
         self._forward(V, X, columns)
         return self._outputs(V, columns)
@@ -185,8 +188,13 @@ class BatchedProgram:
             return np.concatenate(values), np.concatenate(aux), np.concatenate(inputs, axis=0), summed
 
         P = np.array([params[j] for j in self._param_positions()], dtype=float)
-        shared_nodes, shared_leaves = self._shared_forward(P)
-        columns = self._columns(P, shared_nodes)
+        shared = None if per_example else self._shared_program(P)
+        if shared is None:  # the eager engine: per-example Jacobian rows, or the compiled version failed
+            shared_nodes, shared_leaves = self._shared_forward(P)
+            shared_values = [shared_nodes[k].data for k in self.shared_outputs]
+        else:
+            shared_values = shared([*P.tolist(), *[0.0] * len(self.shared_outputs)])[1]
+        columns = self._columns(P, shared_values)
         V, G = self._buffer("values", n, self.n_rows), self._buffer("grads", n, self.n_rows)
         gathered = self._forward(V, X, columns)
 
@@ -219,7 +227,10 @@ class BatchedProgram:
                 else:
                     _add(grads[operand.kind], operand, contribution if per_example else contribution.sum(axis=1))
 
-        self._shared_backward(shared_nodes, shared_leaves, grads, per_example)
+        if shared is None:
+            self._shared_backward(shared_nodes, shared_leaves, grads, per_example)
+        elif self.shared_outputs:
+            grads[PARAM] += self._shared_param_grads(shared, P, grads[SHARED])
         values, aux = self._outputs(V, columns)
         return values, aux, G[: self.n_inputs].T.copy(), self._to_param_list(grads[PARAM], per_example)
 
@@ -228,10 +239,9 @@ class BatchedProgram:
         rows = 2 * self.n_rows + self.scratch_rows if with_grad else self.n_rows
         return max(1, MAX_BLOCK_BYTES // (8 * rows))
 
-    def _columns(self, P: np.ndarray, shared_nodes: dict[int, Value]) -> dict[str, np.ndarray]:
+    def _columns(self, P: np.ndarray, shared_values: Sequence[float]) -> dict[str, np.ndarray]:
         """The numbers shared by every example, by kind: parameters, constants, parameter-only nodes."""
-        S = np.array([shared_nodes[k].data for k in self.shared_outputs], dtype=float)
-        return {PARAM: P, CONST: self.constants, SHARED: S}
+        return {PARAM: P, CONST: self.constants, SHARED: np.array(shared_values, dtype=float)}
 
     def _forward(self, V: np.ndarray, X: np.ndarray, columns: dict[str, np.ndarray]) -> list[list[np.ndarray]]:
         """Fill V with every node's value, group by group; return each group's operands."""
@@ -264,6 +274,51 @@ class BatchedProgram:
         if buffer is None or buffer.shape[1] != n:
             buffer = self._buffers[name] = np.empty((rows, n))
         return buffer
+
+    def _shared_values(self, P: np.ndarray) -> list[float]:
+        """The values of the parameter-only nodes the batch reads."""
+        shared = self._shared_program(P)
+        if shared is not None:
+            return shared([*P.tolist(), *[0.0] * len(self.shared_outputs)])[1]
+        nodes, _ = self._shared_forward(P)
+        return [nodes[k].data for k in self.shared_outputs]
+
+    def _shared_program(self, P: np.ndarray) -> CompiledFunction | None:
+        """The parameter-only nodes as a compiled function of (parameters, seeds): its value is
+        sum_o seed_o * output_o, its aux the outputs, so its input gradients are the parameters'
+        share of a batch's gradient. Traced at the first call's parameters; None when that trace
+        fails (a domain error there), and then the eager engine runs them."""
+        if self._shared_compiled is None and self.shared_outputs:
+            n_params = len(self.param_slots)
+
+            def parameter_only_nodes(*args: Value) -> tuple[Value, list[Value]]:
+                nodes: dict[int, Value] = dict(zip(self.param_slots, args[:n_params]))
+                for k, c in self.program.constants:
+                    nodes[k] = constant(c, "compile")
+                for k in self.shared_slots:
+                    nodes[k] = apply(self.program.ops[k], *(nodes[j] for j in self.program.parents[k]))
+                outputs = [nodes[k] for k in self.shared_outputs]
+                return functions.dot(list(args[n_params:]), outputs), outputs
+
+            name = "the parameter-only nodes"
+            example = [*P.tolist(), *[1.0] * len(self.shared_outputs)]
+            try:
+                program, params, aux_is_list = trace(parameter_only_nodes, example, [], name, has_aux=True)
+            except (ArithmeticError, ValueError):
+                return None
+            self._shared_compiled = CompiledFunction(program, params, name, True, aux_is_list)
+        return self._shared_compiled
+
+    def _shared_param_grads(self, shared: CompiledFunction, P: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+        """The gradient of sum_o seeds[o] * output_o with respect to the parameters; nan when a seed
+        or the sum is not finite (the caller then asks again per example, to find which and replay it)."""
+        if not np.isfinite(seeds).all():
+            return np.full(len(P), np.nan)
+        try:
+            _, input_grads, _ = shared.value_and_grad([*P.tolist(), *seeds.tolist()])
+        except OverflowError:
+            return np.full(len(P), np.nan)
+        return np.array(input_grads[: len(P)])
 
     def _shared_forward(self, P: np.ndarray) -> tuple[dict[int, Value], dict[int, Value]]:
         """The nodes that depend on parameters only, once, on fresh leaves of the eager engine
