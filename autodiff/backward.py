@@ -58,15 +58,17 @@ def backward(root: Value, create_graph: bool = False) -> None:
             _backward_building_graph(order)
         else:
             _backward_floats(order)
+        # This pass's total, added to what each leaf held before, as PyTorch accumulates.
+        totals = [leaf.grad if _is_zero(previous) else previous + leaf.grad for leaf, previous in leaves]
+        for (leaf, _), total in zip(leaves, totals):
+            if isinstance(total, float) and not -MAX_FLOAT <= total <= MAX_FLOAT:
+                raise OverflowError(f"backward: the accumulated gradient at {_describe(leaf)} is not finite")
     except BaseException:
         for leaf, previous in leaves:
             leaf.grad = previous
         raise
-    for leaf, previous in leaves:  # this pass's total, added to what the leaf held, as in PyTorch
-        if not _is_zero(previous):
-            leaf.grad = previous + leaf.grad
-            if isinstance(leaf.grad, float) and not -MAX_FLOAT <= leaf.grad <= MAX_FLOAT:
-                raise OverflowError(f"backward: the accumulated gradient at {_describe(leaf)} is not finite")
+    for (leaf, _), total in zip(leaves, totals):
+        leaf.grad = total
 
 
 def _backward_floats(order: list[Value]) -> None:

@@ -109,3 +109,11 @@ def test_leaf_gradients_add_this_pass_total_to_what_they_held():
     x.grad = 1e16
     (x * 1.0 + x * 1.0).backward()  # this pass gives 2.0; adding 1.0 twice to 1e16 would round to 1e16
     assert x.grad == 1e16 + 2.0
+
+
+def test_an_accumulated_gradient_that_overflows_is_an_error_and_changes_no_leaf():
+    x, y = Value(1e-300), Value(1.0)
+    x.grad, y.grad = 1e308, 0.5
+    with pytest.raises(OverflowError, match="accumulated gradient"):
+        (y + x * 1e308).backward()  # this pass gives x 1e308 more, y 1.0 more
+    assert (x.grad, y.grad) == (1e308, 0.5)
