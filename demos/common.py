@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -78,13 +79,21 @@ def _float(text: str, accept: Callable[[float], bool], wanted: str) -> float:
 
 
 def output_folder(path: Path) -> Path:
-    """Create the --out folder (and its parents) if needed; a clear one-line error if that is impossible."""
+    """Create the --out folder (and its parents) if needed and check that files can be written into it.
+
+    A clear one-line error if either is impossible, before the demo does any work.
+    """
     try:
         path.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise SystemExit(f"error: --out {str(path)!r} is a file, not a folder") from None
     except OSError as error:
         raise SystemExit(f"error: cannot create the --out folder {str(path)!r}: {error.strerror}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass  # created and removed: the pictures can be written here
+    except OSError as error:
+        raise SystemExit(f"error: cannot write into the --out folder {str(path)!r}: {error.strerror}") from None
     return path
 
 

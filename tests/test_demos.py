@@ -5,6 +5,7 @@ printed; one test runs the main job as a user would, in a fresh interpreter.
 """
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from demos import backprop_equations, gradient_flow, hidden_representations, iris, moons, nudge, toy_step
+from demos import backprop_equations, common, gradient_flow, hidden_representations, iris, moons, nudge, toy_step
 from demos.common import Checks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,6 +145,31 @@ def test_every_demo_refuses_an_out_folder_that_is_a_file(demo, tmp_path):
     not_a_folder.write_text("", encoding="utf-8")
     with pytest.raises(SystemExit, match="is a file, not a folder"):
         demo.main(["--quick", "--out", str(not_a_folder)])
+
+
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.__name__.split(".")[-1])
+def test_every_demo_refuses_an_out_folder_it_cannot_write_into_before_any_work(demo, tmp_path, monkeypatch, capsys):
+    def refuse(**kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(common.tempfile, "NamedTemporaryFile", refuse)
+    with pytest.raises(SystemExit, match="cannot write into the --out folder .*: Permission denied$"):
+        demo.main(["--quick", "--out", str(tmp_path)])
+    assert capsys.readouterr().out == ""  # nothing done, nothing printed
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_out_folder_is_refused(tmp_path):
+    read_only = tmp_path / "read_only"
+    read_only.mkdir(mode=0o555)
+    with pytest.raises(SystemExit, match="cannot write into the --out folder"):
+        common.output_folder(read_only)
+    assert list(read_only.iterdir()) == []
+
+
+def test_the_out_folder_is_left_as_it_was_found(tmp_path):
+    assert common.output_folder(tmp_path / "new" / "folder") == tmp_path / "new" / "folder"
+    assert list((tmp_path / "new" / "folder").iterdir()) == []  # the write test removed its file
 
 
 def test_the_main_job_runs_from_the_command_line_and_rejects_bad_input_in_one_line(tmp_path):
