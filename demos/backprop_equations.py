@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import autodiff
 import nn
-from demos.common import Checks, int_at_least, output_folder, parser, pyplot, save_png
+from demos.common import Checks, int_at_least, one_line_errors, output_folder, parser, pyplot, save_png
 
 # Each activation and its derivative, written with numpy, independently of the engine.
 SIGMA = {
@@ -96,6 +96,7 @@ def flat(dWs: list, dbs: list):
     return np.concatenate([np.hstack([dW, db]).ravel() for dW, db in zip(dWs, dbs)])
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)

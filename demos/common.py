@@ -7,6 +7,7 @@ otherwise repeat, so that each demo file reads as its story.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import tempfile
 from collections.abc import Callable, Sequence
@@ -15,8 +16,11 @@ from typing import Any
 
 __all__ = [
     "parser", "int_at_least", "positive_int", "positive_float", "non_negative_float", "output_folder", "pyplot",
-    "save_png", "Checks", "grid", "model_logits",
+    "save_png", "Checks", "grid", "model_logits", "one_line_errors",
 ]  # fmt: skip
+
+Main = Callable[[list[str] | None], dict]
+"""A demo's main(argv): it parses argv (None: the command line), runs the demo and returns its key numbers."""
 
 DPI = 70
 """Dots per inch of the PNGs: modest, so that the pictures stay small enough to keep in the repository."""
@@ -95,6 +99,28 @@ def output_folder(path: Path) -> Path:
     except OSError as error:
         raise SystemExit(f"error: cannot write into the --out folder {str(path)!r}: {error.strerror}") from None
     return path
+
+
+def one_line_errors(main: Main) -> Main:
+    """Decorate a demo's main(): a failure the user can fix ends it with one line, `error: ...`, not a traceback.
+
+    Such failures are training that diverges (nn.train.NonFiniteLossError, most
+    often a learning rate too large) and files that cannot be written (OSError).
+    Anything else is a bug, and keeps its traceback.
+    """
+
+    @functools.wraps(main)
+    def run(argv: list[str] | None = None) -> dict:
+        import nn
+
+        try:
+            return main(argv)
+        except nn.train.NonFiniteLossError as error:
+            raise SystemExit(f"error: {error} (a smaller --lr may help)") from None
+        except OSError as error:
+            raise SystemExit(f"error: {error}") from None
+
+    return run
 
 
 def pyplot() -> Any:

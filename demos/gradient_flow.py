@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import autodiff
 from autodiff import Value
-from demos.common import Checks, output_folder, parser, positive_int, pyplot, save_png
+from demos.common import Checks, one_line_errors, output_folder, parser, positive_int, pyplot, save_png
 
 
 class Dual:
@@ -115,6 +115,7 @@ def save_graph(root: Value, path, skipped: list) -> list:
     return [path]
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)

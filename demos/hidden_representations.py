@@ -24,6 +24,7 @@ from demos.common import (
     grid,
     int_at_least,
     model_logits,
+    one_line_errors,
     output_folder,
     parser,
     positive_float,
@@ -50,6 +51,7 @@ def hidden_and_logit(model: nn.MLP):
     return autodiff.compile(forward, [0.0, 0.0], params=model.parameters(), has_aux=True)
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)

@@ -23,7 +23,7 @@ import random
 
 import autodiff
 import nn
-from demos.common import Checks, output_folder, parser, positive_float, positive_int, pyplot, save_png
+from demos.common import Checks, one_line_errors, output_folder, parser, positive_float, positive_int, pyplot, save_png
 
 
 def standardize(X_train: list, X_test: list) -> tuple[list, list]:
@@ -59,6 +59,7 @@ def article_gradients(model: nn.MLP, X: list, y: list) -> tuple:
     return dz1 @ x.T, dz1.sum(axis=1), dz2 @ a1.T, dz2.sum(axis=1)  # the products sum the examples' outer products
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)

@@ -31,6 +31,7 @@ from demos.common import (
     int_at_least,
     model_logits,
     non_negative_float,
+    one_line_errors,
     output_folder,
     parser,
     positive_float,
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args = build_parser().parse_args(argv)

@@ -22,7 +22,7 @@ import random
 
 import autodiff
 from autodiff import Value
-from demos.common import Checks, int_at_least, output_folder, parser, pyplot, save_png
+from demos.common import Checks, int_at_least, one_line_errors, output_folder, parser, pyplot, save_png
 
 NAMES = ("w1", "b1", "w2", "b2", "w3", "b3")
 
@@ -68,6 +68,7 @@ def chain_rule_slopes(p: dict, x: float, y: float) -> dict:
     }
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)

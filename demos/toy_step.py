@@ -18,7 +18,7 @@ import random
 
 import autodiff
 import nn
-from demos.common import Checks, output_folder, parser, positive_float, positive_int, pyplot, save_png
+from demos.common import Checks, one_line_errors, output_folder, parser, positive_float, positive_int, pyplot, save_png
 
 
 def chain(p: tuple, x: float) -> object:
@@ -39,6 +39,7 @@ def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)

@@ -172,6 +172,21 @@ def test_the_out_folder_is_left_as_it_was_found(tmp_path):
     assert list((tmp_path / "new" / "folder").iterdir()) == []  # the write test removed its file
 
 
+@pytest.mark.parametrize("demo", [moons, iris], ids=lambda d: d.__name__.split(".")[-1])
+def test_training_that_diverges_ends_the_demo_with_a_one_line_error(demo, tmp_path):
+    with pytest.raises(SystemExit, match=r"^error: fit: the loss is not finite .* \(a smaller --lr may help\)$"):
+        run(demo, tmp_path, "--lr", "1e300")
+
+
+def test_a_picture_that_cannot_be_written_ends_the_demo_with_a_one_line_error(tmp_path, monkeypatch):
+    def disk_full(fig, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(nudge, "save_png", disk_full)
+    with pytest.raises(SystemExit, match=r"^error: \[Errno 28\] No space left on device: '.*nudge.png'$"):
+        run(nudge, tmp_path)
+
+
 def test_the_main_job_runs_from_the_command_line_and_rejects_bad_input_in_one_line(tmp_path):
     def python_m(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "demos.moons", *args], cwd=ROOT, capture_output=True, text=True)
@@ -184,6 +199,10 @@ def test_the_main_job_runs_from_the_command_line_and_rejects_bad_input_in_one_li
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines()[-1] == "moons.py: error: argument --epochs: must be a positive int, got '0'"
+
+    diverges = python_m("--quick", "--lr", "1e300", "--out", str(tmp_path))
+    assert diverges.returncode == 1
+    assert diverges.stderr.startswith("error: fit: the loss is not finite") and "Traceback" not in diverges.stderr
 
 
 def test_a_failed_check_ends_the_demo_with_an_error_naming_it(capsys):
