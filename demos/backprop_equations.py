@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> dict:
     left.set_xlabel("dC/dparameter by BP1-BP4 (numpy)")
     left.set_ylabel("dC/dparameter by the engine")
     left.set_title(f"max |difference| {difference:.1e}", fontsize=10)
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(abs(args.seed))  # numpy refuses seeds < 0; random.Random(seed) uses |seed| too
     for i in range(len(params)):
         right.scatter(i + rng.uniform(-0.25, 0.25, n), per_example[:, i], s=3, color="tab:blue", alpha=0.3)
         right.plot([i - 0.35, i + 0.35], [per_example[:, i].mean()] * 2, color="black", lw=2)

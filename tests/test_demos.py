@@ -140,6 +140,12 @@ def test_every_demo_offers_help_seed_out_and_quick(demo, capsys):
 
 
 @pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.__name__.split(".")[-1])
+def test_every_demo_accepts_any_int_as_a_seed(demo, tmp_path):
+    args = {gradient_flow: ["--max-n", "5", "--repeats", "1"], hidden_representations: ["--frames", "1"]}
+    run(demo, tmp_path, "--seed", "-1", *args.get(demo, []))
+
+
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.__name__.split(".")[-1])
 def test_every_demo_refuses_an_out_folder_that_is_a_file(demo, tmp_path):
     not_a_folder = tmp_path / "file.txt"
     not_a_folder.write_text("", encoding="utf-8")
