@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import autodiff
 import nn
-from demos.common import Checks, int_at_least, one_line_errors, output_folder, parser, pyplot, save_png
+from demos.common import Checks, int_between, one_line_errors, output_folder, parser, pyplot, save_png
 
 # Each activation and its derivative, written with numpy, independently of the engine.
 SIGMA = {
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)
     args_parser.add_argument(
-        "--examples", type=int_at_least(2), help="examples in the batch (default: 200, --quick: 40)"
+        "--examples", type=int_between(2, 2000), help="examples in the batch (default: 200, --quick: 40)"
     )
     args_parser.add_argument("--activation", choices=sorted(SIGMA), default="sigmoid",
                              help="activation of every layer (default: sigmoid, as in the notebook)")  # fmt: skip

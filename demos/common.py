@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "parser", "int_at_least", "positive_int", "positive_float", "non_negative_float", "output_folder", "pyplot",
+    "parser", "int_between", "number_between", "positive_float", "output_folder", "pyplot",
     "save_png", "Checks", "grid", "model_logits", "one_line_errors",
 ]  # fmt: skip
 
@@ -42,34 +42,32 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     return p
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an int >= minimum."""
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an int from low to high, both included.
+
+    Every count has an upper bound, so that a typo cannot start a run of hours.
+    """
 
     def parse(text: str) -> int:
         try:
             n = int(text)
         except ValueError:
             n = None
-        if n is None or n < minimum:
-            wanted = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+        if n is None or not low <= n <= high:
+            raise argparse.ArgumentTypeError(f"must be an int from {low} to {high}, got {text!r}")
         return n
 
     return parse
 
 
-positive_int = int_at_least(1)
-"""An argparse type: an int >= 1."""
+def number_between(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number from low to high, both included."""
+    return lambda text: _float(text, lambda x: low <= x <= high, f"a number from {low:g} to {high:g}")
 
 
 def positive_float(text: str) -> float:
     """An argparse type: a finite float > 0."""
     return _float(text, lambda x: x > 0, "a positive number")
-
-
-def non_negative_float(text: str) -> float:
-    """An argparse type: a finite float >= 0."""
-    return _float(text, lambda x: x >= 0, "a number >= 0")
 
 
 def _float(text: str, accept: Callable[[float], bool], wanted: str) -> float:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import autodiff
 from autodiff import Value
-from demos.common import Checks, one_line_errors, output_folder, parser, positive_int, pyplot, save_png
+from demos.common import Checks, int_between, one_line_errors, output_folder, parser, pyplot, save_png
 
 
 class Dual:
@@ -120,11 +120,13 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)
     args_parser.add_argument(
-        "--max-n", type=positive_int, help="largest number of inputs timed (default: 200, --quick: 40)"
+        "--max-n", type=int_between(2, 500), help="largest number of inputs timed (default: 200, --quick: 40)"
     )
-    args_parser.add_argument("--repeats", type=positive_int, default=3, help="timed runs per n, best kept (default: 3)")
+    args_parser.add_argument(
+        "--repeats", type=int_between(1, 100), default=3, help="timed runs per n, best kept (default: 3)"
+    )
     args = args_parser.parse_args(argv)
-    max_n = max(2, args.max_n or (40 if args.quick else 200))
+    max_n = args.max_n or (40 if args.quick else 200)
     out = output_folder(args.out)
     checks = Checks()
     files: list = []

@@ -145,6 +145,42 @@ def test_every_demo_accepts_any_int_as_a_seed(demo, tmp_path):
     run(demo, tmp_path, "--seed", "-1", *args.get(demo, []))
 
 
+@pytest.mark.parametrize(
+    ("demo", "option", "value", "bound"),
+    [
+        (toy_step, "--epochs", "1000000", "an int from 1 to 1000"),
+        (nudge, "--nudges", "100000000", "an int from 2 to 1001"),
+        (backprop_equations, "--examples", "1000000", "an int from 2 to 2000"),
+        (iris, "--hidden", "100000", "an int from 1 to 64"),
+        (hidden_representations, "--dpi", "1", "an int from 20 to 600"),
+        (hidden_representations, "--dpi", "100000", "an int from 20 to 600"),
+        (hidden_representations, "--frames", "100000", "an int from 1 to 100"),
+        (moons, "--noise", "1e30", "a number from 0 to 1"),
+        (moons, "--samples", "10000000", "an int from 4 to 20000"),
+        (moons, "--hidden", "16,100000", "1 to 4 sizes, each from 1 to 64"),
+        (gradient_flow, "--max-n", "1", "an int from 2 to 500"),
+        (gradient_flow, "--repeats", "1000000", "an int from 1 to 100"),
+    ],
+    ids=lambda x: x.__name__.split(".")[-1] if hasattr(x, "__name__") else None,
+)
+def test_every_count_and_the_noise_have_bounds_named_in_the_error(
+    demo, option, value, bound, tmp_path, capsys, monkeypatch
+):
+    def accepted(path):
+        raise AssertionError(f"{option} {value} was accepted")  # rather than run for hours
+
+    monkeypatch.setattr(demo, "output_folder", accepted)
+    with pytest.raises(SystemExit) as exit_info:
+        run(demo, tmp_path, option, value)
+    assert exit_info.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .splitlines()[-1]
+        .endswith(f"error: argument {option}: must be {bound}, got {value!r}")
+    )
+
+
 @pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.__name__.split(".")[-1])
 def test_every_demo_refuses_an_out_folder_that_is_a_file(demo, tmp_path):
     not_a_folder = tmp_path / "file.txt"
@@ -204,7 +240,10 @@ def test_the_main_job_runs_from_the_command_line_and_rejects_bad_input_in_one_li
     bad = python_m("--quick", "--epochs", "0", "--out", str(tmp_path))
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
-    assert bad.stderr.strip().splitlines()[-1] == "moons.py: error: argument --epochs: must be a positive int, got '0'"
+    assert (
+        bad.stderr.strip().splitlines()[-1]
+        == "moons.py: error: argument --epochs: must be an int from 1 to 1000, got '0'"
+    )
 
     diverges = python_m("--quick", "--lr", "1e300", "--out", str(tmp_path))
     assert diverges.returncode == 1
