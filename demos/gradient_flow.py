@@ -205,16 +205,17 @@ def main(argv: list[str] | None = None) -> dict:
     # How the cost grows: the slope of log(time) against log(n) over the larger n.
     def growth(seconds: list[float]) -> float:
         pairs = [(math.log(n), math.log(t)) for n, t in zip(timings["n"], seconds) if n >= 20]
-        if len(pairs) < 2:
-            return float("nan")
         mean_u, mean_v = (sum(c) / len(pairs) for c in zip(*pairs))
         return sum((u - mean_u) * (v - mean_v) for u, v in pairs) / sum((u - mean_u) ** 2 for u, _ in pairs)
 
-    forward_growth, reverse_growth = growth(timings["forward"]), growth(timings["reverse"])
-    print(
-        f"  time grows like n^{forward_growth:.2f} by forward mode and n^{reverse_growth:.2f} by reverse mode (n >= 20)"
-    )
-    results["growth"] = forward_growth, reverse_growth
+    if max_n > 20:  # a slope needs two n >= 20
+        forward_growth, reverse_growth = growth(timings["forward"]), growth(timings["reverse"])
+        print(f"  time grows like n^{forward_growth:.2f} by forward mode and n^{reverse_growth:.2f} by reverse mode "
+              "(n >= 20)")  # fmt: skip
+        results["growth"] = forward_growth, reverse_growth
+    else:
+        print(f"  (how the time grows is fitted over n >= 20: it needs --max-n above 20, not {max_n})")
+        results["growth"] = None
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))

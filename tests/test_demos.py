@@ -117,12 +117,24 @@ def test_gradient_flow_reproduces_the_lecture_and_forward_mode_agrees_with_rever
     assert results["lecture_gradients"] == (5.5, pytest.approx(2 - math.cos(5), rel=1e-15))
     assert results["max_relative_difference"] < 1e-12
     assert results["timings"]["n"] == [2, 5, 10, 20]
+    assert results["growth"] is None  # a slope over n >= 20 needs two of them
     assert_png(tmp_path / "gradient_flow_modes.png")
     if can_render_svg():
         for name in ("add", "mul", "max", "f"):
             assert_svg(tmp_path / f"gradient_flow_{name}.svg")
     else:
         assert len(results["skipped"]) == 4
+
+
+def test_gradient_flow_fits_how_the_time_grows_only_over_enough_n(tmp_path, capsys):
+    results = run(gradient_flow, tmp_path, "--max-n", "3", "--repeats", "1")
+    assert results["timings"]["n"] == [2, 3]
+    assert results["growth"] is None
+    out = capsys.readouterr().out
+    assert "nan" not in out
+    assert "it needs --max-n above 20, not 3" in out
+    results = run(gradient_flow, tmp_path, "--max-n", "21", "--repeats", "1")
+    assert all(math.isfinite(slope) for slope in results["growth"])
 
 
 def test_forward_mode_with_dual_numbers_differentiates_the_lecture_example():
