@@ -1,6 +1,6 @@
 """The notebook's goal: an animation of how a network's hidden representation of make_circles evolves in training.
 
-    python -m demos.hidden_representations            # ~5 s; writes out/hidden_representations.gif
+    python -m demos.hidden_representations            # ~2 s; writes out/hidden_representations.gif
     python -m demos.hidden_representations --quick    # fewer points, epochs and frames
 
 The forward/backprop notebook (001_c20bbb9382e7f644.txt in ../shared/references/)
