@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import autodiff
 import nn
-from demos.common import Checks, int_at_least, output_folder, parser, pyplot, save_png
+from demos.common import Checks, int_between, one_line_errors, output_folder, parser, pyplot, save_png
 
 # Each activation and its derivative, written with numpy, independently of the engine.
 SIGMA = {
@@ -96,11 +96,12 @@ def flat(dWs: list, dbs: list):
     return np.concatenate([np.hstack([dW, db]).ravel() for dW, db in zip(dWs, dbs)])
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)
     args_parser.add_argument(
-        "--examples", type=int_at_least(2), help="examples in the batch (default: 200, --quick: 40)"
+        "--examples", type=int_between(2, 2000), help="examples in the batch (default: 200, --quick: 40)"
     )
     args_parser.add_argument("--activation", choices=sorted(SIGMA), default="sigmoid",
                              help="activation of every layer (default: sigmoid, as in the notebook)")  # fmt: skip
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> dict:
     left.set_xlabel("dC/dparameter by BP1-BP4 (numpy)")
     left.set_ylabel("dC/dparameter by the engine")
     left.set_title(f"max |difference| {difference:.1e}", fontsize=10)
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(abs(args.seed))  # numpy refuses seeds < 0; random.Random(seed) uses |seed| too
     for i in range(len(params)):
         right.scatter(i + rng.uniform(-0.25, 0.25, n), per_example[:, i], s=3, color="tab:blue", alpha=0.3)
         right.plot([i - 0.35, i + 0.35], [per_example[:, i].mean()] * 2, color="black", lw=2)

@@ -7,15 +7,20 @@ otherwise repeat, so that each demo file reads as its story.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "parser", "int_at_least", "positive_int", "positive_float", "non_negative_float", "output_folder", "pyplot",
-    "save_png", "Checks", "grid", "model_logits",
+    "parser", "int_between", "number_between", "positive_float", "output_folder", "pyplot",
+    "save_png", "Checks", "grid", "model_logits", "one_line_errors",
 ]  # fmt: skip
+
+Main = Callable[[list[str] | None], dict]
+"""A demo's main(argv): it parses argv (None: the command line), runs the demo and returns its key numbers."""
 
 DPI = 70
 """Dots per inch of the PNGs: modest, so that the pictures stay small enough to keep in the repository."""
@@ -37,34 +42,32 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     return p
 
 
-def int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an int >= minimum."""
+def int_between(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an int from low to high, both included.
+
+    Every count has an upper bound, so that a typo cannot start a run of hours.
+    """
 
     def parse(text: str) -> int:
         try:
             n = int(text)
         except ValueError:
             n = None
-        if n is None or n < minimum:
-            wanted = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+        if n is None or not low <= n <= high:
+            raise argparse.ArgumentTypeError(f"must be an int from {low} to {high}, got {text!r}")
         return n
 
     return parse
 
 
-positive_int = int_at_least(1)
-"""An argparse type: an int >= 1."""
+def number_between(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number from low to high, both included."""
+    return lambda text: _float(text, lambda x: low <= x <= high, f"a number from {low:g} to {high:g}")
 
 
 def positive_float(text: str) -> float:
     """An argparse type: a finite float > 0."""
     return _float(text, lambda x: x > 0, "a positive number")
-
-
-def non_negative_float(text: str) -> float:
-    """An argparse type: a finite float >= 0."""
-    return _float(text, lambda x: x >= 0, "a number >= 0")
 
 
 def _float(text: str, accept: Callable[[float], bool], wanted: str) -> float:
@@ -78,14 +81,44 @@ def _float(text: str, accept: Callable[[float], bool], wanted: str) -> float:
 
 
 def output_folder(path: Path) -> Path:
-    """Create the --out folder (and its parents) if needed; a clear one-line error if that is impossible."""
+    """Create the --out folder (and its parents) if needed and check that files can be written into it.
+
+    A clear one-line error if either is impossible, before the demo does any work.
+    """
     try:
         path.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise SystemExit(f"error: --out {str(path)!r} is a file, not a folder") from None
     except OSError as error:
         raise SystemExit(f"error: cannot create the --out folder {str(path)!r}: {error.strerror}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass  # created and removed: the pictures can be written here
+    except OSError as error:
+        raise SystemExit(f"error: cannot write into the --out folder {str(path)!r}: {error.strerror}") from None
     return path
+
+
+def one_line_errors(main: Main) -> Main:
+    """Decorate a demo's main(): a failure the user can fix ends it with one line, `error: ...`, not a traceback.
+
+    Such failures are training that diverges (nn.train.NonFiniteLossError, most
+    often a learning rate too large) and files that cannot be written (OSError).
+    Anything else is a bug, and keeps its traceback.
+    """
+
+    @functools.wraps(main)
+    def run(argv: list[str] | None = None) -> dict:
+        import nn
+
+        try:
+            return main(argv)
+        except nn.train.NonFiniteLossError as error:
+            raise SystemExit(f"error: {error} (a smaller --lr may help)") from None
+        except OSError as error:
+            raise SystemExit(f"error: {error}") from None
+
+    return run
 
 
 def pyplot() -> Any:

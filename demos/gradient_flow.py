@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import autodiff
 from autodiff import Value
-from demos.common import Checks, output_folder, parser, positive_int, pyplot, save_png
+from demos.common import Checks, int_between, one_line_errors, output_folder, parser, pyplot, save_png
 
 
 class Dual:
@@ -115,15 +115,18 @@ def save_graph(root: Value, path, skipped: list) -> list:
     return [path]
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)
     args_parser.add_argument(
-        "--max-n", type=positive_int, help="largest number of inputs timed (default: 200, --quick: 40)"
+        "--max-n", type=int_between(2, 500), help="largest number of inputs timed (default: 200, --quick: 40)"
     )
-    args_parser.add_argument("--repeats", type=positive_int, default=3, help="timed runs per n, best kept (default: 3)")
+    args_parser.add_argument(
+        "--repeats", type=int_between(1, 100), default=3, help="timed runs per n, best kept (default: 3)"
+    )
     args = args_parser.parse_args(argv)
-    max_n = max(2, args.max_n or (40 if args.quick else 200))
+    max_n = args.max_n or (40 if args.quick else 200)
     out = output_folder(args.out)
     checks = Checks()
     files: list = []
@@ -202,16 +205,17 @@ def main(argv: list[str] | None = None) -> dict:
     # How the cost grows: the slope of log(time) against log(n) over the larger n.
     def growth(seconds: list[float]) -> float:
         pairs = [(math.log(n), math.log(t)) for n, t in zip(timings["n"], seconds) if n >= 20]
-        if len(pairs) < 2:
-            return float("nan")
         mean_u, mean_v = (sum(c) / len(pairs) for c in zip(*pairs))
         return sum((u - mean_u) * (v - mean_v) for u, v in pairs) / sum((u - mean_u) ** 2 for u, _ in pairs)
 
-    forward_growth, reverse_growth = growth(timings["forward"]), growth(timings["reverse"])
-    print(
-        f"  time grows like n^{forward_growth:.2f} by forward mode and n^{reverse_growth:.2f} by reverse mode (n >= 20)"
-    )
-    results["growth"] = forward_growth, reverse_growth
+    if max_n > 20:  # a slope needs two n >= 20
+        forward_growth, reverse_growth = growth(timings["forward"]), growth(timings["reverse"])
+        print(f"  time grows like n^{forward_growth:.2f} by forward mode and n^{reverse_growth:.2f} by reverse mode "
+              "(n >= 20)")  # fmt: skip
+        results["growth"] = forward_growth, reverse_growth
+    else:
+        print(f"  (how the time grows is fitted over n >= 20: it needs --max-n above 20, not {max_n})")
+        results["growth"] = None
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))

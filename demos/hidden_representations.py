@@ -1,6 +1,6 @@
 """The notebook's goal: an animation of how a network's hidden representation of make_circles evolves in training.
 
-    python -m demos.hidden_representations            # ~5 s; writes out/hidden_representations.gif
+    python -m demos.hidden_representations            # ~2 s; writes out/hidden_representations.gif
     python -m demos.hidden_representations --quick    # fewer points, epochs and frames
 
 The forward/backprop notebook (001_c20bbb9382e7f644.txt in ../shared/references/)
@@ -22,12 +22,12 @@ import nn
 from demos.common import (
     Checks,
     grid,
-    int_at_least,
+    int_between,
     model_logits,
+    one_line_errors,
     output_folder,
     parser,
     positive_float,
-    positive_int,
     pyplot,
 )
 
@@ -50,18 +50,21 @@ def hidden_and_logit(model: nn.MLP):
     return autodiff.compile(forward, [0.0, 0.0], params=model.parameters(), has_aux=True)
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)
     args_parser.add_argument(
-        "--samples", type=int_at_least(2), help="points of make_circles (default: 300, --quick: 100)"
+        "--samples", type=int_between(2, 2000), help="points of make_circles (default: 300, --quick: 100)"
     )
-    args_parser.add_argument("--epochs", type=positive_int, help="training epochs (default: 40, --quick: 6)")
+    args_parser.add_argument("--epochs", type=int_between(1, 1000), help="training epochs (default: 40, --quick: 6)")
     args_parser.add_argument(
-        "--frames", type=positive_int, help="frames of the animation, about (default: 10, --quick: 4)"
+        "--frames", type=int_between(1, 100), help="frames of the animation, about (default: 10, --quick: 4)"
     )
     args_parser.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate (default: 0.01)")
-    args_parser.add_argument("--dpi", type=positive_int, default=60, help="resolution of the GIF (default: 60)")
+    args_parser.add_argument(
+        "--dpi", type=int_between(20, 600), default=60, help="resolution of the GIF, 20 to 600 (default: 60)"
+    )
     args = args_parser.parse_args(argv)
     n = args.samples or (100 if args.quick else 300)
     epochs = args.epochs or (6 if args.quick else 40)

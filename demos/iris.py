@@ -23,7 +23,7 @@ import random
 
 import autodiff
 import nn
-from demos.common import Checks, output_folder, parser, positive_float, positive_int, pyplot, save_png
+from demos.common import Checks, int_between, one_line_errors, output_folder, parser, positive_float, pyplot, save_png
 
 
 def standardize(X_train: list, X_test: list) -> tuple[list, list]:
@@ -59,13 +59,14 @@ def article_gradients(model: nn.MLP, X: list, y: list) -> tuple:
     return dz1 @ x.T, dz1.sum(axis=1), dz2 @ a1.T, dz2.sum(axis=1)  # the products sum the examples' outer products
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)
     args_parser.add_argument(
-        "--hidden", type=positive_int, default=8, help="ReLU units in the hidden layer (default: 8)"
+        "--hidden", type=int_between(1, 64), default=8, help="ReLU units in the hidden layer (default: 8)"
     )
-    args_parser.add_argument("--epochs", type=positive_int, help="training epochs (default: 60, --quick: 8)")
+    args_parser.add_argument("--epochs", type=int_between(1, 1000), help="training epochs (default: 60, --quick: 8)")
     args_parser.add_argument("--lr", type=positive_float, default=0.02, help="Adam's learning rate (default: 0.02)")
     args = args_parser.parse_args(argv)
     epochs = args.epochs or (8 if args.quick else 60)

@@ -1,6 +1,6 @@
 """The main job: an MLP learns two moons with the engine; its decision boundary, its training, one neuron's graph.
 
-    python -m demos.moons                                              # ~10 s; writes three files to out/
+    python -m demos.moons                                              # ~5 s; writes three files to out/
     python -m demos.moons --compiled --samples 12500 --test-size 0.2   # trains on 10,000 points in 5-15 s
     python -m demos.moons --quick                                      # a small, fast run
 
@@ -28,13 +28,13 @@ from autodiff import Value
 from demos.common import (
     Checks,
     grid,
-    int_at_least,
+    int_between,
     model_logits,
-    non_negative_float,
+    number_between,
+    one_line_errors,
     output_folder,
     parser,
     positive_float,
-    positive_int,
     pyplot,
     save_png,
 )
@@ -46,8 +46,8 @@ def layer_sizes(text: str) -> list[int]:
         sizes = [int(part) for part in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be sizes separated by commas, like 16,16; got {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"every size must be a positive int, got {text!r}")
+    if not 1 <= len(sizes) <= 4 or not all(1 <= size <= 64 for size in sizes):
+        raise argparse.ArgumentTypeError(f"must be 1 to 4 sizes, each from 1 to 64, got {text!r}")
     return sizes
 
 
@@ -65,18 +65,19 @@ def fraction(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this demo."""
     p = parser(__doc__)
-    p.add_argument("--samples", type=int_at_least(4), help="points of make_moons (default: 400, --quick: 100)")
-    p.add_argument("--noise", type=non_negative_float, default=0.15, help="the moons' noise, a std (default: 0.15)")
+    p.add_argument("--samples", type=int_between(4, 20_000), help="points of make_moons (default: 400, --quick: 100)")
+    p.add_argument("--noise", type=number_between(0, 1), default=0.15, help="the moons' noise, a std (default: 0.15)")
     p.add_argument("--test-size", type=fraction, default=0.25, help="fraction kept aside for testing (default: 0.25)")
     p.add_argument("--hidden", type=layer_sizes, default=[16, 16], help="hidden layer sizes (default: 16,16)")
-    p.add_argument("--epochs", type=positive_int, help="training epochs (default: 50, --quick: 5)")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="examples per step (default: 32)")
+    p.add_argument("--epochs", type=int_between(1, 1000), help="training epochs (default: 50, --quick: 5)")
+    p.add_argument("--batch-size", type=int_between(1, 20_000), default=32, help="examples per step (default: 32)")
     p.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate (default: 0.01)")
     p.add_argument("--compiled", action="store_true",
                    help="train through autodiff.compile: fit(..., compiled=True), fast on many points")  # fmt: skip
     return p
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args = build_parser().parse_args(argv)

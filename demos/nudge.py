@@ -22,7 +22,7 @@ import random
 
 import autodiff
 from autodiff import Value
-from demos.common import Checks, int_at_least, output_folder, parser, pyplot, save_png
+from demos.common import Checks, int_between, one_line_errors, output_folder, parser, pyplot, save_png
 
 NAMES = ("w1", "b1", "w2", "b2", "w3", "b3")
 
@@ -68,10 +68,13 @@ def chain_rule_slopes(p: dict, x: float, y: float) -> dict:
     }
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)
-    args_parser.add_argument("--nudges", type=int_at_least(2), help="nudges drawn per curve (default: 51, --quick: 21)")
+    args_parser.add_argument(
+        "--nudges", type=int_between(2, 1001), help="nudges drawn per curve (default: 51, --quick: 21)"
+    )
     args = args_parser.parse_args(argv)
     n_nudges = args.nudges or (21 if args.quick else 51)
     out = output_folder(args.out)

@@ -18,7 +18,7 @@ import random
 
 import autodiff
 import nn
-from demos.common import Checks, output_folder, parser, positive_float, positive_int, pyplot, save_png
+from demos.common import Checks, int_between, one_line_errors, output_folder, parser, positive_float, pyplot, save_png
 
 
 def chain(p: tuple, x: float) -> object:
@@ -39,10 +39,11 @@ def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; return its key numbers."""
     args_parser = parser(__doc__)
-    args_parser.add_argument("--epochs", type=positive_int, help="training epochs (default: 30, --quick: 5)")
+    args_parser.add_argument("--epochs", type=int_between(1, 1000), help="training epochs (default: 30, --quick: 5)")
     args_parser.add_argument("--lr", type=positive_float, default=0.1, help="Adam's learning rate (default: 0.1)")
     args = args_parser.parse_args(argv)
     epochs = args.epochs or (5 if args.quick else 30)

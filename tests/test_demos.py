@@ -5,6 +5,7 @@ printed; one test runs the main job as a user would, in a fresh interpreter.
 """
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from demos import backprop_equations, gradient_flow, hidden_representations, iris, moons, nudge, toy_step
+from demos import backprop_equations, common, gradient_flow, hidden_representations, iris, moons, nudge, toy_step
 from demos.common import Checks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,12 +117,24 @@ def test_gradient_flow_reproduces_the_lecture_and_forward_mode_agrees_with_rever
     assert results["lecture_gradients"] == (5.5, pytest.approx(2 - math.cos(5), rel=1e-15))
     assert results["max_relative_difference"] < 1e-12
     assert results["timings"]["n"] == [2, 5, 10, 20]
+    assert results["growth"] is None  # a slope over n >= 20 needs two of them
     assert_png(tmp_path / "gradient_flow_modes.png")
     if can_render_svg():
         for name in ("add", "mul", "max", "f"):
             assert_svg(tmp_path / f"gradient_flow_{name}.svg")
     else:
         assert len(results["skipped"]) == 4
+
+
+def test_gradient_flow_fits_how_the_time_grows_only_over_enough_n(tmp_path, capsys):
+    results = run(gradient_flow, tmp_path, "--max-n", "3", "--repeats", "1")
+    assert results["timings"]["n"] == [2, 3]
+    assert results["growth"] is None
+    out = capsys.readouterr().out
+    assert "nan" not in out
+    assert "it needs --max-n above 20, not 3" in out
+    results = run(gradient_flow, tmp_path, "--max-n", "21", "--repeats", "1")
+    assert all(math.isfinite(slope) for slope in results["growth"])
 
 
 def test_forward_mode_with_dual_numbers_differentiates_the_lecture_example():
@@ -139,11 +152,93 @@ def test_every_demo_offers_help_seed_out_and_quick(demo, capsys):
 
 
 @pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.__name__.split(".")[-1])
+def test_every_demo_accepts_any_int_as_a_seed(demo, tmp_path):
+    args = {gradient_flow: ["--max-n", "5", "--repeats", "1"], hidden_representations: ["--frames", "1"]}
+    run(demo, tmp_path, "--seed", "-1", *args.get(demo, []))
+
+
+@pytest.mark.parametrize(
+    ("demo", "option", "value", "bound"),
+    [
+        (toy_step, "--epochs", "1000000", "an int from 1 to 1000"),
+        (nudge, "--nudges", "100000000", "an int from 2 to 1001"),
+        (backprop_equations, "--examples", "1000000", "an int from 2 to 2000"),
+        (iris, "--hidden", "100000", "an int from 1 to 64"),
+        (hidden_representations, "--dpi", "1", "an int from 20 to 600"),
+        (hidden_representations, "--dpi", "100000", "an int from 20 to 600"),
+        (hidden_representations, "--frames", "100000", "an int from 1 to 100"),
+        (moons, "--noise", "1e30", "a number from 0 to 1"),
+        (moons, "--samples", "10000000", "an int from 4 to 20000"),
+        (moons, "--hidden", "16,100000", "1 to 4 sizes, each from 1 to 64"),
+        (gradient_flow, "--max-n", "1", "an int from 2 to 500"),
+        (gradient_flow, "--repeats", "1000000", "an int from 1 to 100"),
+    ],
+    ids=lambda x: x.__name__.split(".")[-1] if hasattr(x, "__name__") else None,
+)
+def test_every_count_and_the_noise_have_bounds_named_in_the_error(
+    demo, option, value, bound, tmp_path, capsys, monkeypatch
+):
+    def accepted(path):
+        raise AssertionError(f"{option} {value} was accepted")  # rather than run for hours
+
+    monkeypatch.setattr(demo, "output_folder", accepted)
+    with pytest.raises(SystemExit) as exit_info:
+        run(demo, tmp_path, option, value)
+    assert exit_info.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .splitlines()[-1]
+        .endswith(f"error: argument {option}: must be {bound}, got {value!r}")
+    )
+
+
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.__name__.split(".")[-1])
 def test_every_demo_refuses_an_out_folder_that_is_a_file(demo, tmp_path):
     not_a_folder = tmp_path / "file.txt"
     not_a_folder.write_text("", encoding="utf-8")
     with pytest.raises(SystemExit, match="is a file, not a folder"):
         demo.main(["--quick", "--out", str(not_a_folder)])
+
+
+@pytest.mark.parametrize("demo", DEMOS, ids=lambda d: d.__name__.split(".")[-1])
+def test_every_demo_refuses_an_out_folder_it_cannot_write_into_before_any_work(demo, tmp_path, monkeypatch, capsys):
+    def refuse(**kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(common.tempfile, "NamedTemporaryFile", refuse)
+    with pytest.raises(SystemExit, match="cannot write into the --out folder .*: Permission denied$"):
+        demo.main(["--quick", "--out", str(tmp_path)])
+    assert capsys.readouterr().out == ""  # nothing done, nothing printed
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_out_folder_is_refused(tmp_path):
+    read_only = tmp_path / "read_only"
+    read_only.mkdir(mode=0o555)
+    with pytest.raises(SystemExit, match="cannot write into the --out folder"):
+        common.output_folder(read_only)
+    assert list(read_only.iterdir()) == []
+
+
+def test_the_out_folder_is_left_as_it_was_found(tmp_path):
+    assert common.output_folder(tmp_path / "new" / "folder") == tmp_path / "new" / "folder"
+    assert list((tmp_path / "new" / "folder").iterdir()) == []  # the write test removed its file
+
+
+@pytest.mark.parametrize("demo", [moons, iris], ids=lambda d: d.__name__.split(".")[-1])
+def test_training_that_diverges_ends_the_demo_with_a_one_line_error(demo, tmp_path):
+    with pytest.raises(SystemExit, match=r"^error: fit: the loss is not finite .* \(a smaller --lr may help\)$"):
+        run(demo, tmp_path, "--lr", "1e300")
+
+
+def test_a_picture_that_cannot_be_written_ends_the_demo_with_a_one_line_error(tmp_path, monkeypatch):
+    def disk_full(fig, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(nudge, "save_png", disk_full)
+    with pytest.raises(SystemExit, match=r"^error: \[Errno 28\] No space left on device: '.*nudge.png'$"):
+        run(nudge, tmp_path)
 
 
 def test_the_main_job_runs_from_the_command_line_and_rejects_bad_input_in_one_line(tmp_path):
@@ -157,7 +252,14 @@ def test_the_main_job_runs_from_the_command_line_and_rejects_bad_input_in_one_li
     bad = python_m("--quick", "--epochs", "0", "--out", str(tmp_path))
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr
-    assert bad.stderr.strip().splitlines()[-1] == "moons.py: error: argument --epochs: must be a positive int, got '0'"
+    assert (
+        bad.stderr.strip().splitlines()[-1]
+        == "moons.py: error: argument --epochs: must be an int from 1 to 1000, got '0'"
+    )
+
+    diverges = python_m("--quick", "--lr", "1e300", "--out", str(tmp_path))
+    assert diverges.returncode == 1
+    assert diverges.stderr.startswith("error: fit: the loss is not finite") and "Traceback" not in diverges.stderr
 
 
 def test_a_failed_check_ends_the_demo_with_an_error_naming_it(capsys):
