@@ -200,3 +200,12 @@ def test_a_collapsed_clustered_mlp_matches_its_snapshot():
     y.backward()
     source = draw_dot(y, module=model, collapse_neurons=True, cluster_by_module=True, color_by_grad=True).source
     assert_snapshot("mlp_2_4_4_1_collapsed_clustered.dot", source)
+
+
+def test_numpy_integers_are_accepted_as_counts():
+    np = pytest.importorskip("numpy")
+    f, _, _ = lecture_example()
+    expected = draw_dot(f, max_nodes=100, depth=2, digits=3).source
+    assert draw_dot(f, max_nodes=np.int64(100), depth=np.int32(2), digits=np.int64(3)).source == expected
+    with pytest.raises(ValueError, match="max_nodes must be a positive int or None, got 100.0"):
+        draw_dot(f, max_nodes=100.0)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..value import Value
 
-__all__ = ["as_float", "number", "record_field", "dot_string", "describe"]
+__all__ = ["as_float", "is_int", "number", "record_field", "dot_string", "describe"]
 
 # Characters that structure a record label ({a | b}) or end a DOT string.
 _RECORD_SPECIAL = set('{}|<>"')
@@ -16,6 +17,11 @@ _RECORD_SPECIAL = set('{}|<>"')
 def as_float(x: object) -> float:
     """A grad or data as a float (after `backward(create_graph=True)` a grad is a Value)."""
     return float(x)
+
+
+def is_int(x: object) -> bool:
+    """Whether `x` is a whole number type (int, numpy.int64, ...) and not a bool."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
 def number(x: object, digits: int = 4) -> str:
