@@ -1,21 +1,32 @@
 """The `autodiff` command: `autodiff graph "log(x1) + x1*x2 - sin(x2)" --at x1=2 x2=5 -o f.svg`.
 
 Bad input ends with a one-line error on stderr and exit code 2 (1 when the
-problem is the machine: no renderer installed), never a traceback.
+problem is the machine: no renderer installed), never a traceback. A closed
+output pipe (`autodiff graph ... | head -2`) ends quietly with exit code 1, and
+text that the terminal's encoding cannot show is written with ASCII stand-ins.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import keyword
 import math
+import os
+import shlex
 import sys
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+# The file name decides what -o writes.
+_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot"}
+# ASCII stand-ins for the symbols of the printed text, where the output encoding lacks them.
+_ASCII = str.maketrans({"×": "x", "…": "...", "≥": ">=", "·": "*"})
 
 
 class _Exit(Exception):
@@ -31,7 +42,8 @@ class _Parser(argparse.ArgumentParser):
         raise _Exit(f"{message} (see {self.prog} --help)")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The parser of the command line, and that of its graph command."""
     from . import __version__
     from .expression import FUNCTIONS
 
@@ -45,10 +57,10 @@ def _parser() -> argparse.ArgumentParser:
         "gradient, and draw the computation graph as SVG (or DOT).",
         epilog="The expression may use numbers, variables, + - * / **, unary minus and the functions "
         f"{', '.join(sorted(FUNCTIONS))}. It is parsed, never run as Python code. An expression that starts "
-        'with "-" goes after "--": autodiff graph --at x=1 -- "-x*x". '
+        'with "-" goes last, after "--": autodiff graph --at x=1 -- "-x*x". '
         'Example: autodiff graph "log(x1) + x1*x2 - sin(x2)" --at x1=2 x2=5 -o f.svg',
     )
-    graph.add_argument("expression", help='for example "log(x1) + x1*x2 - sin(x2)"')
+    graph.add_argument("expression", nargs="?", help='for example "log(x1) + x1*x2 - sin(x2)"')
     graph.add_argument(
         "--at",
         nargs="+",
@@ -57,11 +69,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="the value of each variable, e.g. --at x1=2 x2=5",
     )
-    graph.add_argument("-o", "--output", metavar="FILE", help='write the graph here ("-" for stdout)')
+    graph.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help='write the graph here: FILE.svg (a picture), FILE.dot or FILE.gv (DOT source), or "-" for stdout',
+    )
     graph.add_argument(
         "--format",
         choices=("svg", "dot"),
-        help="svg (the default) or dot (the DOT source); a FILE ending in .dot or .gv means dot",
+        help="what -o - writes: svg (the default) or dot (the DOT source); for a FILE, its name decides",
     )
     graph.add_argument(
         "--renderer",
@@ -88,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument(
         "--explain", action="store_true", help="print each variable's gradient as a sum of one term per edge"
     )
-    return parser
+    return parser, graph
 
 
 def _positive_int(text: str) -> int:
@@ -103,33 +120,102 @@ def _positive_int(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with `argv` (default: sys.argv[1:]) and return the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         try:
-            args = _parser().parse_args(argv)
+            parser, graph = _parser()
+            args, extras = parser.parse_known_args(argv)
         except SystemExit as done:  # --help and --version
             return done.code if isinstance(done.code, int) else EXIT_OK
         if args.command is None:
             raise _Exit("choose a command: graph (see autodiff --help)")
-        return _graph(args)
+        _find_expression(args, argv, graph)
+        if extras:
+            raise _Exit(f"unrecognized arguments: {' '.join(extras)} (see autodiff graph --help)")
+        code = _graph(args)
+        sys.stdout.flush()  # here, so that a closed pipe is reported below rather than at exit
+        return code
     except _Exit as error:
-        print(f"autodiff: error: {error}", file=sys.stderr)
+        _say(f"autodiff: error: {error}", sys.stderr)
         return error.code
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as the Python docs advise
+        _silence_stdout()
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+
+
+def _find_expression(args: argparse.Namespace, argv: list[str], graph: argparse.ArgumentParser) -> None:
+    """Take the expression from the end of --at when --at swallowed it; else say how to pass it."""
+    if args.expression is not None:
+        return
+    if args.at and "=" not in args.at[-1]:  # autodiff graph --at x=1 "x*x"
+        args.expression = args.at.pop()
+        return
+    options = {name for action in graph._actions for name in action.option_strings}
+    dashed = [a for a in argv if a.startswith("-") and a != "--" and not _is_option(a, options)]
+    hint = ""
+    if dashed:  # argparse reads "-x" as an option, or even as "-o x"
+        hint = (
+            f'; {dashed[0]!r} was read as an option: an expression that starts with "-" goes last, after --, '
+            f"as in autodiff graph --at {' '.join(map(shlex.quote, args.at or ['x=1']))} -- {shlex.quote(dashed[0])}"
+        )
+    raise _Exit(f"the following arguments are required: expression{hint} (see autodiff graph --help)")
+
+
+def _is_option(arg: str, options: set[str]) -> bool:
+    """Whether argparse took `arg` for one of `options` (--explain, --output=f.svg, or an abbreviation: --exp)."""
+    name = arg.partition("=")[0]
+    return name in options or (name.startswith("--") and any(o.startswith(name) for o in options))
+
+
+def _say(text: str, stream: TextIO) -> None:
+    """Write a line of text; characters the stream's encoding lacks become ASCII stand-ins or escapes."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        text = text.translate(_ASCII).encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:  # an encoding Python does not know: leave the text to the stream
+        pass
+    stream.write(text + "\n")
+
+
+def _write_stdout(text: str) -> None:
+    """Write SVG or DOT to stdout as UTF-8 (what both declare), whatever the terminal's encoding."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+        return
+    sys.stdout.flush()
+    buffer.write(text.encode("utf-8"))
+    buffer.flush()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull, so that flushing it at exit does not fail again on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture it)
+        pass
 
 
 def _graph(args: argparse.Namespace) -> int:
     from .expression import ExpressionError, parse_expression
     from .graph import GraphTooLargeError, RendererError, draw_dot, explain, render_svg
 
+    fmt = _output_format(args.output, args.format)
     try:
         expression = parse_expression(args.expression)
     except ExpressionError as error:
         raise _Exit(f"{error}") from None
     values = _parse_at(args.at, expression.variables)
+    f = _root_name(expression.variables)
     try:
         out, leaves = expression.evaluate(values)
-        out.label = "f"
+        if not any(out is leaf for leaf in leaves.values()):  # a lone variable keeps its name
+            out.label = f
         out.backward()
     except ExpressionError as error:
         raise _Exit(f"{error}") from None
@@ -139,16 +225,15 @@ def _graph(args: argparse.Namespace) -> int:
     to_stdout = args.output == "-"
     report = sys.stderr if to_stdout else sys.stdout
     point = ", ".join(f"{name}={_number(v)}" for name, v in values.items())
-    print(f"f({point}) = {out.data!r}", file=report)
+    _say(f"{f}({point}) = {out.data!r}", report)
     for name, leaf in leaves.items():
-        print(f"df/d{name} = {leaf.grad!r}", file=report)
+        _say(f"d{f}/d{name} = {leaf.grad!r}", report)
     if args.explain:
         for leaf in leaves.values():
-            print(explain(leaf, out), file=report)
+            _say(str(explain(leaf, out)), report)
     if args.output is None:
         return EXIT_OK
 
-    fmt = args.format or ("dot" if args.output.lower().endswith((".dot", ".gv")) else "svg")
     try:
         graph = draw_dot(
             out,
@@ -165,17 +250,39 @@ def _graph(args: argparse.Namespace) -> int:
             f"the graph has {error.n_nodes} nodes, more than --max-nodes {error.max_nodes}: "
             "pass --depth N to draw only the N ops nearest the result, or raise --max-nodes"
         ) from None
-    except RendererError as error:
-        raise _Exit(str(error), EXIT_FAILED) from None
+    except RendererError as error:  # in the command line's words: --renderer dot, not renderer='dot'
+        message = str(error).replace("renderer='dot'", "--renderer dot").replace("renderer='wasm'", "--renderer wasm")
+        raise _Exit(message, EXIT_FAILED) from None
     if to_stdout:
-        sys.stdout.write(text)
+        _write_stdout(text)
         return EXIT_OK
     try:
         Path(args.output).write_text(text, encoding="utf-8")
     except OSError as error:
         raise _Exit(f"cannot write {args.output!r}: {error.strerror or error}") from None
-    print(f"wrote {args.output}", file=report)
+    _say(f"wrote {args.output}", report)
     return EXIT_OK
+
+
+def _output_format(output: str | None, fmt: str | None) -> str:
+    """svg or dot: from the name of the -o FILE, else --format; refuse names that promise another format."""
+    if output is None or output == "-":
+        return fmt or "svg"
+    by_name = _FORMATS.get(Path(output).suffix.lower())
+    if by_name is None:
+        raise _Exit(
+            f"-o {output!r}: the file name must end in .svg (the picture) or .dot/.gv (DOT source); "
+            "other formats (.png, .pdf) are not written: convert the SVG"
+        )
+    if fmt is not None and fmt != by_name:
+        raise _Exit(f"--format {fmt} does not match -o {output!r}, which means {by_name}")
+    return by_name
+
+
+def _root_name(variables: list[str]) -> str:
+    """A name for the expression's value that no variable has: f, else g, h, f1, f2, ..."""
+    candidates = itertools.chain(["f", "g", "h"], (f"f{i}" for i in itertools.count(1)))
+    return next(name for name in candidates if name not in variables)
 
 
 def _parse_at(items: list[str], variables: list[str]) -> dict[str, float]:
@@ -185,7 +292,7 @@ def _parse_at(items: list[str], variables: list[str]) -> dict[str, float]:
     values: dict[str, float] = {}
     for item in items:
         name, sep, text = item.partition("=")
-        name, text = name.strip(), text.strip()
+        name, text = unicodedata.normalize("NFKC", name.strip()), text.strip()  # as Python reads the expression
         if not sep or not name or not text:
             raise _Exit(f"--at expects NAME=VALUE, got {item!r}")
         if not name.isidentifier() or keyword.iskeyword(name) or name in FUNCTIONS:
@@ -204,7 +311,8 @@ def _parse_at(items: list[str], variables: list[str]) -> dict[str, float]:
             raise _Exit(f"no value for the variable {name!r}: add {name}=VALUE to --at")
     for name in values:
         if name not in variables:
-            raise _Exit(f"--at: {name!r} does not appear in the expression (its variables: {', '.join(variables)})")
+            known = f"its variables: {', '.join(variables)}" if variables else "it has no variables"
+            raise _Exit(f"--at: {name!r} does not appear in the expression ({known})")
     return {name: values[name] for name in variables}
 
 

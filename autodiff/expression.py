@@ -2,25 +2,35 @@
 
 The text is parsed with `ast` and only a whitelist is accepted: numbers, variable
 names, + - * / **, unary minus and plus, parentheses, and calls of the engine's
-functions. Nothing is ever passed to `eval`. Limits on length, nesting and
-exponents refuse hostile input (`9**9**9`, 10,000 nested parentheses) before any
-work is done on it.
+functions. Nothing is ever passed to `eval`. Limits on length, operator count and
+nesting refuse hostile input (10,000 nested parentheses) before it is parsed or
+evaluated; an exponent above MAX_EXPONENT (`9**9**9`) is refused during
+evaluation, before the power is computed.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import math
+import re
+import tokenize
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import functions
 from .value import Value, as_value
 
-__all__ = ["Expression", "ExpressionError", "parse_expression", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT"]
+__all__ = [
+    "Expression", "ExpressionError", "parse_expression", "FUNCTIONS",
+    "MAX_LENGTH", "MAX_OPERATORS", "MAX_DEPTH", "MAX_EXPONENT",
+]  # fmt: skip
 
 MAX_LENGTH = 10_000  # characters
-MAX_DEPTH = 100  # nesting of the syntax tree (and at most MAX_DEPTH // 2 levels of brackets)
+MAX_OPERATORS = 1000  # + - * / ** (binary or unary): a flat sum of 1000 terms is fine, Python's parser recurses
+# Nesting of the syntax tree: calls, unary minus, bracketed operands, ** chains. A left-to-right chain
+# a + b - c * d ... counts once, however long (at most MAX_DEPTH // 2 levels of brackets).
+MAX_DEPTH = 100
 MAX_EXPONENT = 1000.0  # |b| in a ** b
 
 
@@ -119,9 +129,13 @@ def parse_expression(text: str) -> Expression:
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"the expression is {len(text)} characters long, more than the limit of {MAX_LENGTH}")
     _check_brackets(text)
+    _check_operators(text)
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as error:
+        if "Exceeds the limit" in error.msg:  # Python 3.11+ refuses to convert integers of over 4300 digits
+            digits = max(len(run) for run in re.findall(r"\d+", text))
+            raise ExpressionError(f"a number in the expression is too long ({digits} digits) for a float") from None
         where = f" at column {error.offset}" if error.offset else ""
         raise ExpressionError(f"invalid syntax{where}: {error.msg}") from None
     except (RecursionError, MemoryError):  # Python's parser gives up on very deep nesting
@@ -144,16 +158,39 @@ def _check_brackets(text: str) -> None:
         raise ExpressionError(f"the expression nests brackets {deepest} deep, more than the limit of {MAX_DEPTH // 2}")
 
 
+def _check_operators(text: str) -> None:
+    """At most MAX_OPERATORS operators, counted before parsing: Python's parser recurses on a long sum."""
+    try:
+        count = sum(
+            1
+            for token in tokenize.generate_tokens(io.StringIO(text).readline)
+            if token.type == tokenize.OP and token.string in _OPERATORS.values()
+        )
+    except (tokenize.TokenError, SyntaxError):  # let the parser name the syntax error
+        return
+    if count > MAX_OPERATORS:
+        raise ExpressionError(f"the expression has {count} operators, more than the limit of {MAX_OPERATORS}")
+
+
 def _check(tree: ast.Expression, text: str) -> None:
-    """Every node is on the whitelist and the tree is at most MAX_DEPTH deep (walked without recursion)."""
+    """Every node is on the whitelist and nested at most MAX_DEPTH deep (walked without recursion)."""
     called = _called_names(tree)
     stack = [(tree.body, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise ExpressionError(f"the expression is nested more than {MAX_DEPTH} levels deep")
+            raise ExpressionError(
+                f"the expression nests calls, brackets or operators more than {MAX_DEPTH} levels deep"
+            )
         _check_node(node, called, text)
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if not _is_context(child))
+        for child in ast.iter_child_nodes(node):
+            if not _is_context(child):
+                stack.append((child, depth if _continues_chain(node, child) else depth + 1))
+
+
+def _continues_chain(node: ast.AST, child: ast.AST) -> bool:
+    """Whether `child` is the left operand of `node` and an operation itself: a + b + c, read left to right."""
+    return isinstance(node, ast.BinOp) and child is node.left and isinstance(child, ast.BinOp)
 
 
 def _is_context(node: ast.AST) -> bool:
@@ -232,7 +269,7 @@ def _segment(text: str, node: ast.AST, width: int = 40) -> str:
 
 
 class _Evaluator:
-    """Builds the Values of a checked tree (depth at most MAX_DEPTH, so recursion is safe)."""
+    """Builds the Values of a checked tree: it recurses only as deep as _check allows (MAX_DEPTH)."""
 
     def __init__(self, text: str, leaves: dict[str, Value]) -> None:
         self.text, self.leaves = text, leaves
@@ -254,16 +291,29 @@ class _Evaluator:
         if isinstance(node, ast.UnaryOp):
             x = self.visit(node.operand)
             return -x if isinstance(node.op, ast.USub) else x
-        if isinstance(node, ast.BinOp):
-            a, b = self.visit(node.left), self.visit(node.right)
-            op = _OPERATORS[type(node.op)]
+        if isinstance(node, ast.BinOp):  # a chain a + b - c ...: down its left operands in a loop
+            chain = [node]
+            while _continues_chain(chain[-1], chain[-1].left):
+                chain.append(chain[-1].left)
+            a = self.visit(chain[-1].left)
+            for link in reversed(chain):
+                a = self._binop(link, a, self.visit(link.right))
+            return a
+        if isinstance(node, ast.Call):
+            _, _, f = FUNCTIONS[node.func.id]
+            return f(*[self.visit(arg) for arg in node.args])
+        raise ExpressionError(f"cannot evaluate {_segment(self.text, node)}")  # unreachable after _check
+
+    def _binop(self, node: ast.BinOp, a: Value, b: Value) -> Value:
+        op = _OPERATORS[type(node.op)]
+        try:
             if op == "**" and abs(b.data) > MAX_EXPONENT:
                 raise ExpressionError(
                     f"the exponent {b.data:.10g} is too large (at most {MAX_EXPONENT:g} in absolute value): "
                     f"{_segment(self.text, node)}"
                 )
             return {"+": a.__add__, "-": a.__sub__, "*": a.__mul__, "/": a.__truediv__, "**": a.__pow__}[op](b)
-        if isinstance(node, ast.Call):
-            _, _, f = FUNCTIONS[node.func.id]
-            return f(*[self.visit(arg) for arg in node.args])
-        raise ExpressionError(f"cannot evaluate {_segment(self.text, node)}")  # unreachable after _check
+        except ExpressionError:
+            raise
+        except (ArithmeticError, ValueError, TypeError) as error:  # as visit() reports them, naming this link
+            raise ExpressionError(f"{error} (in {_segment(self.text, node)})") from None

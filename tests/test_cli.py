@@ -2,6 +2,7 @@
 
 import importlib.metadata
 import math
+import os
 import subprocess
 import sys
 
@@ -46,9 +47,9 @@ def test_it_renders_with_the_system_dot(capsys, tmp_path):
 
 def test_it_writes_dot_source_for_format_dot_or_a_dot_file(capsys, tmp_path):
     assert run(capsys, *LECTURE, "-o", str(tmp_path / "f.gv"), "--depth", "1")[0] == 0
-    assert run(capsys, *LECTURE, "-o", str(tmp_path / "f.txt"), "--format", "dot", "--contributions")[0] == 0
+    assert run(capsys, *LECTURE, "-o", str(tmp_path / "F.DOT"), "--format", "dot", "--contributions")[0] == 0
     assert (tmp_path / "f.gv").read_text().startswith("digraph autodiff {")
-    assert 'label="1 × 5 = 5"' in (tmp_path / "f.txt").read_text()
+    assert 'label="1 × 5 = 5"' in (tmp_path / "F.DOT").read_text()
 
 
 def test_dash_o_dash_writes_the_graph_to_stdout_and_the_numbers_to_stderr(capsys):
@@ -81,7 +82,17 @@ BAD_ARGUMENTS = [
     (["graph", "x", "--at", "x=nan"], "the value of 'x' must be a finite number, got 'nan'"),
     (["graph", "x", "--at", "x=1e999"], "must be a finite number"),
     (["graph", "x", "--at", "x=1", "x=2"], "'x' is given twice"),
-    (["graph", "x", "--at", "x=1", "y=2"], "'y' does not appear in the expression"),
+    (["graph", "x", "--at", "x=1", "y=2"], "'y' does not appear in the expression (its variables: x)"),
+    (["graph", "2", "--at", "x=1"], "'x' does not appear in the expression (it has no variables)"),
+    (["graph", "-x", "--at", "x=1"], "expression; '-x' was read as an option: an expression that starts with "
+     '"-" goes last, after --, as in autodiff graph --at x=1 -- -x'),
+    (["graph", "--at", "x=1", "y=2", "-x*y"], "as in autodiff graph --at x=1 y=2 -- '-x*y'"),
+    (["graph", "x", "--at", "x=1", "--bogus"], "unrecognized arguments: --bogus"),
+    (["graph", "x", "--at", "x=1", "-o", "f.png"], "-o 'f.png': the file name must end in .svg (the picture) "
+     "or .dot/.gv (DOT source)"),
+    (["graph", "x", "--at", "x=1", "-o", "f.pdf"], "-o 'f.pdf': the file name must end in .svg"),
+    (["graph", "x", "--at", "x=1", "-o", "f"], "-o 'f': the file name must end in .svg"),
+    (["graph", "x", "--at", "x=1", "-o", "f.svg", "--format", "dot"], "--format dot does not match -o 'f.svg'"),
     (["graph", "x", "--at", "1x=2"], "'1x' is not a valid variable name"),
     (["graph", "x", "--at", "log=2"], "'log' is not a valid variable name"),
     (["graph", "x", "--at", "x=1", "--format", "png"], "invalid choice: 'png'"),
@@ -140,3 +151,55 @@ def test_python_dash_m_autodiff_runs_the_lecture_example():
 def test_the_console_script_is_declared():
     scripts = importlib.metadata.entry_points(group="console_scripts")
     assert [ep.value for ep in scripts if ep.name == "autodiff"] == ["autodiff.cli:main"]
+
+
+def test_an_expression_after_at_is_not_taken_for_a_value(capsys):
+    assert run(capsys, "graph", "--at", "x=3", "x*x") == (0, "f(x=3) = 9.0\ndf/dx = 6.0\n", "")
+    assert run(capsys, "graph", "--at", "x=3", "--", "-x")[1] == "f(x=3) = -3.0\ndf/dx = -1.0\n"
+
+
+def test_a_lone_variable_keeps_its_name(capsys, tmp_path):
+    code, out, _ = run(capsys, "graph", "x", "--at", "x=1", "--explain", "-o", str(tmp_path / "x.dot"))
+    assert code == 0 and "x is the root" in out
+    source = (tmp_path / "x.dot").read_text(encoding="utf-8")
+    assert "{ x | data 1 | grad 1 }" in source and "{ f |" not in source
+
+
+def test_the_result_is_named_apart_from_the_variables(capsys, tmp_path):
+    code, out, _ = run(capsys, "graph", "f*g", "--at", "f=1", "g=2", "-o", str(tmp_path / "h.dot"))
+    assert code == 0 and out.splitlines()[:3] == ["h(f=1, g=2) = 2.0", "dh/df = 2.0", "dh/dg = 1.0"]
+    assert "{ h | data 2 | grad 1 }" in (tmp_path / "h.dot").read_text(encoding="utf-8")
+
+
+def test_at_names_are_normalised_as_python_normalises_the_expression(capsys):
+    assert run(capsys, "graph", "\uff58*2", "--at", "\uff58=1") == (0, "f(x=1) = 2.0\ndf/dx = 2.0\n", "")
+    assert "'x' is given twice" in run(capsys, "graph", "x", "--at", "\uff58=1", "x=2")[2]
+
+
+def test_a_missing_dot_is_reported_in_the_command_lines_words(capsys, monkeypatch):
+    from autodiff.graph import render
+
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    code, _, err = run(capsys, *LECTURE, "-o", "-", "--renderer", "dot")
+    assert code == 1 and "--renderer dot needs the system Graphviz dot" in err and "renderer='" not in err
+
+
+@pytest.mark.parametrize("options", [["--explain"], ["-o", "-", "--format", "dot"]])
+def test_a_closed_pipe_ends_quietly(options):
+    done = subprocess.Popen(
+        [sys.executable, "-m", "autodiff", *LECTURE, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    done.stdout.close()  # as `| head` does, before anything is written
+    err = done.stderr.read().decode()
+    assert done.wait() == 1 and "Traceback" not in err and "Error" not in err
+
+
+def test_text_an_ascii_terminal_cannot_show_is_escaped_not_a_traceback():
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    argv = [sys.executable, "-m", "autodiff", "graph", "\xe9*2", "--at", "\xe9=1", "--explain"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.splitlines()[:2] == ["f(\\xe9=1) = 2.0", "df/d\\xe9 = 2.0"]
+    assert "f  (operand 1)              1  x                 2  =     2" in done.stdout
+    dot = subprocess.run([*argv[:-1], "-o", "-", "--format", "dot"], capture_output=True, env=env)
+    assert dot.returncode == 0 and "{ \xe9 | data 1 | grad 2 }".encode() in dot.stdout  # DOT is UTF-8

@@ -1,5 +1,6 @@
 """draw_dot: the DOT source of a computation graph (no rendering here)."""
 
+import re
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ from graph_helpers import MLP, assert_snapshot, dot_edges, dot_nodes, lecture_ex
 
 import autodiff
 from autodiff import Value, draw_dot
+from autodiff.graph.style import GradScale
 
 
 def test_the_lecture_example_has_a_record_per_value_and_a_node_per_op():
@@ -200,3 +202,32 @@ def test_a_collapsed_clustered_mlp_matches_its_snapshot():
     y.backward()
     source = draw_dot(y, module=model, collapse_neurons=True, cluster_by_module=True, color_by_grad=True).source
     assert_snapshot("mlp_2_4_4_1_collapsed_clustered.dot", source)
+
+
+def test_numpy_integers_are_accepted_as_counts():
+    np = pytest.importorskip("numpy")
+    f, _, _ = lecture_example()
+    expected = draw_dot(f, max_nodes=100, depth=2, digits=3).source
+    assert draw_dot(f, max_nodes=np.int64(100), depth=np.int32(2), digits=np.int64(3)).source == expected
+    with pytest.raises(ValueError, match="max_nodes must be a positive int or None, got 100.0"):
+        draw_dot(f, max_nodes=100.0)
+
+
+def legend_rows(source: str) -> list[str]:
+    nodes = dot_nodes(source)
+    return [re.search(r'label="([^"]*)"', attrs)[1] for i, attrs in nodes.items() if i.startswith("legend_")]
+
+
+def test_the_legend_before_backward_says_that_all_gradients_are_zero():
+    source = draw_dot((Value(2.0) * 3).relu(), color_by_grad=True).source
+    assert legend_rows(source) == ["all gradients are 0 (run backward() first?)"]
+
+
+def test_the_legend_shows_the_bounds_the_fills_use():
+    x = Value(1.069, "x")
+    y = x * x / 2  # dy/dx = 1.069, so the bounds are 0.1069, 0.01069, 0.001069
+    y.backward()
+    rows = legend_rows(draw_dot(y, color_by_grad=True, rankdir="TB").source)
+    assert rows[:4] == ["|grad| ≥ 0.107", "|grad| ≥ 0.0107", "|grad| ≥ 0.00107", "0 < |grad| < 0.00107"]
+    scale = GradScale(1.069)
+    assert scale.fill(0.107) == scale.fill(1.0) != scale.fill(0.1069)  # the fill follows the shown bound

@@ -130,3 +130,9 @@ def test_the_readme_shows_the_explanation_that_explain_gives():
     f, x1, _ = lecture_example()
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert f">>> print(x1.explain_grad(f))\n{x1.explain_grad(f)}\n```" in readme
+
+
+def test_explain_accepts_a_numpy_integer_for_digits():
+    np = pytest.importorskip("numpy")
+    f, x1, _ = lecture_example()
+    assert str(explain(x1, f, digits=np.int64(3))) == str(explain(x1, f, digits=3))

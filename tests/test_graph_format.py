@@ -51,3 +51,17 @@ def test_describe_cuts_deep_and_long_expressions():
     x = Value(1.0, "x")
     assert describe(x.sin().cos().exp().tanh().relu()) == "relu(tanh(exp(cos(…))))"
     assert len(describe(x + x + x + x + x + x + x + x + x + x + x + x, depth=20, width=20)) == 20
+
+
+def test_describe_brackets_a_negative_constant_as_a_base_or_under_unary_minus():
+    x = Value(1.0, "x")
+    assert describe(Value(-2.0) ** 2) == "(-2) ** 2"  # -2 ** 2 would read as -(2 ** 2)
+    assert describe(-Value(-2.0)) == "-(-2)"
+    assert describe(x * -2) == "x * -2" and describe(x**-2) == "x ** -2"
+
+
+def test_a_cut_expression_is_bracketed_once():
+    x = Value(1.0, "x")
+    assert describe((x + 1).tanh().tanh().tanh()) == "tanh(tanh(tanh(…)))"
+    assert describe((x + 1) * x, depth=1) == "(…) * x"
+    assert describe(x + 1, depth=0) == "…"

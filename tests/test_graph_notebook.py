@@ -41,3 +41,17 @@ def test_a_failing_renderer_falls_back_to_text(monkeypatch):
     assert bundle == {
         "text/plain": repr(lecture_example()[0]) + "\n(graph not drawn: RendererUnavailable: no SVG renderer)"
     }
+
+
+def test_the_reason_is_cut_at_the_end_of_a_sentence_not_at_an_abbreviation(monkeypatch):
+    def fail(source, renderer):
+        raise render.RendererUnavailable(
+            "no SVG renderer: install Graphviz (e.g. apt-get install graphviz), i.e. dot. Then try again."
+        )
+
+    monkeypatch.setattr(render, "render_svg", fail)
+    text = lecture_example()[0]._repr_mimebundle_()["text/plain"]
+    assert text.endswith(
+        "(graph not drawn: RendererUnavailable: no SVG renderer: install Graphviz (e.g. apt-get install graphviz), "
+        "i.e. dot)"
+    )

@@ -135,3 +135,16 @@ def test_importing_autodiff_loads_neither_graphviz_nor_the_wasm_runtime():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["f.png", "f.pdf", "f.dot", "f"])
+def test_save_svg_refuses_a_path_that_does_not_end_in_svg(name, tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "render_svg", lambda *a: (_ for _ in ()).throw(AssertionError("rendered")))
+    with pytest.raises(ValueError, match=r"save_svg writes SVG only: the path must end in \.svg, got '.*" + name):
+        save_svg(lecture_example()[0], tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_svg_takes_an_upper_case_suffix(tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "render_svg", lambda source, renderer: "<svg/>")
+    assert save_svg(lecture_example()[0], tmp_path / "F.SVG").read_text() == "<svg/>"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backward import topological_order
 from .explain import local_partials, neuron_partials
-from .format import as_float, describe, dot_string, number, record_field
+from .format import as_float, describe, dot_string, is_int, number, record_field
 from .modules import ModuleMap, map_module
 from .select import DrawnNode, select_nodes
 from .style import DEAD_RELU_COLOR, GradScale, is_dead_relu
@@ -62,7 +62,9 @@ def draw_dot(
         show_contributions: label each edge with its term of the parent's grad: upstream grad × local derivative.
         digits: significant digits of the numbers shown.
     """
-    _check_options(root, rankdir, max_nodes, depth, module, collapse_neurons, cluster_by_module, digits)
+    max_nodes, depth, digits = _check_options(
+        root, rankdir, max_nodes, depth, module, collapse_neurons, cluster_by_module, digits
+    )
     modules = map_module(module, topological_order(root), "draw_dot: module") if module is not None else None
     drawn = select_nodes(root, depth, max_nodes, modules.calls if collapse_neurons else None)
 
@@ -93,7 +95,10 @@ def draw_dot(
     return graph
 
 
-def _check_options(root, rankdir, max_nodes, depth, module, collapse_neurons, cluster_by_module, digits) -> None:
+def _check_options(
+    root, rankdir, max_nodes, depth, module, collapse_neurons, cluster_by_module, digits
+) -> tuple[int | None, int | None, int]:
+    """Refuse bad options; return max_nodes, depth and digits as ints (numpy integers are accepted)."""
     from ..value import Value
 
     if not isinstance(root, Value):
@@ -101,13 +106,14 @@ def _check_options(root, rankdir, max_nodes, depth, module, collapse_neurons, cl
     if rankdir not in RANKDIRS:
         raise ValueError(f"draw_dot: rankdir must be one of {', '.join(map(repr, RANKDIRS))}, got {rankdir!r}")
     for name, x in (("max_nodes", max_nodes), ("depth", depth)):
-        if x is not None and (isinstance(x, bool) or not isinstance(x, int) or x < 1):
+        if x is not None and (not is_int(x) or x < 1):
             raise ValueError(f"draw_dot: {name} must be a positive int or None, got {x!r}")
-    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
+    if not is_int(digits) or not 1 <= digits <= 17:
         raise ValueError(f"draw_dot: digits must be an int from 1 to 17, got {digits!r}")
     for name, flag in (("collapse_neurons", collapse_neurons), ("cluster_by_module", cluster_by_module)):
         if flag and module is None:
             raise ValueError(f"draw_dot: {name}=True needs module=, the nn module whose neurons to find")
+    return (None if max_nodes is None else int(max_nodes)), (None if depth is None else int(depth)), int(digits)
 
 
 def _clusters(drawn: list[DrawnNode], modules: ModuleMap) -> dict[Value, tuple[str, ...]]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..backward import topological_order
 from ..numerics import FloatMath
-from .format import as_float, describe, number
+from .format import as_float, describe, is_int, number
 
 if TYPE_CHECKING:
     from ..value import Value
@@ -138,8 +138,9 @@ def explain(node: Value, root: Value, digits: int = 6) -> Explanation:
     for arg, name in ((node, "node"), (root, "root")):
         if not isinstance(arg, Value):
             raise TypeError(f"explain: {name} must be a Value, got {type(arg).__name__} ({arg!r})")
-    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
+    if not is_int(digits) or not 1 <= digits <= 17:
         raise ValueError(f"explain: digits must be an int from 1 to 17, got {digits!r}")
+    digits = int(digits)
     order = topological_order(root)
     if node not in set(order):
         raise ValueError(f"explain: {describe(node)!r} is not in the graph of root {describe(root)!r}")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..value import Value
 
-__all__ = ["as_float", "number", "record_field", "dot_string", "describe"]
+__all__ = ["as_float", "is_int", "number", "record_field", "dot_string", "describe"]
 
 # Characters that structure a record label ({a | b}) or end a DOT string.
 _RECORD_SPECIAL = set('{}|<>"')
@@ -16,6 +17,11 @@ _RECORD_SPECIAL = set('{}|<>"')
 def as_float(x: object) -> float:
     """A grad or data as a float (after `backward(create_graph=True)` a grad is a Value)."""
     return float(x)
+
+
+def is_int(x: object) -> bool:
+    """Whether `x` is a whole number type (int, numpy.int64, ...) and not a bool."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
 def number(x: object, digits: int = 4) -> str:
@@ -59,8 +65,8 @@ def _describe(node: Value, depth: int) -> str:
         return node.label
     if not node.parents:
         return number(node.data, 6)
-    if depth == 0:
-        return "(…)" if node.op in _PRECEDENCE else f"{node.op}(…)"
+    if depth == 0:  # "…" for a cut infix expression: _wrap brackets it where it is an operand
+        return "…" if node.op in _PRECEDENCE else f"{node.op}(…)"
     args = [_describe(p, depth - 1) for p in node.parents]
     op = node.op
     if op in _PRECEDENCE and op != "neg":
@@ -76,8 +82,17 @@ def _describe(node: Value, depth: int) -> str:
 
 
 def _wrap(text: str, operand: Value, op: str, wrap_ties: bool) -> str:
-    """Parenthesise an operand that binds less tightly than `op` (or as tightly, where order matters)."""
-    if operand.label or operand.op not in _PRECEDENCE or not operand.parents:
+    """Parenthesise an operand that binds less tightly than `op` (or as tightly, where order matters).
+
+    A negative constant is bracketed as the base of ** and under unary minus: (-2) ** 2, not -2 ** 2.
+    """
+    if operand.label:
         return text
+    if not operand.parents:
+        return f"({text})" if text.startswith("-") and (op == "neg" or (op == "**" and wrap_ties)) else text
+    if operand.op not in _PRECEDENCE:
+        return text
+    if text == "…":  # a cut expression: always bracketed as an operand
+        return "(…)"
     inner, outer = _PRECEDENCE[operand.op], _PRECEDENCE[op]
     return f"({text})" if inner < outer or (inner == outer and wrap_ties) else text

@@ -78,12 +78,17 @@ def save_svg(root: Value, path: str | os.PathLike[str], renderer: str = "auto", 
 
     Args:
         root: the output whose graph to draw.
-        path: the file to write.
+        path: the file to write; its name must end in .svg (the only format written).
         renderer: "auto", "dot" or "wasm", as for `to_svg`.
         **options: passed to `draw_dot`.
     """
-    svg = to_svg(root, renderer, **options)
     path = Path(path)
+    if path.suffix.lower() != ".svg":
+        raise ValueError(
+            f"save_svg writes SVG only: the path must end in .svg, got {str(path)!r} "
+            "(for DOT source, write draw_dot(root).source to a .dot file)"
+        )
+    svg = to_svg(root, renderer, **options)
     path.write_text(svg, encoding="utf-8")
     return path
 

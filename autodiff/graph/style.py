@@ -16,6 +16,9 @@ __all__ = ["GradScale", "is_dead_relu", "DEAD_RELU_COLOR"]
 # Blues, darkest for the largest gradients; light grey for exactly zero.
 _FILLS = ("#6baed6", "#9ecae1", "#c6dbef", "#eff3ff")
 _ZERO_FILL = "#e0e0e0"
+# Significant digits of the bounds between colours. The bounds are rounded before use, so a node's fill
+# follows the bound the legend shows, exactly.
+_BOUND_DIGITS = 3
 DEAD_RELU_COLOR = "#cb181d"
 
 
@@ -35,7 +38,7 @@ class GradScale:
         return cls(max((abs(as_float(n.grad)) for n in nodes), default=0.0))
 
     def _bounds(self) -> tuple[float, ...]:
-        return tuple(self.largest / 10**k for k in range(1, len(_FILLS)))
+        return tuple(float(number(self.largest / 10**k, _BOUND_DIGITS)) for k in range(1, len(_FILLS)))
 
     def fill(self, grad: object) -> str:
         g = abs(as_float(grad))
@@ -46,12 +49,15 @@ class GradScale:
                 return fill
         return _FILLS[-1]
 
-    def legend(self, digits: int = 2, dead_relus: bool = False) -> list[tuple[str, str, str]]:
+    def legend(self, dead_relus: bool = False) -> list[tuple[str, str, str]]:
         """(fill, border, text) rows that say what each colour means."""
-        bounds = [number(b, digits) for b in self._bounds()]
-        rows = [(fill, "black", f"|grad| ≥ {b}") for fill, b in zip(_FILLS, bounds)]
-        rows.append((_FILLS[-1], "black", f"0 < |grad| < {bounds[-1]}"))
-        rows.append((_ZERO_FILL, "black", "grad = 0"))
+        if self.largest == 0.0:  # nothing to scale by: typically backward() has not run
+            rows = [(_ZERO_FILL, "black", "all gradients are 0 (run backward() first?)")]
+        else:
+            bounds = [number(b, _BOUND_DIGITS) for b in self._bounds()]
+            rows = [(fill, "black", f"|grad| ≥ {b}") for fill, b in zip(_FILLS, bounds)]
+            rows.append((_FILLS[-1], "black", f"0 < |grad| < {bounds[-1]}"))
+            rows.append((_ZERO_FILL, "black", "grad = 0"))
         if dead_relus:
             rows.append(("white", DEAD_RELU_COLOR, "relu output 0: passes no gradient back"))
         return rows
