@@ -1,6 +1,7 @@
 """gradcheck: agrees on correct derivatives, and is shown to fail on wrong ones."""
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -61,3 +62,11 @@ def test_gradcheck_leaves_captured_gradients_alone():
     w = Value(2.0)
     gradcheck(lambda x: w * x, [1.0])
     assert w.grad == 0.0
+
+
+def test_the_readme_gradcheck_example_prints_what_the_readme_shows():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    example = readme.split(">>> autodiff.gradcheck(", 1)[1].split("```", 1)[0]
+    call, shown = example.split("\n", 1)
+    assert call == "lambda x1, x2: x1.log() + x1 * x2 - x2.sin(), [2.0, 5.0])"
+    assert repr(gradcheck(lambda x1, x2: x1.log() + x1 * x2 - x2.sin(), [2.0, 5.0])) == shown.rstrip("\n")
