@@ -4,9 +4,9 @@ then run on each minibatch as one numpy call (`fit(..., compiled=True)`).
 A row of the compiled function is one example's features followed by its target:
 a number, a list of numbers (multi-output mse), or, for cross_entropy, the class
 index as a one-hot vector, since a traced program cannot index a list by a number
-it reads from its input. The loss is then logsumexp(z) - one_hot . z, the same
-numbers as logsumexp(z) - z[k]. The model's outputs ride along (`has_aux`) for the
-accuracy.
+it reads from its input. The loss is then logsumexp(z - one_hot . z), the same
+numbers as cross_entropy's logsumexp(z - z[k]). The model's outputs ride along
+(`has_aux`) for the accuracy.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ class CompiledLoss:
         out = self.model(x)
         outs = [out] if self.single_output else out
         if self.target_kind == "class":
-            loss = autodiff.logsumexp(outs) - autodiff.dot(target, outs)
+            target_logit = autodiff.dot(target, outs)
+            loss = autodiff.logsumexp([z - target_logit for z in outs])
         elif self.target_kind == "vector":
             loss = self.loss(out, target)
         else:

@@ -61,7 +61,9 @@ def hinge(score: Prediction | Sequence, label: float | Sequence) -> Value:
 
 
 def cross_entropy(logits: Sequence, target: int | Sequence[int]) -> Value:
-    """-log softmax(logits)[target], computed as logsumexp(logits) - logits[target].
+    """-log softmax(logits)[target], computed as logsumexp(z_j - z_target over j): the same as
+    logsumexp(z) - z_target, but the differences keep their digits when the logits are large
+    (at 1e15, logsumexp(z) itself is only known to the nearest 0.125).
 
     One example is a list of logits and a class index; a batch is a list of such
     lists and a list of indices.
@@ -78,14 +80,17 @@ def _cross_entropy_one(logits: object, k: object) -> Value:
         raise TypeError(f"cross_entropy: target must be a class index (an int), got {type(k).__name__} ({k!r})")
     if not 0 <= k < len(zs):
         raise ValueError(f"cross_entropy: target must be a class index in [0, {len(zs)}), got {k!r}")
-    return autodiff.logsumexp(zs) - zs[k]
+    return autodiff.logsumexp([z - zs[k] for z in zs])
 
 
 def softmax(logits: Sequence[Prediction]) -> list[Value]:
-    """The probabilities e**z_i / sum_j e**z_j, as exp(z_i - logsumexp(z)) (no overflow)."""
+    """The probabilities e**z_i / sum_j e**z_j, as exp(d_i - logsumexp(d)) with d = z - max(z):
+    no overflow, and no digits lost when the logits are large (as in `cross_entropy`)."""
     zs = _logit_list("softmax", logits)
-    lse = autodiff.logsumexp(zs)
-    return [(z - lse).exp() for z in zs]
+    top = max(zs, key=lambda z: z.data)  # any z_j would do mathematically; the largest keeps exp(d) <= 1
+    differences = [z - top for z in zs]
+    lse = autodiff.logsumexp(differences)
+    return [(d - lse).exp() for d in differences]
 
 
 def l2(parameters: Iterable[Value]) -> Value:

@@ -189,3 +189,16 @@ def test_losses_match_pytorch_including_at_extreme_logits():
     t_loss.backward()
     assert value == pytest.approx(t_loss.item(), rel=1e-15)
     assert grads == pytest.approx(t_preds.grad.tolist(), rel=1e-15)
+
+
+@pytest.mark.parametrize("scale", [0.0, 1e3, 1e10, 1e15])
+def test_softmax_and_cross_entropy_keep_their_digits_for_large_logits(scale):
+    # logits (s, s, s - 1): softmax = (1, 1, 1/e) / (2 + 1/e) whatever s is
+    zs = [Value(scale), Value(scale), Value(scale - 1.0)]
+    total = 2.0 + math.exp(-1.0)
+    expected = [1.0 / total, 1.0 / total, math.exp(-1.0) / total]
+    assert [p.data for p in softmax(zs)] == pytest.approx(expected, rel=1e-15)
+    loss = cross_entropy(zs, 2)
+    loss.backward()
+    assert loss.data == pytest.approx(1.0 + math.log(total), rel=1e-15)
+    assert [z.grad for z in zs] == pytest.approx([expected[0], expected[1], expected[2] - 1.0], rel=1e-15)
