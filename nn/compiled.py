@@ -44,6 +44,7 @@ class CompiledLoss:
             self.target_kind, self.target_width = "vector", len(example_target)
         else:
             self.target_kind, self.target_width = "number", 1
+        self.check_targets([example_target])  # the loss's own error for a bad target, before encoding it
         example_row = [float(x) for x in example_x] + self._encode(example_target)
 
         def example_loss(*row: Value) -> tuple[Value, list[Value]]:

@@ -81,6 +81,21 @@ def test_bad_targets_are_refused_before_training_as_in_eager_mode():
     assert model.state_dict() == before
 
 
+@pytest.mark.parametrize(
+    "first_target, error, message",
+    [
+        (5, ValueError, r"cross_entropy: target must be a class index in \[0, 3\), got 5"),
+        (1.0, TypeError, r"cross_entropy: target must be a class index \(an int\), got float"),
+    ],
+)
+def test_a_bad_first_cross_entropy_target_gets_the_losss_own_error(first_target, error, message):
+    X, _ = nn.data.make_moons(20, noise=0.1, seed=0)
+    y = [first_target] + [0, 1, 2] * 6 + [0]
+    model = nn.MLP(2, [3], seed=0)
+    with pytest.raises(error, match=message):
+        fit(model, X, y, loss="cross_entropy", optimizer=nn.optim.SGD(model.parameters(), lr=0.1), compiled=True)
+
+
 def test_a_loss_that_branches_on_data_cannot_be_compiled_and_says_so():
     def branchy(pred, target):
         return pred * pred if pred > target else pred
