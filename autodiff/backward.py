@@ -55,7 +55,10 @@ def backward(root: Value, create_graph: bool = False) -> None:
     root.grad = 1.0
     try:
         if create_graph:
-            _backward_building_graph(order)
+            from .value import enable_grad
+
+            with enable_grad():  # the gradients' graph is what was asked for, even inside no_grad()
+                _backward_building_graph(order)
         else:
             _backward_floats(order)
         # This pass's total, added to what each leaf held before, as PyTorch accumulates.

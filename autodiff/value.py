@@ -218,7 +218,10 @@ def _checked_float(data: object) -> float:
     # bool is an int subclass, and numpy's bools are not Real numbers: both are refused.
     if isinstance(data, bool) or not isinstance(data, numbers.Real):
         raise TypeError(f"Value: data must be an int or float, got {type(data).__name__} ({data!r})")
-    x = float(data)
+    try:
+        x = float(data)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError("Value: data must be a finite number, got an int too large for a float") from None
     if not -MAX_FLOAT <= x <= MAX_FLOAT:
         raise ValueError(f"Value: data must be a finite number, got {x!r}")
     return x

@@ -135,7 +135,10 @@ def _list_sizes(names: Mapping[str, object]) -> dict[str, int]:
 def _finite_number(who: str, name: str, x: object) -> float:
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{who}: parameter {name!r} must be a number, got {type(x).__name__} ({x!r})")
-    x = float(x)
+    try:
+        x = float(x)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(f"{who}: parameter {name!r} must be finite, got an int too large for a float") from None
     if not math.isfinite(x):
         raise ValueError(f"{who}: parameter {name!r} must be finite, got {x!r}")
     return x

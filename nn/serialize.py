@@ -114,13 +114,13 @@ def load(path: str | os.PathLike) -> Module:
 def _build(document: Any) -> Module:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValueError(f'not a saved model (expected a JSON object with "format": {FORMAT!r})')
-    if document.get("version") != VERSION:
+    if type(document.get("version")) is not int or document["version"] != VERSION:  # not true, not 1.0
         raise ValueError(f"unsupported version {document.get('version')!r} (this library reads version {VERSION})")
     extra = set(document) - {"format", "version", "model", "config", "parameters"}
     if extra:
         raise ValueError(f"unexpected key {sorted(extra)[0]!r}")
     kind = document.get("model")
-    if kind not in _TYPES:
+    if not isinstance(kind, str) or kind not in _TYPES:
         raise ValueError(f"unknown model type {kind!r}; known: {', '.join(_TYPES)}")
     cls, keys = _TYPES[kind]
     config, parameters = document.get("config"), document.get("parameters")

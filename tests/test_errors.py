@@ -14,7 +14,7 @@ def test_value_refuses_data_that_is_not_an_int_or_float(data):
         Value(data)
 
 
-@pytest.mark.parametrize("data", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("data", [math.nan, math.inf, -math.inf, 10**400, -(10**4000)])
 def test_value_refuses_non_finite_data(data):
     with pytest.raises(ValueError, match="finite"):
         Value(data)

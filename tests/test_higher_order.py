@@ -92,3 +92,15 @@ def test_create_graph_skips_an_undefined_local_derivative_whose_gradient_is_zero
     y = x.sqrt().relu() * 0.0 + x  # sqrt'(0) is infinite but only reached through relu'(0) = 0
     y.backward(create_graph=True)
     assert x.grad.data == 1.0
+
+
+def test_create_graph_builds_the_gradients_graph_even_inside_no_grad():
+    x = Value(2.0)
+    y = x**3
+    with autodiff.no_grad():
+        y.backward(create_graph=True)
+    assert x.grad.data == 12.0 and x.grad.parents  # 3 x^2, still a graph
+    dy_dx = x.grad
+    x.grad = 0.0
+    dy_dx.backward()
+    assert x.grad == 12.0  # 6 x

@@ -94,6 +94,9 @@ def with_changes(**changes):
         ("[1, 2]", r"not a saved model"),
         ({"format": "pickle"}, r"not a saved model"),
         (with_changes(version=2), r"unsupported version 2"),
+        (with_changes(version=True), r"unsupported version True"),
+        (with_changes(version=1.0), r"unsupported version 1\.0"),
+        (with_changes(model=["MLP"]), r"unknown model type \['MLP'\]"),
         (with_changes(model="os.system"), r"unknown model type 'os.system'; known: Neuron, Layer, MLP"),
         (with_changes(model="Module"), r"unknown model type 'Module'"),
         (with_changes(extra=1), r"unexpected key 'extra'"),
@@ -106,6 +109,10 @@ def with_changes(**changes):
         (
             with_changes(parameters={**good_document()["parameters"], "layers.0.neurons.0.w.0": "1"}),
             r"parameter 'layers.0.neurons.0.w.0' must be a number, got str",
+        ),
+        (
+            with_changes(parameters={**good_document()["parameters"], "layers.0.neurons.0.w.0": 10**400}),
+            r"parameter 'layers.0.neurons.0.w.0' must be finite, got an int too large for a float",
         ),
     ],
 )
