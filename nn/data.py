@@ -224,7 +224,7 @@ def _linspace(start: float, stop: float, n: int, endpoint: bool = True) -> list[
 
 
 def _check_count(who: str, name: str, n: object, minimum: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < minimum:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:  # numpy's ints pass
         raise ValueError(f"{who}: {name} must be an int >= {minimum}, got {n!r}")
 
 

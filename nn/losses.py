@@ -13,6 +13,7 @@ to 1000 and beyond.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable, Sequence
 
@@ -162,6 +163,15 @@ def _logit_list(who: str, logits: object) -> list[Value]:
 def _check_number(who: str, what: str, x: object) -> None:
     if isinstance(x, bool) or not isinstance(x, (numbers.Real, Value)):
         raise TypeError(f"{who}: {what} must be a number, got {type(x).__name__} ({x!r})")
+    if not isinstance(x, Value) and not _is_finite(x):
+        raise ValueError(f"{who}: {what} must be a finite number, got {x!r}")
+
+
+def _is_finite(x: numbers.Real) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def _check_label(who: str, what: str, y: object, allowed: tuple[int, int]) -> None:

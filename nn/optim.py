@@ -44,6 +44,8 @@ class Optimizer:
         name = type(self).__name__
         if self.schedule is not None:
             self.lr = _check_lr(f"{name}: schedule({self.steps})", self.schedule(self.steps))
+        else:  # it may have been set between steps
+            self.lr = _check_lr(name, self.lr)
         grads = [_grad_of(name, i, p) for i, p in enumerate(self.params)]
         new_data, commit = self._update([p.data for p in self.params], grads)
         for i, x in enumerate(new_data):

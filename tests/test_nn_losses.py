@@ -202,3 +202,11 @@ def test_softmax_and_cross_entropy_keep_their_digits_for_large_logits(scale):
     loss.backward()
     assert loss.data == pytest.approx(1.0 + math.log(total), rel=1e-15)
     assert [z.grad for z in zs] == pytest.approx([expected[0], expected[1], expected[2] - 1.0], rel=1e-15)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, 10**400])
+def test_a_non_finite_target_or_prediction_is_named_by_the_loss(bad):
+    with pytest.raises(ValueError, match="mse: target must be a finite number"):
+        mse(Value(1.0), bad)
+    with pytest.raises(ValueError, match="mse: prediction must be a finite number"):
+        mse(bad, 1.0)

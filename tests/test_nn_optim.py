@@ -227,3 +227,14 @@ def test_a_gradient_built_with_create_graph_is_read_as_its_value():
     (x**3).backward(create_graph=True)  # x.grad is a Value, 12
     SGD([x], lr=0.1).step()
     assert x.data == pytest.approx(2.0 - 1.2, rel=1e-15)
+
+
+@pytest.mark.parametrize("optimizer", [SGD, Adam])
+def test_a_bad_learning_rate_set_between_steps_is_refused_and_changes_nothing(optimizer):
+    w = Value(1.0)
+    opt = optimizer([w], lr=0.1)
+    w.grad = 2.0
+    opt.lr = -1.0
+    with pytest.raises(ValueError, match=rf"{optimizer.__name__}: lr must be a finite number >= 0, got -1.0"):
+        opt.step()
+    assert w.data == 1.0

@@ -214,3 +214,16 @@ def test_importing_nn_does_not_import_tqdm_and_importing_autodiff_does_not_impor
     subprocess.run([sys.executable, "-c", code], check=True)
     code = "import sys, autodiff; assert 'nn' not in sys.modules and 'numpy' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_numpy_integers_work_for_counts_and_seeds():
+    np = pytest.importorskip("numpy")
+    X, y = nn.data.make_moons(np.int64(40), noise=0.1, seed=np.int64(1))
+    results = []
+    for count in (int, np.int64):
+        model = nn.MLP(2, [3, 1], seed=count(0))
+        optimizer = nn.optim.SGD(model.parameters(), lr=0.1)
+        fit(model, X, y, loss="binary_cross_entropy", optimizer=optimizer, epochs=count(2), batch_size=count(8),
+            seed=count(3), progress=False)  # fmt: skip
+        results.append([p.data for p in model.parameters()])
+    assert len(X) == 40 and results[0] == results[1]
