@@ -232,7 +232,11 @@ def constant(x: object, op_name: str) -> Value:
     if type(x) is not float and (isinstance(x, bool) or not isinstance(x, numbers.Real)):
         raise TypeError(f"{op_name}: expected a Value or a number, got {type(x).__name__} ({x!r})")
     node = _new(Value)
-    node.data = _checked_float(x)
+    try:
+        node.data = _checked_float(x)
+    except ValueError:
+        shown = repr(x) if isinstance(x, float) else "an int too large for a float"
+        raise ValueError(f"{op_name}: operands must be finite numbers, got {shown}") from None
     node.grad = 0.0
     node.label = ""
     node.parents = ()

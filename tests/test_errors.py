@@ -57,6 +57,20 @@ def test_domain_and_range_errors_name_the_op_and_show_the_value(compute, error, 
         compute()
 
 
+@pytest.mark.parametrize(
+    "compute, shown",
+    [
+        (lambda: Value(1.0) * math.nan, r"\*: operands must be finite numbers, got nan"),
+        (lambda: math.inf + Value(1.0), r"\+: operands must be finite numbers, got inf"),
+        (lambda: Value(1.0) - 10**400, r"-: operands must be finite numbers, got an int too large for a float"),
+        (lambda: autodiff.dot([1.0], [math.nan]), r"dot: operands must be finite numbers, got nan"),
+    ],
+)
+def test_a_non_finite_number_operand_is_named_with_its_op(compute, shown):
+    with pytest.raises(ValueError, match=shown):
+        compute()
+
+
 @pytest.mark.parametrize("other", ["2", None, [1.0], True, 1j])
 def test_ops_with_a_non_number_raise_type_error_naming_the_type(other):
     with pytest.raises(TypeError, match=type(other).__name__):
