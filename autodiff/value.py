@@ -235,7 +235,7 @@ def constant(x: object, op_name: str) -> Value:
     try:
         node.data = _checked_float(x)
     except ValueError:
-        shown = repr(x) if isinstance(x, float) else "an int too large for a float"
+        shown = "an int too large for a float" if isinstance(x, numbers.Integral) else repr(x)
         raise ValueError(f"{op_name}: operands must be finite numbers, got {shown}") from None
     node.grad = 0.0
     node.label = ""

@@ -71,6 +71,12 @@ def test_a_non_finite_number_operand_is_named_with_its_op(compute, shown):
         compute()
 
 
+def test_a_non_finite_numpy_operand_is_shown_as_itself():
+    np = pytest.importorskip("numpy")
+    with pytest.raises(ValueError, match=r"\*: operands must be finite numbers, got np\.float32\(nan\)"):
+        Value(1.0) * np.float32("nan")
+
+
 @pytest.mark.parametrize("other", ["2", None, [1.0], True, 1j])
 def test_ops_with_a_non_number_raise_type_error_naming_the_type(other):
     with pytest.raises(TypeError, match=type(other).__name__):

@@ -189,11 +189,11 @@ class BatchedProgram:
 
         P = np.array([params[j] for j in self._param_positions()], dtype=float)
         shared = None if per_example else self._shared_program(P)
-        if shared is None:  # the eager engine: per-example Jacobian rows, or the compiled version failed
+        if shared is None:  # the eager engine: per-example Jacobian rows, or nothing it could trace
             shared_nodes, shared_leaves = self._shared_forward(P)
             shared_values = [shared_nodes[k].data for k in self.shared_outputs]
         else:
-            shared_values = shared([*P.tolist(), *[0.0] * len(self.shared_outputs)])[1]
+            shared_values = self._compiled_shared_values(shared, P)
         columns = self._columns(P, shared_values)
         V, G = self._buffer("values", n, self.n_rows), self._buffer("grads", n, self.n_rows)
         gathered = self._forward(V, X, columns)
@@ -279,9 +279,13 @@ class BatchedProgram:
         """The values of the parameter-only nodes the batch reads."""
         shared = self._shared_program(P)
         if shared is not None:
-            return shared([*P.tolist(), *[0.0] * len(self.shared_outputs)])[1]
+            return self._compiled_shared_values(shared, P)
         nodes, _ = self._shared_forward(P)
         return [nodes[k].data for k in self.shared_outputs]
+
+    def _compiled_shared_values(self, shared: CompiledFunction, P: np.ndarray) -> list[float]:
+        """The aux of the compiled parameter-only nodes: their values (the seeds only weight the sum; zeros)."""
+        return shared([*P.tolist(), *[0.0] * len(self.shared_outputs)])[1]
 
     def _shared_program(self, P: np.ndarray) -> CompiledFunction | None:
         """The parameter-only nodes as a compiled function of (parameters, seeds): its value is
