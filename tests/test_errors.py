@@ -73,7 +73,7 @@ def test_a_non_finite_number_operand_is_named_with_its_op(compute, shown):
 
 def test_a_non_finite_numpy_operand_is_shown_as_itself():
     np = pytest.importorskip("numpy")
-    with pytest.raises(ValueError, match=r"\*: operands must be finite numbers, got np\.float32\(nan\)"):
+    with pytest.raises(ValueError, match=r"\*: operands must be finite numbers, got (np\.float32\()?nan"):
         Value(1.0) * np.float32("nan")
 
 
