@@ -1,6 +1,6 @@
 """The main job: an MLP learns two moons with the engine; its decision boundary, its training, one neuron's graph.
 
-    python -m demos.moons                                              # ~5 s; writes three files to out/
+    python -m demos.moons                                              # ~6 s; writes three files to out/
     python -m demos.moons --compiled --samples 12500 --test-size 0.2   # trains on 10,000 points in 5-15 s
     python -m demos.moons --quick                                      # a small, fast run
 
