@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from . import ops
-from .numerics import FloatMath
 from .ops import Op
-from .value import Number, Value, apply, constant
+from .value import Number, Value, constant
 
 __all__ = [
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
@@ -22,9 +21,7 @@ ValueOrNumber = Value | Number
 
 
 def _unary(op: Op, x: ValueOrNumber) -> ValueOrNumber:
-    if isinstance(x, Value):
-        return apply(op, x)
-    return op.forward(FloatMath, constant(x, op.name).data)
+    return op(x)
 
 
 def exp(x: ValueOrNumber) -> ValueOrNumber:
@@ -74,9 +71,7 @@ def relu(x: ValueOrNumber) -> ValueOrNumber:
 
 def leaky_relu(x: ValueOrNumber, slope: Number = 0.01) -> ValueOrNumber:
     """x for x > 0, slope * x otherwise."""
-    if isinstance(x, Value):
-        return x.leaky_relu(slope)
-    return ops.LEAKY_RELU.forward(FloatMath, constant(x, "leaky_relu").data, constant(slope, "leaky_relu").data)
+    return ops.LEAKY_RELU(x, slope)
 
 
 def sum(values: Iterable[ValueOrNumber]) -> Value:
@@ -84,7 +79,7 @@ def sum(values: Iterable[ValueOrNumber]) -> Value:
     parents = _lift_all(values, "sum")
     if not parents:
         return Value(0.0)
-    return apply(ops.SUM, *parents)
+    return ops.SUM._apply(*parents)
 
 
 def logsumexp(values: Iterable[ValueOrNumber]) -> Value:
@@ -92,7 +87,7 @@ def logsumexp(values: Iterable[ValueOrNumber]) -> Value:
     parents = _lift_all(values, "logsumexp")
     if not parents:
         raise ValueError("logsumexp: needs at least one value, got none")
-    return apply(ops.LOGSUMEXP, *parents)
+    return ops.LOGSUMEXP._apply(*parents)
 
 
 def dot(ws: Sequence[ValueOrNumber], xs: Sequence[ValueOrNumber]) -> Value:
@@ -102,7 +97,7 @@ def dot(ws: Sequence[ValueOrNumber], xs: Sequence[ValueOrNumber]) -> Value:
         raise ValueError(f"dot: ws and xs must have the same length, got {len(ws)} and {len(xs)}")
     if not ws:
         return Value(0.0)
-    return apply(ops.DOT, *ws, *xs)
+    return ops.DOT._apply(*ws, *xs)
 
 
 def _lift_all(values: Iterable[ValueOrNumber], op_name: str) -> tuple[Value, ...]:

@@ -39,7 +39,7 @@ def test_gradcheck_catches_an_op_with_a_wrong_rule():
     wrong_sin = Op("sin", lambda m, x: m.sin(x), lambda m, out, x: (-m.sin(x),))
 
     def uses_wrong_sin(x):
-        return autodiff.value.apply(wrong_sin, x)
+        return wrong_sin(x)
 
     assert not gradcheck(uses_wrong_sin, [0.4]).ok
     assert gradcheck(lambda x: x.sin(), [0.4]).ok

@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..numerics import FloatMath
-from ..value import Value, apply, constant, enable_grad
+from ..grad_mode import enable_grad
+from ..value import Value, constant
 from .codegen import generate
 from .trace import Program
 
@@ -249,7 +250,7 @@ class CompiledFunction:
 
 
 def _build(program: Program, with_grad: bool) -> Any:
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"ops": program.ops}
     exec(compile(generate(program, with_grad), f"<autodiff.compile {with_grad=}>", "exec"), namespace)
     return namespace["make"](FloatMath)
 
@@ -286,7 +287,7 @@ def run_eagerly(
     with enable_grad():
         for k, op in enumerate(program.ops):
             if op is not None:
-                nodes[k] = apply(op, *(nodes[j] for j in program.parents[k]))
+                nodes[k] = op._apply(*(nodes[j] for j in program.parents[k]))
     out = nodes[program.output]
     aux = [nodes[k].data for k in program.aux]
     if not with_grad:

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..ops import CONSTANT
+from ..backward import topological_order
 
 if TYPE_CHECKING:
     from ..value import Value
@@ -77,14 +77,14 @@ def select_nodes(
     def expanded(node: Value) -> bool:
         return distance is None or distance[node] < depth
 
-    order = _order(root, inputs, expanded)
+    order = topological_order(root, lambda node: inputs(node) if expanded(node) else ())
     if max_nodes is not None and len(order) > max_nodes:
         raise GraphTooLargeError(len(order), max_nodes)
     drawn = []
     for i, node in enumerate(order):
         call = calls.get(node)
         if not node.parents:
-            kind = "constant" if node._op is CONSTANT else "value"
+            kind = "constant" if node.is_constant else "value"
         elif not expanded(node):
             kind = "cut"
         else:
@@ -108,29 +108,3 @@ def _distances(root: Value, inputs, depth: int) -> dict[Value, int]:
                 distance[parent] = d + 1
                 queue.append(parent)
     return distance
-
-
-def _order(root: Value, inputs, expanded) -> list[Value]:
-    """A topological order of the drawn graph: each node after its inputs; root last.
-
-    The walk of `autodiff.topological_order`, reading edges through `inputs` and
-    stopping at nodes that are not expanded.
-    """
-    order = []
-    seen = set()
-    finished = set()
-    stack = [root]
-    while stack:
-        node = stack[-1]
-        if node in seen:
-            stack.pop()
-            if node not in finished:
-                finished.add(node)
-                order.append(node)
-            continue
-        seen.add(node)
-        if expanded(node):
-            for parent in reversed(inputs(node)):  # reversed: the first input is finished first
-                if parent not in seen:
-                    stack.append(parent)
-    return order
