@@ -31,7 +31,7 @@ from .namespace import MissingMathFunction
 from .numerics import MAX_FLOAT, FloatMath
 from .ops import Op, OpDefinitionError
 from .symbolic import SourceMath, Sym, SymTuple, source
-from .value import Value, checked_result, lift, new_node, not_finite, record
+from .value import Constant, Value, checked_result, lift, new_node, not_finite, record
 
 __all__ = ["make_apply", "make_backward"]
 
@@ -43,18 +43,38 @@ MAX_ARITIES_PER_OP = 64  # generated functions kept per n-ary op
 def make_apply(op: Op) -> Callable[..., Any]:
     """op's forward as one function of its operands (Values or numbers): the new node, or
     NotImplemented when an operand is neither (for Python's operator protocol)."""
-    formula = _formula(op, "forward", op.arity) if op.arity is not None else None
+    if op.arity is not None:
+        return _apply_for(op, op.arity)
+    by_arity: dict[int, Callable[..., Any]] = {}
+    generic = _generic_apply(op)
+
+    def apply(*operands: Any) -> Any:
+        n = len(operands)
+        forward = by_arity.get(n)
+        if forward is None:
+            forward = _apply_for(op, n) if 0 < n <= MAX_GENERATED_ARITY else generic
+            if len(by_arity) < MAX_ARITIES_PER_OP:
+                by_arity[n] = forward
+        return forward(*operands)
+
+    return apply
+
+
+def _apply_for(op: Op, n: int) -> Callable[..., Any]:
+    formula = _formula(op, "forward", n)
     if formula is None:
         return _generic_apply(op)
-    n = op.arity
     xs = [f"x{i}" for i in range(n)]
     lines = [f"def apply({', '.join(xs)}):"]
-    for x in xs:
+    for x in xs:  # a float becomes a constant inline; anything else goes through lift()
         lines += [
             f"    if type({x}) is not Value:",
-            f"        {x} = lift({x}, op)",
-            f"        if {x} is NotImplemented:",
-            f"            return {x}",
+            f"        if type({x}) is float and -MAX_FLOAT <= {x} <= MAX_FLOAT:",
+            f"            {x}, {x}.data = new(Constant), {x}",
+            "        else:",
+            f"            {x} = lift({x}, op)",
+            f"            if {x} is NotImplemented:",
+            f"                return {x}",
         ]
     lines += [f"    d{i} = x{i}.data" for i in range(n) if _uses(formula, f"d{i}")]
     parents = f"({''.join(f'{x}, ' for x in xs)})"
@@ -74,7 +94,7 @@ def make_apply(op: Op) -> Callable[..., Any]:
         "        return out",
         f"    return checked_node(op, data, {parents})",
     ]
-    return _compile(lines, op, "apply")
+    return _compile(lines, op, f"apply{n}")
 
 
 def _generic_apply(op: Op) -> Callable[..., Any]:
@@ -134,12 +154,15 @@ def _backward_for(op: Op, n: int) -> Callable[[Value, float], None]:
     if isinstance(partials, _Bound):
         lines.append(f"    partials = {partials.src}")
     for x, partial in zip(xs, partials):
+        if partial in ("0.0", "-0.0"):  # no gradient flows there (a constant exponent, say)
+            continue
+        lines.append(f"    if type({x}) is not Constant:")  # constants get no gradient
         if partial == "1.0":
-            lines.append(f"    {x}.grad += grad")
+            lines.append(f"        {x}.grad += grad")
         elif partial == "-1.0":
-            lines.append(f"    {x}.grad -= grad")
-        elif partial not in ("0.0", "-0.0"):  # no gradient flows there (a constant exponent, say)
-            lines.append(f"    {x}.grad += grad * {partial}")
+            lines.append(f"        {x}.grad -= grad")
+        else:
+            lines.append(f"        {x}.grad += grad * {partial}")
     return _compile(lines, op, f"backward{n}")
 
 
@@ -151,7 +174,8 @@ def _generic_backward(op: Op) -> Callable[[Value, float], None]:
         except MissingMathFunction as error:
             raise _missing(op, "partials", error) from error
         for parent, partial in zip(parents, checked_partials(op, partials, len(parents))):
-            parent.grad += grad * partial
+            if type(parent) is not Constant:
+                parent.grad += grad * partial
 
     return backward
 
@@ -212,7 +236,7 @@ def _uses(text: str, name: str) -> bool:
 
 def _compile(lines: list[str], op: Op, what: str) -> Callable[..., Any]:
     namespace = {
-        "Value": Value, "op": op, "lift": lift, "new": object.__new__, "grad_mode": grad_mode, "record": record,
+        "Value": Value, "Constant": Constant, "op": op, "lift": lift, "new": object.__new__, "grad_mode": grad_mode, "record": record,
         "MAX_FLOAT": MAX_FLOAT, "checked_node": checked_node, "m": FloatMath,
     }  # fmt: skip
     text = "\n".join(lines)

@@ -231,6 +231,10 @@ class Constant(Value):
     __slots__ = ()
 
     grad = property(lambda self: 0.0, lambda self, value: None, doc="Always 0.0: a constant is not differentiated.")
+    # The same for every constant, so kept once on the class: making one is a single store (data).
+    label = ""
+    parents = ()
+    _op = None
 
     @property
     def is_constant(self) -> bool:
@@ -269,14 +273,15 @@ def constant(x: object, op_name: str) -> Constant:
     """A plain number used inside the op `op_name`, as a constant leaf."""
     node = _new(Constant)
     node.data = operand_float(x, op_name)
-    node.label = ""
-    node.parents = ()
-    node._op = None
     return node
 
 
 def lift(x: object, op: Op) -> Value | Any:
     """An operand of `op` as a Value: a Value as is, a number as a constant, anything else NotImplemented."""
+    if type(x) is float and -MAX_FLOAT <= x <= MAX_FLOAT:  # the common case, inline
+        node = _new(Constant)
+        node.data = x
+        return node
     if isinstance(x, Value):
         return x
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
