@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from .errors import with_context
+from .errors import add_context
 from .numerics import MAX_FLOAT
 
 if TYPE_CHECKING:
@@ -118,7 +118,8 @@ def _chain_rule(interior: list[Value]) -> None:
             if grad:  # a zero gradient contributes nothing (and skips an undefined local derivative)
                 node._op._backward(node, grad)
     except (ArithmeticError, ValueError) as error:
-        raise with_context(error, f"{node.op}: the derivative is not finite or undefined at inputs ({_inputs(node)})")
+        add_context(error, f"{node.op}: the derivative is not finite or undefined at inputs ({_inputs(node)})")
+        raise
 
 
 def _totals(root: Value, leaves: list[Value], held: list[Any]) -> list[Any]:

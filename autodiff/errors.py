@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-__all__ = ["with_context"]
+__all__ = ["add_context"]
 
-# Exceptions whose constructor takes just a message: the engine raises these itself, and may
-# raise a copy that says more. Any other exception (a user's) keeps its identity and gets a note.
+# Built-in errors whose only argument is their message: the engine raises these itself, and
+# their message can say more. Any other exception (a user's) is left as it is and gets a note.
 _MESSAGE_ONLY = (ValueError, TypeError, ZeroDivisionError, OverflowError, ArithmeticError, AttributeError)
 
 
-def with_context(error: BaseException, context: str) -> BaseException:
-    """`error` with `context` in front of its message, to raise.
+def add_context(error: BaseException, context: str) -> None:
+    """Put `context` in front of `error`'s message, to re-raise it with a bare `raise`.
 
-    A built-in error of the kinds the engine raises becomes a new error of the same
-    type, "context: message", caused by the original. Any other exception is returned
-    itself, with the context as a note (PEP 678; Python 3.10 keeps it in `__notes__`),
-    so its type, arguments and attributes are exactly the user's.
+    The error keeps its type, its traceback and its cause. A built-in error of the
+    kinds the engine raises reads "context: message"; any other exception keeps its
+    arguments and attributes exactly and gets the context as a note (PEP 678; on
+    Python 3.10, which does not print notes, it is kept in `__notes__`).
     """
-    if type(error) in _MESSAGE_ONLY:
-        richer = type(error)(f"{context}: {error}")
-        richer.__cause__ = error
-        return richer
+    if type(error) in _MESSAGE_ONLY and len(error.args) == 1 and isinstance(error.args[0], str):
+        error.args = (f"{context}: {error.args[0]}",)
+        return
     note = f"(in {context})"
     if hasattr(error, "add_note"):
         error.add_note(note)
     else:  # pragma: no cover - Python 3.10
         error.__notes__ = [*getattr(error, "__notes__", []), note]
-    return error

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import ops
-from .errors import with_context
+from .errors import add_context
 from .grad_mode import enable_grad
 from .namespace import Namespace
 
@@ -107,7 +107,8 @@ def chain_rule_building_graph(interior: list[Value], leaves: list[Value]) -> Non
                     parent.grad = contribution if _is_zero(before) else before + contribution
             except (ArithmeticError, ValueError) as error:
                 inputs = ", ".join(repr(p.data) for p in parents[:4]) + (", ..." if len(parents) > 4 else "")
-                raise with_context(error, f"{node.op}: the derivative is not finite or undefined at inputs ({inputs})")
+                add_context(error, f"{node.op}: the derivative is not finite or undefined at inputs ({inputs})")
+                raise
     for node in (*interior, *leaves):
         if not isinstance(node.grad, Value):
             node.grad = Value(node.grad)

@@ -236,8 +236,8 @@ def _uses(text: str, name: str) -> bool:
 
 def _compile(lines: list[str], op: Op, what: str) -> Callable[..., Any]:
     namespace = {
-        "Value": Value, "Constant": Constant, "op": op, "lift": lift, "new": object.__new__, "grad_mode": grad_mode, "record": record,
-        "MAX_FLOAT": MAX_FLOAT, "checked_node": checked_node, "m": FloatMath,
+        "Value": Value, "Constant": Constant, "op": op, "lift": lift, "new": object.__new__,
+        "grad_mode": grad_mode, "record": record, "MAX_FLOAT": MAX_FLOAT, "checked_node": checked_node, "m": FloatMath,
     }  # fmt: skip
     text = "\n".join(lines)
     preamble = "".join(f"m_{name} = m.{name}\n" for name in sorted(set(re.findall(r"\bm_(\w+)\(", text))))

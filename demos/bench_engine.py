@@ -180,9 +180,7 @@ def run(rounds: int, quick: bool, seed: int) -> None:
         chain_builds = {name: (lambda v=v: build_chain(v, chain)) for name, v in engines.items()}
         for gc_on in (False, True):
             setting = "GC on" if gc_on else "GC off"
-            report_phases(
-                f"dag: {nodes:,} nodes, {setting}", compare_phases(dag_builds, rounds, gc_on), nodes, "node"
-            )
+            report_phases(f"dag: {nodes:,} nodes, {setting}", compare_phases(dag_builds, rounds, gc_on), nodes, "node")
             report_phases(
                 f"chain: x -> x*1.0001 + 0.0001, {chain:,} steps ({2 * chain:,} op nodes), {setting}",
                 compare_phases(chain_builds, rounds, gc_on),

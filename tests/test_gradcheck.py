@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-import autodiff
 from autodiff import Value, gradcheck
 from autodiff.ops import Op
 

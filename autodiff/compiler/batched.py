@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import functions
-from ..ops import DOT, Op
 from ..grad_mode import enable_grad
+from ..ops import DOT, Op
 from ..value import Value, constant
 from .codegen import SourceMath, Sym
 from .compiled import CompiledFunction

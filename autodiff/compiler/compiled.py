@@ -8,8 +8,8 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..numerics import FloatMath
 from ..grad_mode import enable_grad
+from ..numerics import FloatMath
 from ..value import Value, constant
 from .codegen import generate
 from .trace import Program
