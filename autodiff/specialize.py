@@ -31,7 +31,7 @@ from .namespace import MissingMathFunction
 from .numerics import MAX_FLOAT, FloatMath
 from .ops import Op, OpDefinitionError
 from .symbolic import SourceMath, Sym, SymTuple, source
-from .value import Constant, Value, checked_result, lift, new_node, not_finite, record
+from .value import Constant, Value, checked_result, constant_of, shared_constants, lift, new_node, not_finite, record
 
 __all__ = ["make_apply", "make_backward"]
 
@@ -66,11 +66,12 @@ def _apply_for(op: Op, n: int) -> Callable[..., Any]:
         return _generic_apply(op)
     xs = [f"x{i}" for i in range(n)]
     lines = [f"def apply({', '.join(xs)}):"]
-    for x in xs:  # a float becomes a constant inline; anything else goes through lift()
+    for x in xs:  # a float becomes its shared constant; anything else goes through lift()
         lines += [
             f"    if type({x}) is not Value:",
             f"        if type({x}) is float and -MAX_FLOAT <= {x} <= MAX_FLOAT:",
-            f"            {x}, {x}.data = new(Constant), {x}",
+            f"            c = constants.get({x})",
+            f"            {x} = c if c is not None else constant_of({x})",
             "        else:",
             f"            {x} = lift({x}, op)",
             f"            if {x} is NotImplemented:",
@@ -238,6 +239,7 @@ def _compile(lines: list[str], op: Op, what: str) -> Callable[..., Any]:
     namespace = {
         "Value": Value, "Constant": Constant, "op": op, "lift": lift, "new": object.__new__,
         "grad_mode": grad_mode, "record": record, "MAX_FLOAT": MAX_FLOAT, "checked_node": checked_node, "m": FloatMath,
+        "constants": shared_constants, "constant_of": constant_of,
     }  # fmt: skip
     text = "\n".join(lines)
     preamble = "".join(f"m_{name} = m.{name}\n" for name in sorted(set(re.findall(r"\bm_(\w+)\(", text))))

@@ -224,21 +224,59 @@ class Value:
 class Constant(Value):
     """A plain number used inside an op (the 2 in `x * 2`): a leaf whose gradient is always 0.
 
-    Like a Python number next to a tensor in PyTorch, it is not differentiated:
-    the backward pass does not visit it, and what it writes to `grad` is dropped.
+    Like a Python number next to a tensor in PyTorch, it is not differentiated: the
+    backward pass does not visit it. A constant cannot be changed, so the engine
+    makes one per number and shares it (`x * 2` and `y * 2` hold the same 2.0):
+    a loop that multiplies by 1.0001 a million times allocates it once.
     """
 
     __slots__ = ()
 
-    grad = property(lambda self: 0.0, lambda self, value: None, doc="Always 0.0: a constant is not differentiated.")
-    # The same for every constant, so kept once on the class: making one is a single store (data).
+    # The same for every constant, so kept once on the class.
     label = ""
     parents = ()
     _op = None
 
     @property
+    def grad(self) -> float:
+        """Always 0.0: a constant is not differentiated."""
+        return 0.0
+
+    @property
     def is_constant(self) -> bool:
         return True
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "grad":  # what a pass writes to every node's grad: a constant has none to keep
+            return
+        raise AttributeError(f"a constant cannot be changed (it is shared by every op that uses {self.data!r})")
+
+    def __copy__(self) -> Constant:
+        """A constant of the same number that is not shared (a drawing shows each use on its own)."""
+        fresh = _new(Constant)
+        _set_data(fresh, self.data)
+        return fresh
+
+    def __reduce__(self) -> tuple:
+        return (constant_of, (self.data,))
+
+
+_set_data = Value.data.__set__  # the slot itself, past Constant.__setattr__
+shared_constants: dict[float, Constant] = {}  # one constant per number, shared
+_MAX_CONSTANTS = 4096  # when more numbers than this were seen, start over (a loop over data, say)
+
+
+def constant_of(x: float) -> Constant:
+    """The constant holding the finite float x (one per number: -0.0 and 0.0 are different numbers)."""
+    node = shared_constants.get(x) if x else None  # 0.0 == -0.0 as keys: zeros are not shared
+    if node is None:
+        node = _new(Constant)
+        _set_data(node, x)
+        if x:
+            if len(shared_constants) >= _MAX_CONSTANTS:
+                shared_constants.clear()
+            shared_constants[x] = node
+    return node
 
 
 def _checked_float(data: object) -> float:
@@ -271,17 +309,13 @@ def operand_float(x: object, op_name: str) -> float:
 
 def constant(x: object, op_name: str) -> Constant:
     """A plain number used inside the op `op_name`, as a constant leaf."""
-    node = _new(Constant)
-    node.data = operand_float(x, op_name)
-    return node
+    return constant_of(operand_float(x, op_name))
 
 
 def lift(x: object, op: Op) -> Value | Any:
     """An operand of `op` as a Value: a Value as is, a number as a constant, anything else NotImplemented."""
-    if type(x) is float and -MAX_FLOAT <= x <= MAX_FLOAT:  # the common case, inline
-        node = _new(Constant)
-        node.data = x
-        return node
+    if type(x) is float and -MAX_FLOAT <= x <= MAX_FLOAT:  # the common case
+        return constant_of(x)
     if isinstance(x, Value):
         return x
     if isinstance(x, bool) or not isinstance(x, numbers.Real):

@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from copy import copy
+
 from ..backward import topological_order
 
 if TYPE_CHECKING:
@@ -67,10 +69,15 @@ def select_nodes(
         calls: neuron calls to draw as single nodes, by their output node.
     """
     calls = calls or {}
+    drawn_inputs: dict[Value, tuple[Value, ...]] = {}
 
     def inputs(node: Value) -> tuple[Value, ...]:
-        call = calls.get(node)
-        return call.inputs if call is not None else node.parents
+        # The engine shares one constant per number; a drawing shows each use as its own number.
+        if node not in drawn_inputs:
+            call = calls.get(node)
+            parents = call.inputs if call is not None else node.parents
+            drawn_inputs[node] = tuple(copy(p) if p.is_constant else p for p in parents)
+        return drawn_inputs[node]
 
     distance = _distances(root, inputs, depth) if depth is not None else None
 
