@@ -46,30 +46,33 @@ def depth_first(
     """Call on_leaf(node) for each node without parents, and on_node(node) for the others,
     each once, in topological order (the order of `topological_order`).
 
-    The stack holds each unfinished node beside an iterator over its parents: a node is
-    finished when its iterator runs out. Leaves skip the stack, since they are finished at once.
+    A node is popped twice: first to expand it (it goes back on the stack, finishing
+    this time, with its parents above it, the first parent on top), then to finish it.
+    The stack holds only nodes and booleans, which the cyclic GC does not track, so a
+    walk down a million-op chain does not make it scan the whole graph.
     """
-    parents = parents_of(root)
-    if not parents:
-        on_leaf(root)
-        return
-    seen = {root}
+    seen: set[Value] = set()
     mark = seen.add
-    nodes = [root]
-    parent_iters = [iter(parents)]
-    while parent_iters:
-        for parent in parent_iters[-1]:
-            if parent not in seen:
-                mark(parent)
-                parents = parents_of(parent)
-                if parents:
-                    nodes.append(parent)
-                    parent_iters.append(iter(parents))
-                    break
-                on_leaf(parent)
-        else:
-            parent_iters.pop()
-            on_node(nodes.pop())
+    stack = [root]
+    push, pop = stack.append, stack.pop
+    expanding = [True]
+    push_mode, pop_mode = expanding.append, expanding.pop
+    while stack:
+        node = pop()
+        if not pop_mode():
+            on_node(node)
+        elif node not in seen:
+            mark(node)
+            parents = parents_of(node)
+            if parents:
+                push(node)
+                push_mode(False)
+                for parent in reversed(parents):
+                    if parent not in seen:
+                        push(parent)
+                        push_mode(True)
+            else:
+                on_leaf(node)
 
 
 def backward(root: Value, gradient: float = 1.0, create_graph: bool = False) -> None:
