@@ -82,34 +82,44 @@ def backward(root: Value, gradient: float = 1.0, create_graph: bool = False) -> 
     what it held. The other nodes hold this pass only, and constants get nothing. If the
     pass fails (a derivative that is not finite), every leaf is left as it was.
     """
-    from .value import Constant
-
     seed = _checked_seed(gradient)
-    interior: list[Value] = []
-    leaves: list[Value] = []
-    depth_first(root, interior.append, leaves.append)
-    leaves = [leaf for leaf in leaves if type(leaf) is not Constant]
-    held = [leaf.grad for leaf in leaves]
-    for node in leaves:
-        node.grad = 0.0
-    for node in interior:
-        node.grad = 0.0
+    interior, leaves = _nodes_of(root)
+    held = _start_pass(interior, leaves)
     root.grad = seed
     try:
         if create_graph:
             from .higher_order import chain_rule_building_graph
 
             chain_rule_building_graph(interior, leaves)
-            totals = [leaf.grad if _is_zero(before) else before + leaf.grad for leaf, before in zip(leaves, held)]
         else:
             _chain_rule(interior)
-            totals = _totals(root, leaves, held)
+        totals = _totals(root, leaves, held)
     except BaseException:
         for leaf, before in zip(leaves, held):
             leaf.grad = before
         raise
     for leaf, total in zip(leaves, totals):
         leaf.grad = total
+
+
+def _nodes_of(root: Value) -> tuple[list[Value], list[Value]]:
+    """The nodes with parents in topological order, and the leaves that get a gradient (not constants)."""
+    from .value import Constant
+
+    interior: list[Value] = []
+    leaves: list[Value] = []
+    depth_first(root, interior.append, leaves.append)
+    return interior, [leaf for leaf in leaves if type(leaf) is not Constant]
+
+
+def _start_pass(interior: list[Value], leaves: list[Value]) -> list[Any]:
+    """Set every gradient to 0 for this pass; return what the leaves held, to add to (or restore)."""
+    held = [leaf.grad for leaf in leaves]
+    for node in leaves:
+        node.grad = 0.0
+    for node in interior:
+        node.grad = 0.0
+    return held
 
 
 def _chain_rule(interior: list[Value]) -> None:
@@ -130,7 +140,7 @@ def _totals(root: Value, leaves: list[Value], held: list[Any]) -> list[Any]:
     totals = []
     for leaf, before in zip(leaves, held):
         grad = leaf.grad
-        if not -MAX_FLOAT <= grad <= MAX_FLOAT:
+        if type(grad) is float and not -MAX_FLOAT <= grad <= MAX_FLOAT:
             raise _not_finite(root)
         total = grad if _is_zero(before) else before + grad
         if isinstance(total, float) and not -MAX_FLOAT <= total <= MAX_FLOAT:

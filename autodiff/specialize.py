@@ -31,7 +31,7 @@ from .namespace import MissingMathFunction
 from .numerics import MAX_FLOAT, FloatMath
 from .ops import Op, OpDefinitionError
 from .symbolic import SourceMath, Sym, SymTuple, source
-from .value import Constant, Value, checked_result, constant_of, shared_constants, lift, new_node, not_finite, record
+from .value import Constant, Value, checked_result, constant_of, lift, new_node, not_finite, record, shared_constants
 
 __all__ = ["make_apply", "make_backward"]
 

@@ -10,10 +10,9 @@ them ids that depend only on the graph's structure.
 from __future__ import annotations
 
 from collections import deque
+from copy import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from copy import copy
 
 from ..backward import topological_order
 
