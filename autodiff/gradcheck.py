@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .errors import add_context
 from .functional import value_and_grad
 from .value import Number, Value, no_grad
 
@@ -102,9 +103,8 @@ def _central_difference(fn: Callable[..., Value], name: str, point: list[float],
             with no_grad():
                 out = fn(*shifted)
         except (ArithmeticError, ValueError) as error:
-            raise type(error)(
-                f"gradcheck: {name} failed at input {i} = {x_i!r}, {step!r} from the point: {error}"
-            ) from error
+            add_context(error, f"gradcheck: {name} failed at input {i} = {x_i!r}, {step!r} from the point")
+            raise
         return out.data if isinstance(out, Value) else float(out)
 
     above, below = point[i] + step, point[i] - step

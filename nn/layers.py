@@ -16,6 +16,7 @@ from typing import Any
 
 import autodiff
 from autodiff import Value
+from autodiff.errors import add_context
 
 from ._random import Seed, generator
 from .module import Module
@@ -207,7 +208,8 @@ def _as_values(x: object, nin: int, who: str) -> list[Value]:
             try:
                 v = Value(v)
             except (TypeError, ValueError) as error:
-                raise type(error)(f"{who}: input {i}: {error}") from None
+                add_context(error, f"{who}: input {i}")
+                raise
         xs.append(v)
     return xs
 

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-import autodiff
 from autodiff import Value, gradcheck
 from autodiff.ops import Op
 
@@ -39,7 +38,7 @@ def test_gradcheck_catches_an_op_with_a_wrong_rule():
     wrong_sin = Op("sin", lambda m, x: m.sin(x), lambda m, out, x: (-m.sin(x),))
 
     def uses_wrong_sin(x):
-        return autodiff.value.apply(wrong_sin, x)
+        return wrong_sin(x)
 
     assert not gradcheck(uses_wrong_sin, [0.4]).ok
     assert gradcheck(lambda x: x.sin(), [0.4]).ok

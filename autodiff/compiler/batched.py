@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import functions
+from ..grad_mode import enable_grad
 from ..ops import DOT, Op
-from ..value import Value, apply, constant, enable_grad
+from ..value import Value, constant
 from .codegen import SourceMath, Sym
 from .compiled import CompiledFunction
 from .numpy_math import NumpyMath
@@ -300,7 +301,7 @@ class BatchedProgram:
                 for k, c in self.program.constants:
                     nodes[k] = constant(c, "compile")
                 for k in self.shared_slots:
-                    nodes[k] = apply(self.program.ops[k], *(nodes[j] for j in self.program.parents[k]))
+                    nodes[k] = self.program.ops[k]._apply(*(nodes[j] for j in self.program.parents[k]))
                 outputs = [nodes[k] for k in self.shared_outputs]
                 return functions.dot(list(args[n_params:]), outputs), outputs
 
@@ -337,7 +338,7 @@ class BatchedProgram:
             nodes[k] = constant(c, "compile")
         with enable_grad():
             for k in self.shared_slots:
-                nodes[k] = apply(self.program.ops[k], *(nodes[j] for j in self.program.parents[k]))
+                nodes[k] = self.program.ops[k]._apply(*(nodes[j] for j in self.program.parents[k]))
         return nodes, leaves
 
     def _shared_backward(

@@ -15,10 +15,12 @@ from operator import mul
 
 import numpy as np
 
+from ..namespace import Namespace
+
 __all__ = ["NumpyMath"]
 
 
-class NumpyMath:
+class NumpyMath(metaclass=Namespace):
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
     sqrt = staticmethod(np.sqrt)
@@ -42,6 +44,13 @@ class NumpyMath:
     def logsumexp(xs):
         m = functools.reduce(np.maximum, xs)
         return m + np.log(sum([np.exp(x - m) for x in xs], 0.0))
+
+    @staticmethod
+    def softmax(xs):
+        m = functools.reduce(np.maximum, xs)  # as FloatMath: from the differences to the largest x
+        exps = [np.exp(x - m) for x in xs]
+        total = sum(exps, 0.0)
+        return tuple(e / total for e in exps)
 
     @staticmethod
     def div(a, b):

@@ -27,7 +27,7 @@ def local_partials(node: Value) -> tuple[float, ...]:
     if not node.parents:
         return ()
     try:
-        partials = node._op.partials(FloatMath, node.data, *[p.data for p in node.parents])
+        partials = node.primitive.partials(FloatMath, node.data, *[p.data for p in node.parents])
     except (ArithmeticError, ValueError):
         return (math.nan,) * len(node.parents)
     return tuple(float(p) for p in partials)
