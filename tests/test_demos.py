@@ -262,6 +262,70 @@ def test_the_main_job_runs_from_the_command_line_and_rejects_bad_input_in_one_li
     assert diverges.stderr.startswith("error: fit: the loss is not finite") and "Traceback" not in diverges.stderr
 
 
+HIDE_AND_RUN = """
+import runpy, sys
+
+class Hide:
+    \"\"\"Makes the named modules look not installed: their import fails as a missing module's does.\"\"\"
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {hidden!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+
+sys.meta_path.insert(0, Hide())
+runpy.run_module({module!r}, run_name="__main__", alter_sys=True)
+"""
+
+
+def run_without(hidden: set[str], module: str, *args: str) -> subprocess.CompletedProcess:
+    """python -m module args, in a fresh interpreter in which the hidden modules cannot be imported."""
+    code = HIDE_AND_RUN.format(hidden=hidden, module=module)
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("module", "hidden", "package"),
+    [pytest.param(demo.__name__, {"numpy"}, "numpy", id=f"{demo.__name__[6:]}-numpy") for demo in DEMOS]
+    + [
+        pytest.param("demos.moons", {"matplotlib"}, "matplotlib", id="moons-matplotlib"),
+        pytest.param("demos.nudge", {"PIL"}, "Pillow", id="nudge-Pillow"),
+    ],
+)
+def test_a_demo_without_its_extra_says_in_one_line_which_extra_to_install(module, hidden, package, tmp_path):
+    done = run_without(hidden, module, "--quick", "--out", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr == f'error: this needs {package}, from the demos extra: pip install -e ".[demos]"\n'
+
+
+def test_the_benchmark_without_numpy_names_the_bench_extra():
+    done = run_without({"numpy"}, "demos.benchmark", "--quick")
+    assert done.returncode == 1
+    assert done.stderr == 'error: this needs numpy, from the bench extra: pip install -e ".[bench]"\n'
+
+
+def test_help_needs_no_extra():
+    done = run_without({"numpy", "matplotlib", "PIL"}, "demos.moons", "--help")
+    assert done.returncode == 0 and "--quick" in done.stdout and done.stderr == ""
+
+
+def test_pip_install_leaves_the_demos_out_they_run_from_a_clone():
+    tomllib = pytest.importorskip("tomllib")
+    setuptools = pytest.importorskip("setuptools")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    installed = setuptools.find_packages(str(ROOT), **config["packages"]["find"])
+    assert "autodiff" in installed and "nn" in installed
+    assert not [name for name in installed if name.split(".")[0] in ("demos", "tests")]
+
+
+def test_a_missing_module_of_no_extra_is_a_bug_and_keeps_its_traceback():
+    @common.one_line_errors
+    def main(argv):
+        import a_module_that_no_extra_provides  # noqa: F401
+
+    with pytest.raises(ModuleNotFoundError, match="a_module_that_no_extra_provides"):
+        main([])
+
+
 def test_a_failed_check_ends_the_demo_with_an_error_naming_it(capsys):
     checks = Checks()
     checks.close("one plus one", 1 + 1, 2, 0.0)
