@@ -3,11 +3,10 @@
     python -m demos.gradient_flow            # a few seconds; writes four SVG graphs and a PNG to out/
     python -m demos.gradient_flow --quick    # timings up to n = 40 only
 
-The lecture notes on computation graphs (002_91ec91e4140641fb.txt in
-../shared/references/) read three patterns off the backward pass: + distributes
-the upstream gradient to its inputs unchanged, * switches (each input gets the
-upstream gradient times the other input), and max routes it to the input that was
-selected, the other gets nothing. They work the example
+The lecture notes on computation graphs read three patterns off the backward pass:
++ distributes the upstream gradient to its inputs unchanged, * switches (each input
+gets the upstream gradient times the other input), and max routes it to the input
+that was selected, the other gets nothing. They work the example
 f(x1, x2) = ln(x1) + x1 x2 - sin(x2) at (2, 5), where x2 reaches f by two paths
 whose gradients add up. Each is drawn here as an SVG, every edge labelled with its
 term of the chain rule (upstream grad x local derivative), and explained in text.

@@ -3,14 +3,14 @@
     python -m demos.hidden_representations            # ~2 s; writes out/hidden_representations.gif
     python -m demos.hidden_representations --quick    # fewer points, epochs and frames
 
-The forward/backprop notebook (001_c20bbb9382e7f644.txt in ../shared/references/)
-opens with this animation and ends by training its 2-3-3-1 network on two
-concentric circles (make_circles, factor 0.3, noise 0.1). No straight line
-separates the circles in the input plane; but the output neuron only draws a plane,
-w . h + b = 0, through the last hidden layer's activations h. So training must move
-the points, as the hidden layer sees them, until a plane separates the classes.
-Each frame shows that 3-D hidden representation with the output neuron's plane
-(left) beside the decision boundary it makes in the input plane (right).
+The forward/backprop notebook opens with this animation and ends by training its
+2-3-3-1 network on two concentric circles (make_circles, factor 0.3, noise 0.1). No
+straight line separates the circles in the input plane; but the output neuron only
+draws a plane, w . h + b = 0, through the last hidden layer's activations h. So
+training must move the points, as the hidden layer sees them, until a plane
+separates the classes. Each frame shows that 3-D hidden representation with the
+output neuron's plane (left) beside the decision boundary it makes in the input
+plane (right).
 """
 
 from __future__ import annotations

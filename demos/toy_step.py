@@ -3,12 +3,11 @@
     python -m demos.toy_step            # a few seconds; writes out/toy_step.png
     python -m demos.toy_step --quick    # fewer epochs
 
-Reproduces the opening of the forward/backprop notebook (001_c20bbb9382e7f644.txt
-in ../shared/references/): its toy dataset of 1000 points on [-5, 5] labelled by
-sign; the smallest network one can imagine, one sigmoid neuron per layer
-(parameters w1, b1, w2, b2, w3, b3); then a network with layers of 3 and 2
-sigmoid neurons, each layer computing a = sigmoid(W a_prev + b). Both are drawn
-output against input, before and after training with the engine.
+Reproduces the opening of the forward/backprop notebook: its toy dataset of 1000
+points on [-5, 5] labelled by sign; the smallest network one can imagine, one
+sigmoid neuron per layer (parameters w1, b1, w2, b2, w3, b3); then a network with
+layers of 3 and 2 sigmoid neurons, each layer computing a = sigmoid(W a_prev + b).
+Both are drawn output against input, before and after training with the engine.
 """
 
 from __future__ import annotations
