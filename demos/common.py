@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "parser", "int_between", "number_between", "positive_float", "output_folder", "pyplot",
+    "parser", "add_renderer_option", "int_between", "number_between", "positive_float", "output_folder", "pyplot",
     "save_png", "Checks", "grid", "model_logits", "one_line_errors", "missing_extra_in_one_line",
 ]  # fmt: skip
 
@@ -40,6 +40,17 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("out"), help="folder for the pictures (default: out/)")
     p.add_argument("--quick", action="store_true", help="a smaller, faster run (as the smoke tests run it)")
     return p
+
+
+def add_renderer_option(p: argparse.ArgumentParser) -> None:
+    """--renderer, for the demos that draw graphs as SVG: which Graphviz renders them."""
+    p.add_argument(
+        "--renderer",
+        choices=("auto", "dot", "wasm"),
+        default="auto",
+        help="Graphviz for the SVG graphs: the system dot, the embedded wasm one, or auto: dot if it is on PATH, "
+        "else wasm (default: auto; the gallery uses wasm, the same everywhere)",
+    )
 
 
 def int_between(low: int, high: int) -> Callable[[str], int]:

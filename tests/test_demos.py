@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from demos import backprop_equations, common, gradient_flow, hidden_representations, iris, moons, nudge, toy_step
 from demos.common import Checks
@@ -37,8 +38,6 @@ def assert_svg(path: Path) -> None:
 
 
 def assert_gif(path: Path, frames: int) -> None:
-    from PIL import Image
-
     assert path.read_bytes()[:6] in (b"GIF87a", b"GIF89a"), f"{path} is not a GIF"
     with Image.open(path) as image:
         assert image.n_frames == frames
@@ -55,6 +54,37 @@ def test_toy_step_checks_its_gradients_and_learns_the_step(tmp_path):
     assert results["accuracy 1-3-2-1 network"] > 0.9
     assert results["files"] == [tmp_path / "toy_step.png"]
     assert_png(tmp_path / "toy_step.png")
+
+
+def saved_figures(demo, monkeypatch) -> dict:
+    """{file name: (figure, its renderer)} of every PNG the demo saves, laid out as saved (and written too)."""
+    figures = {}
+
+    def save(fig, path):
+        fig.canvas.draw()  # lays out the figure, so that the positions of its parts are final
+        figures[path.name] = fig, fig.canvas.get_renderer()
+        return common.save_png(fig, path)
+
+    monkeypatch.setattr(demo, "save_png", save)
+    return figures
+
+
+def test_the_toy_step_legend_covers_no_plot(tmp_path, monkeypatch):
+    figures = saved_figures(toy_step, monkeypatch)
+    run(toy_step, tmp_path)
+    fig, renderer = figures["toy_step.png"]
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+    assert len(legends) == 1
+    box = legends[0].get_window_extent(renderer)
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent(renderer)), f"the legend covers {ax.get_title()!r}"
+
+
+def test_the_moons_boundary_has_axis_labels(tmp_path, monkeypatch):
+    figures = saved_figures(moons, monkeypatch)
+    run(moons, tmp_path)
+    (ax,) = figures["moons_boundary.png"][0].axes
+    assert ax.get_xlabel() and ax.get_ylabel()
 
 
 def test_nudge_slopes_equal_the_engine_gradients_and_the_chain_rule(tmp_path):
@@ -91,6 +121,8 @@ def test_hidden_representations_draw_the_networks_own_plane_in_a_gif(tmp_path):
     assert results["accuracy_by_plane"] == results["accuracy"]
     assert results["frames"] == 4
     assert_gif(tmp_path / "hidden_representations.gif", frames=4)
+    with Image.open(tmp_path / "hidden_representations.gif") as image:
+        assert image.size[0] >= 640  # shown at full size in the README, with 9 pt tick labels: 10 pixels high
 
 
 @pytest.mark.parametrize("compiled", [False, True])
