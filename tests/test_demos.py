@@ -158,6 +158,18 @@ def test_gradient_flow_reproduces_the_lecture_and_forward_mode_agrees_with_rever
         assert len(results["skipped"]) == 4
 
 
+@pytest.mark.parametrize("renderer", ["dot", "wasm"])
+def test_the_graph_demos_render_with_the_renderer_asked_for(renderer, tmp_path):
+    import autodiff
+    from demos.draw_gallery import lecture_example
+
+    if renderer not in autodiff.graph.available_renderers():
+        pytest.skip(f"the {renderer} renderer is not installed here")
+    run(gradient_flow, tmp_path, "--max-n", "5", "--repeats", "1", "--renderer", renderer)
+    drawn = (tmp_path / "gradient_flow_f.svg").read_text(encoding="utf-8")
+    assert drawn == autodiff.to_svg(lecture_example(), renderer=renderer, show_contributions=True)
+
+
 def test_gradient_flow_fits_how_the_time_grows_only_over_enough_n(tmp_path, capsys):
     results = run(gradient_flow, tmp_path, "--max-n", "3", "--repeats", "1")
     assert results["timings"]["n"] == [2, 3]
