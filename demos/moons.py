@@ -27,6 +27,7 @@ import nn
 from autodiff import Value
 from demos.common import (
     Checks,
+    add_renderer_option,
     grid,
     int_between,
     model_logits,
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate (default: 0.01)")
     p.add_argument("--compiled", action="store_true",
                    help="train through autodiff.compile: fit(..., compiled=True), fast on many points")  # fmt: skip
+    add_renderer_option(p)
     return p
 
 
@@ -154,6 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
         ax.scatter(
             [], [], c="gray", marker=marker, s=size, edgecolors=edge, linewidths=0.4, label=name
         )  # for the legend
+    ax.set(xlabel="x0, the first input", ylabel="x1, the second input")  # as the neuron's graph names them
     ax.set_title(f"decision boundary: train {train_accuracy:.3f}, test {test_accuracy:.3f}", fontsize=10)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -183,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
         hardest = max(
             range(len(X_test)), key=lambda i: nn.losses.binary_cross_entropy(model(X_test[i]), y_test[i]).data
         )
-    neuron = draw_one_neuron(model, X_test[hardest], y_test[hardest], out, checks)
+    neuron = draw_one_neuron(model, X_test[hardest], y_test[hardest], out, checks, args.renderer)
     results["neuron"] = neuron["neuron"]
     results["files"] += neuron["files"]
 
@@ -191,7 +194,7 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Checks) -> dict:
+def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Checks, renderer: str = "auto") -> dict:
     """Section 5: one example's loss, backward, and the graph of one first-layer neuron with its gradients."""
 
     # The test point with the largest loss goes through the network with the eager
@@ -242,7 +245,8 @@ def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Che
 
     path = out / "moons_neuron.svg"
     try:
-        autodiff.save_svg(hidden[k], path, module=model, show_contributions=True)
+        # Top to bottom: the records stack their fields, so the picture is narrow enough to be read at full size.
+        autodiff.save_svg(hidden[k], path, renderer=renderer, rankdir="TB", module=model, show_contributions=True)
     except autodiff.graph.RendererUnavailable as error:
         print(f"  skipped {path}: {error}")
         return {"neuron": k, "files": []}

@@ -1,10 +1,9 @@
 """Neurons, layers of neurons, and multilayer perceptrons.
 
-Weight layout as in the forward/backprop notebook (001_c20bbb9382e7f644.txt in
-../shared/references/): row k of a layer's weight matrix W holds the weights into
-neuron k, so `layer.neurons[k].w[j]` is W[k][j], and a layer computes
-a = activation(W x + b). `parameters()` is neuron-major: each neuron's weights,
-then its bias.
+Weight layout as in the forward/backprop notebook: row k of a layer's weight matrix
+W holds the weights into neuron k, so `layer.neurons[k].w[j]` is W[k][j], and a
+layer computes a = activation(W x + b). `parameters()` is neuron-major: each
+neuron's weights, then its bias.
 """
 
 from __future__ import annotations
