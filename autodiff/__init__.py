@@ -27,10 +27,13 @@ __all__ = [
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
     "sum", "logsumexp", "dot",
     "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError",
+    "to_html", "save_html", "show_backward",
 ]  # fmt: skip
 
 # The graph functions load on first use (PEP 562), so `import autodiff` stays as light as the engine.
-_GRAPH_NAMES = ("draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError")
+_GRAPH_NAMES = (
+    "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError", "to_html", "save_html", "show_backward",
+)  # fmt: skip
 
 
 def __getattr__(name: str):

@@ -1,4 +1,4 @@
-"""Computation graphs as pictures: DOT source, SVG, gradient explanations.
+"""Computation graphs as pictures: DOT source, SVG, gradient explanations, a page that replays backward().
 
 `import autodiff` stays light: the graphviz package and the embedded renderer are
 imported inside the functions that use them.
@@ -6,6 +6,7 @@ imported inside the functions that use them.
 
 from .dot import RANKDIRS, draw_dot
 from .explain import Explanation, Term, explain
+from .html import save_html, show_backward, to_html
 from .render import RENDERERS, RendererError, RendererUnavailable, available_renderers, render_svg, save_svg, to_svg
 from .select import GraphTooLargeError
 
@@ -13,4 +14,5 @@ __all__ = [
     "draw_dot", "RANKDIRS", "GraphTooLargeError",
     "to_svg", "save_svg", "render_svg", "available_renderers", "RENDERERS", "RendererError", "RendererUnavailable",
     "explain", "Explanation", "Term",
+    "to_html", "save_html", "show_backward",
 ]  # fmt: skip
