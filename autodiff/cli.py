@@ -280,8 +280,8 @@ def _output_format(output: str | None, fmt: str | None) -> str:
     by_name = _FORMATS.get(Path(output).suffix.lower())
     if by_name is None:
         raise _Exit(
-            f"-o {output!r}: the file name must end in .svg (the picture), .dot/.gv (DOT source) or .html (a page "
-            "that steps through the backward pass); "
+            f"-o {output!r}: the file name must end in .svg (the picture) or .dot/.gv (DOT source), or .html (a "
+            "page that steps through the backward pass); "
             "other formats (.png, .pdf) are not written: convert the SVG"
         )
     if fmt is not None and fmt != by_name:
