@@ -14,6 +14,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +28,19 @@ FLAGS = [
     "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio", "--remote-debugging-pipe",
 ]  # fmt: skip
 TIMEOUT = 30.0
+# Runs Chromium with the two pipe ends at descriptors 3 and 4, where it looks for them. They go through
+# descriptors >= 10 first, so that neither end is overwritten when one of them is 3 or 4 already.
+_AT_3_AND_4 = """
+import fcntl, os, sys
+ends = [int(fd) for fd in sys.argv[1:3]]
+high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in ends]
+for fd in ends:
+    os.close(fd)
+for target, fd in zip((3, 4), high):
+    os.dup2(fd, target)
+    os.close(fd)
+os.execv(sys.argv[3], sys.argv[3:])
+"""
 
 
 def chromium_path() -> str | None:
@@ -60,9 +74,8 @@ class Browser:
         commands_read, self._commands = os.pipe()
         self._replies, replies_write = os.pipe()
         args = [executable, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"]
-        # The shell puts the pipe ends at descriptors 3 and 4, where Chromium looks for them.
         self._process = subprocess.Popen(
-            ["/bin/sh", "-c", f'exec "$@" 3<&{commands_read} 4>&{replies_write}', "sh", *args],
+            [sys.executable, "-c", _AT_3_AND_4, str(commands_read), str(replies_write), *args],
             pass_fds=(commands_read, replies_write),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -150,9 +163,12 @@ class Browser:
         """Load a page (a path or a URL) and wait until its script has run."""
         if isinstance(url, Path):
             url = url.resolve().as_uri()
-        self.events.clear()
-        self.command("Page.navigate", {"url": url})
-        self.wait_for_event("Page.loadEventFired")
+        # From about:blank, so that opening the same page at another #step loads it anew (a change of the
+        # fragment alone would only scroll, with no load event).
+        for address in ("about:blank", url):
+            self.events.clear()
+            self.command("Page.navigate", {"url": address})
+            self.wait_for_event("Page.loadEventFired")
 
     def evaluate(self, expression: str):
         """The value of a JavaScript expression in the page (awaited if it is a promise)."""
