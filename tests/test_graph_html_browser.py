@@ -220,6 +220,25 @@ def test_a_collapsed_mlp_page_ends_on_backwards_gradients(browser, tmp_path):
     assert_clean(browser, path)
 
 
+def test_the_notebook_iframe_runs_the_page_inside_it(browser, tmp_path):
+    import json
+
+    from autodiff.graph.html import iframe
+
+    f, x1, x2 = lecture_example()
+    path = tmp_path / "notebook.html"
+    path.write_text(f"<!DOCTYPE html><html><body>{iframe(autodiff.to_html(f))}</body></html>", encoding="utf-8")
+    browser.open(path)
+    # The frame is sandboxed (its own opaque origin): read its document through the DevTools protocol.
+    deadline = time.monotonic() + 20  # a bound on waiting for the frame's script, not a measured duration
+    while "Step 0 of 8: the forward pass is done" not in json.dumps(
+        browser.command("DOM.getDocument", {"depth": -1, "pierce": True}), ensure_ascii=False
+    ):
+        assert time.monotonic() < deadline, "the page's script did not run in the iframe"
+        time.sleep(0.2)
+    assert browser.errors() == []
+
+
 @pytest.mark.skipif("wasm" not in available_renderers(), reason="the README's screenshot is drawn with wasm")
 def test_the_readme_screenshot_is_the_page_at_the_step_it_shows(browser, tmp_path):
     """AUTODIFF_UPDATE_SNAPSHOTS=1 takes it anew (demos/gallery/backward_page.png); otherwise it must be there."""

@@ -107,6 +107,7 @@
     current = n;
     slider.value = String(n);
     counter.textContent = "step " + n + " of " + last;
+    slider.setAttribute("aria-valuetext", counter.textContent);
     narration.textContent = step.text;
     back.disabled = n === 0;
     forward.disabled = n === last;

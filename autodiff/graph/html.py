@@ -42,7 +42,7 @@ _SUFFIXES = (".html", ".htm")
 # The page loads nothing: no file, no font, no image; only its own style and script run.
 _POLICY = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 # Up to this many drawn Values the edges' terms are laid out as labels; beyond, as xlabels: placed after the
-# layout, they keep it fast (0.7 s instead of 1.4 s for a 485-Value MLP) and the page small, but may overlap.
+# layout, they keep it fast (about half the time for a 485-Value MLP) and the page small, but may overlap.
 _LAYOUT_LABELS_UP_TO = 150
 _NODE_LINE = re.compile(r"^(\s*)(n\d+(?:_op)?) \[(.*)\]$")
 _EDGE_LINE = re.compile(r"^(\s*)(n\d+(?:_op)?) -> (n\d+(?:_op)?)(?: \[(.*)\])?$")
