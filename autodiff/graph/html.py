@@ -182,12 +182,16 @@ def _annotate(body: list[str], drawn: list[DrawnNode], stepping: Stepping, digit
 
 def _room_for_grads(attrs: str, node: Value, widest: str, digits: int) -> str:
     """A node's attributes with `widest` in its grad field and no gradient in its tooltip."""
-    field, full = f"| grad {number(node.grad, digits)} }}", f", grad={as_float(node.grad)!r}"
-    at, tip = attrs.rfind(field), attrs.rfind(full)
-    if at < 0 or tip < 0:
+    edits = [  # (where, what is there, what replaces it): the label's grad field and the tooltip's grad
+        (attrs.rfind(old), old, new)
+        for old, new in [(f"| grad {number(node.grad, digits)} }}", f"| grad {widest} }}"),
+                         (f", grad={as_float(node.grad)!r}", "")]
+    ]  # fmt: skip
+    if any(at < 0 for at, _, _ in edits):
         raise RuntimeError(f"to_html: no grad field in draw_dot's node [{attrs}]")
-    attrs = attrs[:tip] + attrs[tip + len(full) :]
-    return attrs[:at] + f"| grad {widest} }}" + attrs[at + len(field) :]
+    for at, old, new in sorted(edits, reverse=True):  # the later one first, so that the other's place holds
+        attrs = attrs[:at] + new + attrs[at + len(old) :]
+    return attrs
 
 
 def _quote(text: str) -> str:
@@ -261,6 +265,8 @@ def _page(root: Value, svg: str, stepping: Stepping, depth: int | None) -> str:
 <output id="step-counter" for="step-slider">step 0 of {last}</output>
 <label class="fit"><input type="checkbox" id="fit-width"> fit to width</label>
 </div>
+<noscript><p>This page steps through the pass with JavaScript, which is off: the gradients drawn below only
+hold the room each one needs.</p></noscript>
 <p id="narration" aria-live="polite"></p>
 <div class="graph" id="graph">
 {svg}</div>
