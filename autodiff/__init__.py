@@ -28,13 +28,15 @@ __all__ = [
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
     "sum", "logsumexp", "dot",
     "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError",
+    "to_html", "save_html", "show_backward",
 ]  # fmt: skip
 
 # The compiler and the graph functions load on first use (PEP 562), so `import autodiff` stays
 # as light as the engine.
 _LAZY = {
     "compile": "compiler", "compiler": "compiler",
-    **{name: "graph" for name in ("graph", "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError")},
+    **{name: "graph" for name in ("graph", "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError",
+                                   "to_html", "save_html", "show_backward")},
 }  # fmt: skip
 
 

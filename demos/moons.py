@@ -1,6 +1,6 @@
 """The main job: an MLP learns two moons with the engine; its decision boundary, its training, one neuron's graph.
 
-    python -m demos.moons                                              # ~6 s; writes three files to out/
+    python -m demos.moons                                              # ~6 s; writes four files to out/
     python -m demos.moons --compiled --samples 12500 --test-size 0.2   # trains on 10,000 points in 5-15 s
     python -m demos.moons --quick                                      # a small, fast run
 
@@ -14,6 +14,8 @@ numpy call). It writes to --out:
     moons_training.png   loss and accuracy per epoch, on the training and test sets
     moons_neuron.svg     one hidden neuron's computation, with the gradient of one
                          example's loss at every node and edge
+    moons_neuron.html    a page that steps through backward() from that neuron's
+                         output, node by node (open it in a browser)
 """
 
 from __future__ import annotations
@@ -251,7 +253,19 @@ def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Che
         print(f"  skipped {path}: {error}")
         return {"neuron": k, "files": []}
     print(f"  wrote {path}")
-    return {"neuron": k, "files": [path]}
+
+    # The same neuron's backward pass, step by step, in a page to open in a browser:
+    # backward() from its output h (so each gradient there is d(h)/d(node)) visits
+    # relu, "+" and dot, and the edge into dot from w[i] carries the term 1 × x[i].
+    # Check: the page's last step gives d(h)/d(w[i]) = relu'(z) · x[i], exactly x[i] for an active relu.
+    page = out / "moons_neuron.html"
+    autodiff.save_html(hidden[k], page, module=model)
+    record = autodiff.graph.replay.record_backward(hidden[k])
+    slope = 1.0 if hidden[k].data > 0 else 0.0
+    for i in range(2):
+        checks.close(f"the page's d(h{k})/d(w[{i}]) vs relu' · x[{i}]", record.grads[neuron.w[i]], slope * x[i], 0.0)
+    print(f"  wrote {page}: backward() from h{k}, step by step")
+    return {"neuron": k, "files": [path, page]}
 
 
 def name_weighted_sums(outputs: list[Value], layer: str) -> None:

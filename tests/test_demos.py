@@ -135,6 +135,7 @@ def test_moons_trains_and_writes_its_pictures(tmp_path, compiled):
     if can_render_svg():
         assert_svg(tmp_path / "moons_neuron.svg")
         assert "layers.0.neurons" in (tmp_path / "moons_neuron.svg").read_text(encoding="utf-8")
+        assert "layers.0.neurons" in (tmp_path / "moons_neuron.html").read_text(encoding="utf-8")  # its backward page
 
 
 def test_moons_trains_the_same_network_eagerly_and_compiled(tmp_path):
