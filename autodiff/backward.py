@@ -23,9 +23,11 @@ _PARENTS = attrgetter("parents")
 def topological_order(root: Value, parents: Callable[[Value], Sequence[Value]] | None = None) -> list[Value]:
     """Every node `root` depends on, each after all of its parents; `root` is last.
 
-    A depth-first walk, iterative, so graphs of any depth are fine. A node is
-    listed once its parents are, first parent first: `x1 * x2` lists x1's subgraph
-    before x2's, and a neuron's inputs come in their order.
+    A depth-first walk, iterative, so graphs of any depth are fine. A node is listed
+    once all its parents are, and the parents are walked last one first: `x1 * x2`
+    lists x2's subgraph before x1's. So backward(), which goes through this list from
+    the end, reads an expression from the root the way it is written, first operand
+    first: in ln(x1) + x1*x2 it visits ln(x1) before x1*x2.
 
     Args:
         root: the output.
@@ -47,7 +49,7 @@ def depth_first(
     each once, in topological order (the order of `topological_order`).
 
     A node is popped twice: first to expand it (it goes back on the stack, finishing
-    this time, with its parents above it, the first parent on top), then to finish it.
+    this time, with its parents above it, the last parent on top), then to finish it.
     The stack holds only nodes and booleans, which the cyclic GC does not track, so a
     walk down a million-op chain does not make it scan the whole graph.
     """
@@ -67,7 +69,7 @@ def depth_first(
             if parents:
                 push(node)
                 push_mode(False)
-                for parent in reversed(parents):
+                for parent in parents:
                     if parent not in seen:
                         push(parent)
                         push_mode(True)

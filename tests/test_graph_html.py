@@ -48,7 +48,7 @@ def test_the_page_holds_everything_it_needs_and_fetches_nothing():
 @needs_renderer
 def test_the_layout_leaves_room_for_the_widest_gradient_and_shows_none_of_the_graphs_own():
     x = Value(2.0, "x")
-    y = x * 1000.5 + x * -1000.0  # x.grad goes 0, -1000 (from the second product, visited first), 0.5
+    y = x * -1000.0 + x * 1000.5  # x.grad goes 0, -1000 (from the first product, visited first), 0.5
     y.backward()
     y.backward()  # x.grad accumulates: 1.0 after two passes
     page = autodiff.to_html(y)
@@ -181,7 +181,7 @@ def test_the_command_line_writes_the_page_with_o_html(tmp_path, capsys):
     code = main(["graph", "log(x1) + x1*x2 - sin(x2)", "--at", "x1=2", "x2=5", "-o", str(path)])
     assert code == 0 and capsys.readouterr().out.endswith(f"wrote {path}\n")
     steps = page_data(path.read_text(encoding="utf-8"))["steps"]
-    assert len(steps) == 9 and "d(f)/d(x1) = 5.5" in steps[-1]["text"]
+    assert len(steps) == 9 and "d(f)/d(x2) = 1.716" in steps[-1]["text"]
 
 
 def test_the_command_line_refuses_options_the_page_decides(tmp_path, capsys):
@@ -203,4 +203,4 @@ def test_the_readme_example_writes_the_page(tmp_path):
     code = re.search(r"```python\n(.*?)```", section, re.DOTALL)[1]
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)  # as a user would: a fresh interpreter
     steps = page_data((tmp_path / "f.html").read_text(encoding="utf-8"))["steps"]
-    assert "x1.grad = 5 + 1 × 0.5 = 5.5" in steps[7]["text"]  # the step the README's screenshot shows
+    assert "x1.grad = 0.5 + 1 × 5 = 5.5" in steps[5]["text"]  # the step the README's screenshot shows

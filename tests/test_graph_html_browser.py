@@ -1,8 +1,8 @@
 """The backward page in a real browser (headless Chromium): stepping, keys, #step=N, and what each step shows.
 
 The lecture example f(x1, x2) = ln(x1) + x1·x2 − sin(x2) at (2, 5): backward() visits
-f, sin(x2), log(x1) + x1·x2, x1·x2, x2, log(x1), x1 (reverse topological order), so
-x1's gradient reads 5 (from x1·x2, visited first) and then 5 + 0.5 = 5.5 (from log).
+f, log(x1) + x1·x2, log(x1), x1·x2, x1, sin(x2), x2 (reverse topological order), so
+x1's gradient reads 0.5 (from log, visited first) and then 0.5 + 5 = 5.5 (from x1·x2).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ pytestmark = [
 GALLERY = Path(__file__).resolve().parent.parent / "demos" / "gallery"
 SCREENSHOT = GALLERY / "backward_page.png"
 SCREENSHOT_SIZE = (1200, 470)
-SCREENSHOT_STEP = 7  # x1.grad = 5 + 1 × 0.5 = 5.5
+SCREENSHOT_STEP = 5  # x1.grad = 0.5 + 1 × 5 = 5.5
 
 # The page's state as a test reads it: the step, its words, each node's last text (its grad field), the marks.
 STATE = """(() => {
@@ -119,7 +119,7 @@ def test_forward_seeds_the_root_then_visits_the_nodes_in_reverse_topological_ord
     assert_clean(browser, path)
 
 
-def test_x1_reads_5_then_5_5_and_the_last_step_shows_backwards_gradients(browser, lecture):
+def test_x1_reads_0_5_then_5_5_and_the_last_step_shows_backwards_gradients(browser, lecture):
     path, ids, _ = lecture
     x1_texts, x2_texts = [], []
     for k in range(9):
@@ -128,25 +128,28 @@ def test_x1_reads_5_then_5_5_and_the_last_step_shows_backwards_gradients(browser
         assert s["step"] == k
         x1_texts.append(s["grads"][ids["x1"]])
         x2_texts.append(s["grads"][ids["x2"]])
-    assert x1_texts == ["", "grad 0", "grad 0", "grad 0", "grad 0", "grad 5", "grad 5", "grad 5.5", "grad 5.5"]
-    assert x2_texts[3] == "grad -0.2837" and x2_texts[-1] == "grad 1.716"  # -cos(5), then + 2 from x1 * x2
+    assert x1_texts == ["", "grad 0", "grad 0", "grad 0", "grad 0.5", "grad 5.5", "grad 5.5", "grad 5.5", "grad 5.5"]
+    assert x2_texts[5] == "grad 2" and x2_texts[-1] == "grad 1.716"  # 2 from x1 * x2, then - cos(5) from sin
     f, x1, x2 = lecture_example()
     expected = {d.id: f"grad {number(d.node.grad)}" for d in select_nodes(f) if d.kind != "constant"}
     assert s["grads"] == expected  # the last step: what backward() computed
-    assert "d(f)/d(x1) = 5.5" in s["narration"]
+    assert "d(f)/d(x2) = 1.716" in s["narration"]
     assert_clean(browser, path)
 
 
 def test_each_edge_shows_its_term_from_the_step_its_node_is_visited(browser, lecture):
     path, _, _ = lecture
-    browser.open(path.resolve().as_uri() + "#step=6")
+    browser.open(path.resolve().as_uri() + "#step=4")
     s = state(browser)
-    assert s["terms"]["e1_0"] is False and s["terms"]["e3_0"] is True  # log's edge not yet, x1 * x2's already
-    assert s["updated"] == []  # a leaf's visit adds to nothing
+    assert s["terms"]["e1_0"] is True and s["terms"]["e3_0"] is False  # log's edge already, x1 * x2's not yet
+    assert s["active"] == ["e1_0", "e1_out"] and s["updated"] == ["n0"]
+    assert "x1.grad = 0 + 1 × 0.5 = 0.5" in s["narration"]
     browser.press("ArrowRight")
     s = state(browser)
-    assert s["terms"]["e1_0"] is True and s["active"] == ["e1_0", "e1_out"] and s["updated"] == ["n0"]
-    assert "x1.grad = 5 + 1 × 0.5 = 5.5" in s["narration"]
+    assert s["terms"]["e3_0"] is True and s["terms"]["e3_1"] is True and sorted(s["updated"]) == ["n0", "n2"]
+    assert "x1.grad = 0.5 + 1 × 5 = 5.5" in s["narration"]
+    browser.open(path.resolve().as_uri() + "#step=6")
+    assert state(browser)["updated"] == []  # a leaf's visit (x1) adds to nothing
     assert_clean(browser, path)
 
 
@@ -249,7 +252,7 @@ def test_the_readme_screenshot_is_the_page_at_the_step_it_shows(browser, tmp_pat
         shooter.open(path.resolve().as_uri() + f"#step={SCREENSHOT_STEP}")
         shooter.evaluate("document.getElementById('fit-width').click()")  # the whole graph in the picture
         s = state(shooter)
-        assert "x1.grad = 5 + 1 × 0.5 = 5.5" in s["narration"]
+        assert "x1.grad = 0.5 + 1 × 5 = 5.5" in s["narration"]
         if os.environ.get("AUTODIFF_UPDATE_SNAPSHOTS"):
             shooter.screenshot(SCREENSHOT)
         assert_clean(shooter, path)

@@ -43,15 +43,15 @@ def test_the_lecture_example_is_visited_in_reverse_topological_order():
     assert record.order == tuple(autodiff.topological_order(f))
 
 
-def test_x1_gets_five_from_the_product_then_a_half_from_the_log():
+def test_x1_gets_a_half_from_the_log_then_five_from_the_product():
     f, x1, x2 = lecture_example()
     record = record_backward(f)
     terms = record.terms(x1)
-    assert [(t.before, t.term, t.after) for t in terms] == [(0.0, 5.0, 5.0), (5.0, 0.5, 5.5)]
-    assert [t.partial for t in terms] == [5.0, 0.5]  # d(x1 * x2)/d(x1) = x2, d(log x1)/d(x1) = 1/x1
+    assert [(t.before, t.term, t.after) for t in terms] == [(0.0, 0.5, 0.5), (0.5, 5.0, 5.5)]
+    assert [t.partial for t in terms] == [0.5, 5.0]  # d(log x1)/d(x1) = 1/x1, d(x1 * x2)/d(x1) = x2
     assert record.grads[x1] == 5.5 and record.grads[x2] == 2.0 - math.cos(5.0)
     by_x2 = record.terms(x2)
-    assert [t.term for t in by_x2] == [-math.cos(5.0), 2.0]  # sin's edge first: sin(x2) is visited before x1 * x2
+    assert [t.term for t in by_x2] == [2.0, -math.cos(5.0)]  # x1 * x2's edge first: it is visited before sin(x2)
 
 
 def test_the_record_equals_backward_and_changes_no_grad():
@@ -120,9 +120,9 @@ def test_the_lecture_steps_seed_then_visit_each_node():
     assert [s.node for s in stepping.steps] == [None, None] + [ids[n] for n in reversed(autodiff.topological_order(f))]
     assert stepping.steps[1].zero and stepping.steps[1].grads == [(ids[f], "1")]
     x1_texts = [(k, text) for k, s in enumerate(stepping.steps) for node, text in s.grads if node == ids[x1]]
-    assert x1_texts == [(5, "5"), (7, "5.5")]
-    assert "x1.grad = 5 + 1 × 0.5 = 5.5" in stepping.steps[7].text
-    assert stepping.steps[8].text.startswith("Step 8 of 8: visit x1") and "d(f)/d(x1) = 5.5" in stepping.steps[8].text
+    assert x1_texts == [(4, "0.5"), (5, "5.5")]
+    assert "x1.grad = 0.5 + 1 × 5 = 5.5" in stepping.steps[5].text
+    assert stepping.steps[6].text.startswith("Step 6 of 8: visit x1") and "d(f)/d(x1) = 5.5" in stepping.steps[6].text
     assert stepping.final == {ids[n]: number(n.grad) for n in ids}
     assert stepping.edge_labels["e1_0"] == "1 × 0.5 = 0.5"  # log's edge: upstream 1, d(log x1)/d(x1) = 0.5
 

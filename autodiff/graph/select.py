@@ -83,7 +83,9 @@ def select_nodes(
     def expanded(node: Value) -> bool:
         return distance is None or distance[node] < depth
 
-    order = topological_order(root, lambda node: inputs(node) if expanded(node) else ())
+    # The walk takes parents last first; given them reversed, it lists inputs first first, so a
+    # drawing shows x1 above x2 in x1 * x2, and a neuron's inputs in their order.
+    order = topological_order(root, lambda node: inputs(node)[::-1] if expanded(node) else ())
     if max_nodes is not None and len(order) > max_nodes:
         raise GraphTooLargeError(len(order), max_nodes)
     drawn = []
