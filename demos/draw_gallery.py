@@ -45,9 +45,7 @@ def lecture_example() -> Value:
 
 def softsign_example() -> Value:
     """The README's own op: softsign(x) * x at x = 3, after backward."""
-    softsign = autodiff.Op(
-        "softsign", lambda m, x: x / (1.0 + abs(x)), lambda m, out, x: (1.0 / (1.0 + abs(x)) ** 2,)
-    )
+    softsign = autodiff.Op("softsign", lambda m, x: x / (1.0 + abs(x)), lambda m, out, x: (1.0 / (1.0 + abs(x)) ** 2,))
     x = Value(3.0, label="x")
     y = softsign(x) * x
     y.label = "y"
