@@ -1,12 +1,23 @@
 """Expressions typed by a person: parsed under a whitelist with ast, never run as Python code."""
 
 import ast
+import io
 import math
+import tokenize
 import warnings
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from autodiff.expression import MAX_EXPONENT, MAX_LENGTH, MAX_OPERATORS, ExpressionError, parse_expression
+from autodiff.expression import (
+    MAX_EXPONENT,
+    MAX_LENGTH,
+    MAX_OPERATORS,
+    ExpressionError,
+    _count_operators,
+    parse_expression,
+)
 
 
 def evaluate(text, **values):
@@ -148,6 +159,41 @@ def test_a_valid_expression_is_parsed_and_evaluated_without_cutting_out_the_text
     with pytest.raises(ExpressionError, match=r"\(in 'log\(-x\)'\)"):  # an error message still cuts one out
         parse_expression("log(-x)").evaluate({"x": 0.5})
     assert len(cuts) == 1
+
+
+def python_operator_count(text):
+    """The operators + - * / ** among Python's own tokens of `text`, or None if it cannot be tokenized."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return sum(1 for t in tokens if t.type == tokenize.OP and t.string in {"+", "-", "*", "/", "**"})
+
+
+PIECES = list("0123456789exjEJ._ +-*/()[],=<>%@~!#'\"\n") + [
+    "**", "//", "+=", "**=", "x1", "1e-5", "2E+3", "0x1e", "0b1", "1_000", "8_e", "1.", ".5", "sin(", "é",
+]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=16).map("".join))
+def test_operators_are_counted_as_python_counts_them_and_never_fewer(text):
+    python = python_operator_count(text)
+    if python is None:
+        return
+    ours = _count_operators(text)
+    assert ours >= python  # a count over the limit is refused before Python's parser sees the text
+    if "#" not in text and "'" not in text and '"' not in text:  # outside strings and comments: the same count
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                ast.parse(text.strip(), mode="eval")
+            except (SyntaxError, ValueError):
+                return
+        assert ours == python
+
+
+def test_the_sign_of_an_exponent_is_not_an_operator_but_after_a_name_it_is():
+    assert _count_operators("1e-5 * x1e-5 - 2.5E+3 + 0x1e-1 + 1_0e+2") == 6
 
 
 @pytest.mark.parametrize(
