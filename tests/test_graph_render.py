@@ -31,6 +31,7 @@ def test_the_lecture_example_renders_to_svg(renderer):
         assert f">{text}</text>" in svg
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("renderer", BOTH)
 def test_svg_is_byte_identical_across_processes(renderer):
     runs = [
@@ -145,7 +146,6 @@ def test_a_trap_of_the_embedded_renderer_is_one_line_saying_what_to_do(monkeypat
     assert "wasm backtrace" in str(raised.value.__cause__)  # the whole trap stays on the chain
 
 
-@pytest.mark.slow
 @needs_wasm
 def test_a_graph_too_deep_for_the_embedded_renderer_is_one_line_saying_what_to_do():
     chain = "digraph { " + " ".join(f"n{i} -> n{i + 1};" for i in range(30_000)) + " }"

@@ -21,6 +21,7 @@ def train_moons(seed=0):
     return model, history, X, y
 
 
+@pytest.mark.slow
 def test_an_mlp_learns_the_moons_to_at_least_97_percent_on_training_and_fresh_data():
     model, history, X, y = train_moons()
     assert accuracy(model, X, y, loss="binary_cross_entropy") >= 0.97
