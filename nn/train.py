@@ -15,6 +15,7 @@ from typing import Any
 
 import autodiff
 from autodiff import Value
+from autodiff.errors import add_context
 
 from . import losses
 from ._random import Seed, generator
@@ -285,7 +286,8 @@ def _check_targets(
         except ArithmeticError as error:
             raise _non_finite("X[0], before the first step", error, first) from error
         except ValueError as error:  # a domain error of the model, as a step would report it
-            raise ValueError(f"fit: X[0]: {error}") from error
+            add_context(error, "fit: X[0]")
+            raise
         for name, targets in [("y", y), ("validation_data y", validation_data[1] if validation_data else [])]:
             seen: set[Any] = set()
             for i, t in enumerate(targets):
@@ -299,8 +301,8 @@ def _check_targets(
                     if name == "y" and i == 0:
                         raise _non_finite("X[0], before the first step", error, first) from error
                 except (TypeError, ValueError) as error:  # the loss's own message, and where the target is
-                    kind = TypeError if isinstance(error, TypeError) else ValueError
-                    raise kind(f"fit: {name}[{i}]: {error}") from error
+                    add_context(error, f"fit: {name}[{i}]")
+                    raise
 
 
 def _key(target: Any) -> Any:
