@@ -232,8 +232,8 @@ def _write_stdout(text: str) -> None:
         # Unbuffered (python -u, PYTHONUNBUFFERED), stdout's buffer is the raw file, whose write may take only
         # part of the data (when the reader of a pipe goes away mid-write): write the rest, which then fails.
         while data:
-            written = buffer.write(data)
-            data = data[len(data) if written is None else written :]
+            written = buffer.write(data)  # None: a non-blocking stdout took nothing this time
+            data = data[written or 0 :]
         buffer.flush()
 
 

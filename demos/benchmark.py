@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parser", action="store_true", help="time only the expression parser of `autodiff graph`")
     args = parser.parse_args(argv)
     if args.parser:
-        return parser_benchmark(args.repeats)
+        parser_benchmark(args.repeats)
+        return
     repeats = 3 if args.quick else args.repeats
     width, depth, chain = (1000, 20, 100_000) if args.quick else (1000, 100, 1_000_000)
     big = 2_000 if args.quick else 10_000
