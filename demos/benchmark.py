@@ -118,7 +118,7 @@ def compiled_training_steps(weights, X, y, lr=0.05) -> dict[str, Callable[[], fl
 
     def numpy_step() -> float:
         values, _, grads = on_numpy.batch_value_and_grad(batch)
-        numpy_model.sgd(grads / len(rows), lr)
+        numpy_model.sgd((grads / len(rows)).tolist(), lr)  # floats: Values hold floats
         return float(values.mean())
 
     return {"compiled floats": floats_step, "compiled numpy": numpy_step}

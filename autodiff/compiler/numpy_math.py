@@ -6,6 +6,10 @@ with the same subgradients). Domain errors are not raised here: they show up as
 nan or inf, and the compiled function replays those examples in the eager
 engine, which raises its usual error (or, where a zero gradient makes an
 undefined local derivative irrelevant, gives the eager result).
+
+The n-ary functions (sum, dot, logsumexp) take a sequence of arrays or one array
+stacked along its first axis (operands x ...), which they reduce in one call,
+adding the operands in order as the float versions do.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ class NumpyMath:
 
     @staticmethod
     def logsumexp(xs):
+        if isinstance(xs, np.ndarray):
+            m = xs.max(axis=0)
+            return m + np.log(np.add.reduce(np.exp(xs - m), axis=0))
         m = functools.reduce(np.maximum, xs)
         return m + np.log(sum([np.exp(x - m) for x in xs], 0.0))
 
@@ -68,10 +75,14 @@ class NumpyMath:
 
     @staticmethod
     def sum(xs):
+        if isinstance(xs, np.ndarray):
+            return np.add.reduce(xs, axis=0)
         return sum(xs, 0.0)
 
     @staticmethod
     def dot(ws, xs):
+        if isinstance(ws, np.ndarray) and isinstance(xs, np.ndarray):
+            return np.add.reduce(ws * xs, axis=0)
         return sum(map(mul, ws, xs), 0.0)
 
     @staticmethod
