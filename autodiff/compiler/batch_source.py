@@ -24,6 +24,7 @@ function names; the user's constants and index arrays are bound from a list.
 from __future__ import annotations
 
 import functools
+import inspect
 import operator
 import re
 from collections.abc import Sequence
@@ -36,7 +37,18 @@ from ..ops import Op
 from .codegen import FUNCTIONS, INLINE_LIMIT, Sym, source
 from .numpy_math import NumpyMath
 
-__all__ = ["ROW", "PARAM", "CONST", "SHARED", "Operand", "Group", "ArraySym", "ArraySourceMath", "generate"]
+__all__ = [
+    "ROW",
+    "PARAM",
+    "CONST",
+    "SHARED",
+    "Operand",
+    "Group",
+    "ArraySym",
+    "ArraySourceMath",
+    "generate",
+    "propagates",
+]
 
 ROW, PARAM, CONST, SHARED = "row", "param", "const", "shared"
 VALUES = {ROW: "V", SHARED: "S", PARAM: "P"}  # where an operand's values are, by kind
@@ -85,29 +97,51 @@ class Schedule:
 # --- symbolic arrays -------------------------------------------------------------------
 class ArraySym(Sym):
     """A symbolic array: its source; when it is one call numpy can direct into an existing
-    array, that call's function and arguments; when it is operand i of a stack, (stack, i)."""
+    array, that call's function and arguments (their sources, and the arguments themselves);
+    when it is operand i of a stack, (stack, i)."""
 
-    __slots__ = ("call", "args", "stack")
+    __slots__ = ("call", "args", "parts", "elementwise", "stack")
 
     def __init__(
-        self, src: str, call: str | None = None, args: tuple[str, ...] = (), stack: tuple[str, int] | None = None
+        self,
+        src: str,
+        call: str | None = None,
+        args: tuple[str, ...] = (),
+        parts: tuple = (),
+        elementwise: bool = False,
+        stack: tuple[str, int] | None = None,
     ) -> None:
         super().__init__(src)
         self.call = call
         self.args = args
+        self.parts = parts
+        self.elementwise = elementwise
         self.stack = stack
 
-    def written_to(self, dest: str) -> str:
-        """A line that stores this array into the array named `dest`."""
-        if self.call is not None:
-            return f"{self.call}({', '.join(self.args)}, out={dest})"
-        return f"{dest}[...] = {self.src}"
+    def written_to(self, dest: str) -> list[str]:
+        """Lines that store this array into the array named `dest`. An element-wise call whose
+        argument is itself an element-wise call computes that argument in `dest` first, then
+        works in place: a chain such as g * (1 - out * out) makes no temporary array."""
+        if self.call is None:
+            return [f"{dest}[...] = {self.src}"]
+        if self.elementwise:
+            for i, part in enumerate(self.parts):
+                others = self.args[:i] + self.args[i + 1 :]
+                if isinstance(part, ArraySym) and part.elementwise and not _mentions(others, dest):
+                    args = (*self.args[:i], dest, *self.args[i + 1 :])
+                    return [*part.written_to(dest), f"{self.call}({', '.join(args)}, out={dest})"]
+        return [f"{self.call}({', '.join(self.args)}, out={dest})"]
+
+
+def _mentions(sources: tuple[str, ...], name: str) -> bool:
+    return any(re.search(rf"\b{name}\b", src) for src in sources)
 
 
 def _operator(symbol: str, ufunc: str, reflected: bool = False) -> Any:
     def method(self: ArraySym, other: Any) -> ArraySym:
-        a, b = (source(other), self.src) if reflected else (self.src, source(other))
-        return ArraySym(f"({a} {symbol} {b})", ufunc, (a, b))
+        parts = (other, self) if reflected else (self, other)
+        a, b = (source(part) for part in parts)
+        return ArraySym(f"({a} {symbol} {b})", ufunc, (a, b), parts, elementwise=True)
 
     return method
 
@@ -116,8 +150,8 @@ for _name, _symbol, _ufunc in [("add", "+", "np_add"), ("sub", "-", "np_subtract
                                ("truediv", "/", "np_true_divide"), ("pow", "**", "np_power")]:  # fmt: skip
     setattr(ArraySym, f"__{_name}__", _operator(_symbol, _ufunc))
     setattr(ArraySym, f"__r{_name}__", _operator(_symbol, _ufunc, reflected=True))
-ArraySym.__neg__ = lambda self: ArraySym(f"(-{self.src})", "np_negative", (self.src,))
-ArraySym.__abs__ = lambda self: ArraySym(f"np_absolute({self.src})", "np_absolute", (self.src,))
+ArraySym.__neg__ = lambda self: ArraySym(f"(-{self.src})", "np_negative", (self.src,), (self,), elementwise=True)
+ArraySym.__abs__ = lambda self: ArraySym(f"np_absolute({self.src})", "np_absolute", (self.src,), (self,), True)
 NUMPY_NAMES = {"np_add": "np.add", "np_subtract": "np.subtract", "np_multiply": "np.multiply",
                "np_true_divide": "np.true_divide", "np_power": "np.power", "np_negative": "np.negative",
                "np_absolute": "np.absolute", "np_matmul": "np.matmul", "np_sum": "np.add.reduce",
@@ -136,14 +170,27 @@ def _stack_run(xs: Any) -> str | None:
     return f"{name}[{first}:{first + len(xs)}]"
 
 
+def _directable(name: str) -> bool:
+    """Whether NumpyMath's function can write into a given array: a ufunc, or one taking `out`
+    (an element-wise function, as every function of the namespace but sum, dot and logsumexp)."""
+    function = getattr(NumpyMath, name, None)
+    if isinstance(function, np.ufunc):
+        return True
+    try:
+        return "out" in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _namespace_call(name: str) -> Any:
     """m.<name> on symbolic arrays: a call of NumpyMath's function, directed into an array when
-    it is a ufunc. A sequence argument that is a run of a stack is passed as that stack's slice."""
-    directable = isinstance(getattr(NumpyMath, name, None), np.ufunc)
+    it can be. A sequence argument that is a run of a stack is passed as that stack's slice."""
+    directable = _directable(name)
 
     def function(*args: Any) -> ArraySym:
         sources = tuple(_stack_run(a) or source(a) for a in args)
-        return ArraySym(f"m_{name}({', '.join(sources)})", f"m_{name}" if directable else None, sources)
+        call = f"m_{name}" if directable else None
+        return ArraySym(f"m_{name}({', '.join(sources)})", call, sources, args, elementwise=directable)
 
     function.__name__ = name
     return staticmethod(function)
@@ -180,6 +227,65 @@ class ArraySourceMath:
 for _name in FUNCTIONS:
     if _name not in ("sum", "dot"):
         setattr(ArraySourceMath, _name, _namespace_call(_name))
+
+
+# --- which operands a non-finite value always reaches the output from ------------------------
+class _Opaque:
+    """Any number, in a propagation probe."""
+
+    def _any(self, other: Any = None) -> Any:
+        return OPAQUE
+
+    def _keep_taint(self, other: Any) -> Any:
+        return other if isinstance(other, _Taint) else OPAQUE
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _keep_taint
+    __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __neg__ = __abs__ = _any
+
+
+class _Taint(_Opaque):
+    """A non-finite number, in a propagation probe. IEEE +, - and * keep it non-finite whatever the
+    other operand (inf - inf and 0 * inf are nan); anything else (1 / inf = 0, max(-inf, 0) = 0) may not."""
+
+    def _keep(self, other: Any = None) -> Any:
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __neg__ = _keep
+
+
+OPAQUE, TAINT = _Opaque(), _Taint()
+
+
+class _TaintMath:
+    """The math namespace of the probe: sums and dots are + and *, every other function opaque."""
+
+    @staticmethod
+    def sum(xs: Sequence[Any]) -> Any:
+        return functools.reduce(operator.add, xs)
+
+    @staticmethod
+    def dot(ws: Sequence[Any], xs: Sequence[Any]) -> Any:
+        return functools.reduce(operator.add, map(operator.mul, ws, xs))
+
+    @staticmethod
+    def constant(c: Any) -> Any:
+        return c
+
+
+for _name in FUNCTIONS:
+    if _name not in ("sum", "dot"):
+        setattr(_TaintMath, _name, staticmethod(lambda *args: OPAQUE))
+
+
+@functools.cache
+def propagates(op: Op, n_operands: int, position: int) -> bool:
+    """Whether the op's output is non-finite whenever operand `position` is, whatever the others:
+    its forward rule, evaluated on probes, reaches that operand only through +, - and *."""
+    probes = [TAINT if i == position else OPAQUE for i in range(n_operands)]
+    try:
+        return op.forward(_TaintMath, *probes) is TAINT
+    except Exception:  # a rule that does more with its operands than a probe can: not known to
+        return False
 
 
 # --- the generated functions -------------------------------------------------------------
@@ -317,16 +423,31 @@ class _Writer:
                 self.lines.append(f"{name} = P1[{self.bind(index.reshape(group.weights_shape))}]")
         return self.names[key]
 
+    def transposed(self, weights: str) -> str:
+        """W.T as a contiguous copy, made once per call: BLAS multiplies it faster than the view."""
+        key = ("T", weights)
+        if key not in self.names:
+            self.names[key] = name = f"{weights}t"
+            self.lines.append(f"{name} = {weights}.T.copy()")
+        return self.names[key]
+
+    def ones(self) -> str:
+        """A vector of ones, one per example of the block: a product with it sums over the examples."""
+        if ("ones",) not in self.names:
+            self.names[("ones",)] = "ones"
+            self.views.append("ones = np.ones(V.shape[1])")
+        return "ones"
+
     # --- forward ------------------------------------------------------------------
     def forward(self, group: Group) -> None:
         dest = self.view(VALUES[self.own], group.rows)
         if group.dense:
             inputs = self.operand(group.operands[1]).src
-            self.lines.append(f"np_matmul({self.weights(group)}, {inputs}, out={dest})")
+            self.lines.extend(_product(self.weights(group), inputs, group.weights_shape[1]).written_to(dest))
             return
         value = group.op.forward(ArraySourceMath, *self.operands(group))
         if isinstance(value, ArraySym):
-            self.lines.append(value.written_to(dest))
+            self.lines.extend(value.written_to(dest))
         else:
             self.lines.append(f"{dest}[...] = {source(value)}")
 
@@ -418,11 +539,9 @@ class _Writer:
             return
         if self.mode == "summed" and buffer == "GP" and self.own == SHARED:  # one column: no sum
             contribution = ArraySym(f"{contribution.src}.ravel()")
-        elif self.mode == "summed" and buffer == "GP":
-            contribution = ArraySym(f"np_sum({contribution.src}, axis=1)", "np_sum", (contribution.src, "axis=1"))
-        elif self.mode == "summed" and buffer == "SG" and self.own == ROW:
-            args = (contribution.src, "axis=1", "keepdims=True")
-            contribution = ArraySym(f"np_sum({', '.join(args)})", "np_sum", args)
+        elif self.mode == "summed" and buffer in ("GP", "SG") and self.own == ROW:  # a sum over the examples
+            ones = self.ones() if buffer == "GP" else f"{self.ones()}[:, None]"
+            contribution = ArraySym(f"({contribution.src} @ {ones})", "np_matmul", (contribution.src, ones))
         self.add_to(buffer, o, contribution)
 
     def try_alias(self, o: Operand, grad: str) -> bool:
@@ -446,7 +565,7 @@ class _Writer:
         if isinstance(o.rows, slice):
             dest = self.view(buffer, o.rows) + (f".reshape({shape})" if shape else "")
             if len(new) == len(positions):
-                self.lines.append(contribution.written_to(dest))
+                self.lines.extend(contribution.written_to(dest))
             else:
                 self.zero_unassigned(buffer, new)
                 self.lines.append(f"{dest}[...] += {contribution.src}")  # [...]: the name stays the view
@@ -484,8 +603,8 @@ class _Writer:
         input gradients W.T @ G, weight gradients G @ X.T summed over the examples (or one outer
         product per example)."""
         weights, inputs = self.weights(group), self.operand(group.operands[1]).src
-        self.add_to("G", group.operands[1], ArraySym(f"({weights}.T @ {grad})", "np_matmul", (f"{weights}.T", grad)))
         m, k = group.weights_shape
+        self.add_to("G", group.operands[1], _product(self.transposed(weights), grad, m))
         if self.mode == "per_example":
             outer = (f"{grad}[:, None, :]", f"{inputs}[None, :, :]")
             contribution = ArraySym(f"({outer[0]} * {outer[1]})", "np_multiply", outer)
@@ -493,6 +612,14 @@ class _Writer:
         else:
             contribution = ArraySym(f"({grad} @ {inputs}.T)", "np_matmul", (grad, f"{inputs}.T"))
             self.add_to("GP", group.operands[0], contribution, shape=f"{m}, {k}")
+
+
+def _product(a: str, b: str, inner: int) -> ArraySym:
+    """The matrix product a @ b; over an inner dimension of 1, the same numbers as a broadcast
+    product (an outer product), which numpy computes several times faster."""
+    if inner == 1:
+        return ArraySym(f"({a} * {b})", "np_multiply", (a, b))
+    return ArraySym(f"({a} @ {b})", "np_matmul", (a, b))
 
 
 def _stacked_partials(operands: list[ArraySym], partials: tuple, bind: Any) -> Any:

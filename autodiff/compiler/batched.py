@@ -35,7 +35,7 @@ import numpy as np
 
 from ..ops import DOT, Op
 from ..value import Value, apply, constant
-from .batch_source import CONST, PARAM, ROW, SHARED, Group, Operand, Schedule, generate
+from .batch_source import CONST, PARAM, ROW, SHARED, Group, Operand, Schedule, generate, propagates
 from .codegen import SourceMath, Sym
 from .numpy_math import NumpyMath
 from .trace import Program
@@ -84,11 +84,17 @@ class BatchedProgram:
 
         level = [0] * len(program)
         buckets: dict[bool, dict[tuple, list[int]]] = {True: {}, False: {}}
+        covered = set()  # nodes whose non-finite value would make a consumer's non-finite too
         for k, op in enumerate(ops):
             if op is not None:
                 level[k] = 1 + max(level[j] for j in parents[k])
                 kinds = tuple(kind(j) for j in parents[k])
-                buckets[per_example[k]].setdefault(_group_key(op, level[k], parents[k], kinds), []).append(k)
+                key = _group_key(op, level[k], parents[k], kinds)
+                buckets[per_example[k]].setdefault(key, []).append(k)
+                dense_from = len(parents[k]) // 2 if key[1] == "dense" else None  # W @ X carries X's inf or nan
+                for i, j in enumerate(parents[k]):
+                    if dense_from is not None and i >= dense_from or propagates(op, len(parents[k]), i):
+                        covered.add(j)
         order = {space: sorted(buckets[space], key=lambda key: key[0]) for space in buckets}  # by level, stable
 
         # The parameters' positions in the vector the batch reads: a dense layer's weights
@@ -122,21 +128,28 @@ class BatchedProgram:
         }
 
         def groups_of(space: bool, first_row: int) -> tuple[list[Group], int]:
+            """The space's groups, in level order; their rows in the order of `placed`."""
             own = rows[ROW if space else SHARED]
-            groups, next_row = [], first_row
-            for key in order[space]:
-                slots = buckets[space][key]
-                group_parents = [parents[k] for k in slots]
-                operands_of = [[(kind(j), rows[kind(j)][j]) for j in ps] for ps in group_parents]
-                for k in slots:
+            next_row = first_row
+            for key in placed[space]:
+                for k in buckets[space][key]:
                     own[k] = next_row
                     next_row += 1
-                span = slice(next_row - len(slots), next_row)
+            groups = []
+            for key in order[space]:
+                slots = buckets[space][key]
+                operands_of = [[(kind(j), rows[kind(j)][j]) for j in parents[k]] for k in slots]
+                span = slice(own[slots[0]], own[slots[0]] + len(slots))
                 groups.append(_group(ops[slots[0]], key, span, operands_of))
             return groups, next_row
 
+        # The rows of V whose values the check for non-finite numbers must read come first: those
+        # of a group with a node that no consumer carries an inf or nan from (the output, say).
+        checked = [key for key in order[True] if not covered.issuperset(buckets[True][key])]
+        placed = {False: order[False], True: checked + [key for key in order[True] if key not in checked]}
         self.shared_groups, n_shared = groups_of(False, 0)
         self.groups, self.n_rows = groups_of(True, self.n_inputs)
+        self.checked_rows = slice(self.n_inputs, self.n_inputs + sum(len(buckets[True][key]) for key in checked))
         self.shared_slots = sorted(rows[SHARED], key=rows[SHARED].__getitem__)
         assert len(self.shared_slots) == n_shared
         output = program.output
@@ -151,6 +164,7 @@ class BatchedProgram:
         self._param_take = np.array([first[k] for k in self.param_slots], dtype=np.intp)
         self._used = np.array([j for j, k in enumerate(program.params) if k is not None], dtype=np.intp)
         self._used_internal = np.array([param_index[program.params[j]] for j in self._used], dtype=np.intp)
+        self._all_used = len(self._used) == len(program.params) == len(param_index)
         self._functions: dict[str, tuple[Callable[..., Any], ...]] = {}
         self._local = threading.local()
 
@@ -177,15 +191,14 @@ class BatchedProgram:
     def _state(self, mode: str, width: int) -> _State:
         """The arrays and bound functions for blocks of `width` examples, kept from call to call in
         this thread (another thread gets its own: two calls at once must not share arrays)."""
-        V, G = self._arrays(width)
-        states = self._local.__dict__.setdefault("states", {})
-        state = states.get((mode, width))
+        state = self._local.__dict__.get("states", {}).get((mode, width))
         if state is None:
+            V, G = self._arrays(width)  # first: new, wider arrays drop the states bound to the old ones
+            states = self._local.__dict__.setdefault("states", {})
             if len(states) >= MAX_STATES:  # batch sizes seen long ago: let their arrays go
                 del states[next(iter(states))]
-            state = states[mode, width] = _State(
-                self._compiled(mode), V, G, len(self.param_slots), len(self.shared_slots)
-            )
+            sizes = len(self.param_slots), len(self.shared_slots), self.checked_rows.stop - self.checked_rows.start
+            state = states[mode, width] = _State(self._compiled(mode), V, G, *sizes)
         return state
 
     def _arrays(self, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -216,16 +229,19 @@ class BatchedProgram:
             self._outputs(state, values[start:stop], aux[start:stop])
         return values, aux
 
-    def run(
-        self, X: np.ndarray, params: Sequence[float], per_example: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Values (n,), aux values (n, aux), input gradients (n, inputs), and parameter gradients
-        per example (n, params) or summed (params,), for the rows of X. An example whose
-        numbers are not finite needs the eager engine (the caller replays it); one with a
-        non-finite intermediate value gets the value nan, even if its output came back finite."""
+    def run(self, X: np.ndarray, params: Sequence[float], per_example: bool) -> tuple[Any, ...]:
+        """Values (n,), aux values (n, aux), input gradients (n, inputs), parameter gradients
+        per example (n, params) or summed (params,) for the rows of X, and whether every number
+        computed is known to be finite. An example whose numbers are not finite needs the eager
+        engine (the caller replays it); one with a non-finite intermediate value gets the value
+        nan, even if its output came back finite."""
         if per_example:
-            return self._run_per_example(X, params)
+            return (*self._run_per_example(X, params), False)
         n = X.shape[0]
+        if 0 < n <= self._blocks(n, 2 * self.n_rows)[0][1]:  # one block: the common case, lean
+            result = self._run_one_block(X, params)
+            if result is not None:
+                return result
         values, aux, inputs = np.empty(n), np.empty((n, len(self.aux_sources))), np.empty((n, self.n_inputs))
         blocks = self._blocks(n, 2 * self.n_rows)
         first = state = total = None
@@ -243,12 +259,38 @@ class BatchedProgram:
             self._outputs(state, values[start:stop], aux[start:stop])
             inputs[start:stop] = state.G[: self.n_inputs].T
         if state is None:  # no examples
-            return values, aux, inputs, np.zeros(len(self.program.params))
+            return values, aux, inputs, np.zeros(len(self.program.params)), True
         if total is not None:
             state.GP[:] = total
         if len(state.S):
             state.shared_backward()
-        return values, aux, inputs, self._to_param_list(state.GP, False)
+        return values, aux, inputs, self._to_param_list(state.GP, False), False
+
+    def _run_one_block(self, X: np.ndarray, params: Sequence[float]) -> tuple[Any, ...] | None:
+        """`run` on a batch of one block, checked by one sum of everything it computed: None when
+        that sum is not finite (the caller then takes the general path, which says where)."""
+        n = X.shape[0]
+        state = self._local.__dict__.get("states", {}).get(("summed", n)) or self._state("summed", n)
+        np.take(np.array(params, dtype=float), self._param_take, out=state.P1)
+        S = state.S
+        if len(S):
+            state.SG.fill(0.0)
+            state.shared_forward()
+        state.block(X)
+        if len(S):
+            state.shared_backward()
+        V = state.V
+        values = V[self.output_row].copy()
+        inputs = state.G[: self.n_inputs].T.copy()
+        grads = self._to_param_list(state.GP, False)
+        aux = np.empty((n, len(self.aux_sources)))
+        for j, (kind, index) in enumerate(self.aux_sources):
+            aux[:, j] = {ROW: V, PARAM: state.P1, SHARED: S[:, 0], CONST: self.constants}[kind][index]
+        add = np.add.reduce  # a sum is finite only if its terms are (or it overflows: a false alarm)
+        total = state.ones @ (V[self.checked_rows] @ state.ones_n) + add(grads) + add(inputs, None) + add(S, None)
+        if aux.size:
+            total += add(aux, None)
+        return (values, aux, inputs, grads, True) if np.isfinite(total) else None
 
     def _run_per_example(self, X: np.ndarray, params: Sequence[float]) -> tuple[np.ndarray, ...]:
         """`run` with the parameter gradients of every example, in arrays (params x n) made for this call."""
@@ -261,7 +303,8 @@ class BatchedProgram:
         for start, stop in self._blocks(n, 2 * self.n_rows + len(GP) + len(SG)):
             V, G = self._arrays(stop - start)
             bind_block(V, G, P1, S, GP[:, start:stop], SG[:, start:stop])(X[start:stop])
-            self._outputs(_Outputs(V, P1, S, np.ones(len(V))), values[start:stop], aux[start:stop])
+            ones = np.ones(self.checked_rows.stop - self.checked_rows.start)
+            self._outputs(_Outputs(V, P1, S, ones), values[start:stop], aux[start:stop])
             inputs[start:stop] = G[: self.n_inputs].T
         if len(S):
             bind_shared_backward(P1, S, SG, GP)()
@@ -301,14 +344,16 @@ class BatchedProgram:
         overflows, a false alarm that costs a replay), and its aux values."""
         V = state.V
         values[:] = V[self.output_row]
-        bad = ~np.isfinite(np.matmul(state.ones, V))  # the sum of each column, by BLAS
+        bad = ~np.isfinite(np.matmul(state.ones, V[self.checked_rows]))  # each column's sum, by BLAS
         if bad.any():
             values[bad] = np.nan
         for j, (kind, index) in enumerate(self.aux_sources):
             aux[:, j] = {ROW: V, PARAM: state.P1, SHARED: state.S[:, 0], CONST: self.constants}[kind][index]
 
     def _to_param_list(self, by_position: np.ndarray, per_example: bool) -> np.ndarray:
-        """Gradients in the order of the program's parameter list (0 for an unused one)."""
+        """Gradients in the order of the program's parameter list (0 for an unused one), a new array."""
+        if self._all_used:  # every parameter in the list is used, once: a reordering
+            return by_position[self._used_internal].T if per_example else by_position[self._used_internal]
         n_params = len(self.program.params)
         if per_example:
             out = np.zeros((by_position.shape[1], n_params))
@@ -359,11 +404,13 @@ class _State:
     bound to them: P1 the parameters, S the parameter-only values, V and G the values and
     gradients (views of the thread's widest), GP the summed parameter gradients, SG S's."""
 
-    def __init__(self, binders: tuple, V: np.ndarray, G: np.ndarray, n_params: int, n_shared: int) -> None:
+    def __init__(
+        self, binders: tuple, V: np.ndarray, G: np.ndarray, n_params: int, n_shared: int, checked: int
+    ) -> None:
         bind_shared_forward, bind_block, bind_shared_backward = binders
         self.width = V.shape[1]
         self.V, self.G = V, G
-        self.ones = np.ones(len(V))
+        self.ones, self.ones_n = np.ones(checked), np.ones(V.shape[1])
         self.P1, self.GP = np.empty(n_params), np.empty(n_params)
         self.S, self.SG = np.empty((n_shared, 1)), np.zeros((n_shared, 1))
         self.shared_forward = bind_shared_forward(self.P1, self.S)

@@ -165,15 +165,15 @@ class CompiledFunction:
             aux = np.zeros((n, len(self.program.aux)))
         else:
             with np.errstate(all="ignore"):
-                values, aux, inputs, grads = self._batched.run(X, p, per_example)
-                if _all_finite(values, aux, inputs, grads):  # the common case, in one test
+                values, aux, inputs, grads, checked = self._batched.run(X, p, per_example)
+                if checked or _all_finite(values, aux, inputs, grads):  # the common case, in one test
                     return values, aux, inputs, grads
                 finite = np.isfinite(values) & np.isfinite(inputs).all(axis=1) & np.isfinite(aux).all(axis=1)
                 bad = ~finite
                 if per_example:
                     bad |= ~np.isfinite(grads).all(axis=1)
                 elif bad.any() or not np.isfinite(grads).all():  # which examples? ask per example
-                    values, aux, inputs, grads = self._batched.run(X, p, True)
+                    values, aux, inputs, grads, _ = self._batched.run(X, p, True)
                     bad |= ~np.isfinite(grads).all(axis=1)
         for i in np.flatnonzero(bad):  # these examples: the eager engine's result, or its error
             values[i], aux[i], inputs[i], grads[i] = self._replay(X, i, p, with_grad=True)
@@ -261,7 +261,7 @@ def _all_finite(*arrays: Any) -> bool:
     its terms are (or it overflows, a false alarm, after which the caller looks closer)."""
     import numpy as np
 
-    return bool(np.isfinite(sum(np.add.reduce(a, axis=None) for a in arrays)))
+    return bool(np.isfinite(sum(np.add.reduce(a, axis=None) for a in arrays if a.size)))
 
 
 def _is_number_type(kind: type) -> bool:

@@ -67,8 +67,9 @@ class NumpyMath:
         return np.where(c != 0.0, c * np.power(x, c - 1.0), 0.0)  # c may differ from node to node
 
     @staticmethod
-    def step(a, b, tie):
-        out = np.greater(a, b).astype(float)
+    def step(a, b, tie, out=None):
+        """1.0 where a > b, 0.0 where a < b, `tie` where a == b; into the float array `out` if given."""
+        out = np.greater(a, b).astype(float) if out is None else np.greater(a, b, out=out)
         if tie != 0.0:
             out += tie * np.equal(a, b)
         return out
