@@ -8,6 +8,7 @@ from call to call (and per thread), per-example gradients and aux values through
 import contextlib
 import math
 import random
+import re
 import sys
 import threading
 
@@ -307,3 +308,47 @@ def test_run_batch_and_run_batch_forward_take_a_checked_array_and_parameter_floa
     assert_close(forward, values)
     p[0] += 1.0  # the floats given, not the parameters' data
     assert not np.allclose(compiled._run_batch_forward(X, p)[0], values)
+
+
+# --- element-wise chains, and which rows the check for non-finite numbers reads ----------------
+def test_a_chain_of_element_wise_ops_is_computed_in_place_in_its_gradient_rows():
+    loss, params = mlp([2, 4, 1], activation="tanh")
+    compiled = autodiff.compile(loss, [0.0, 0.0, 1.0], params=params)
+    compiled.batch_value_and_grad(moons_rows(3))
+    source = compiled._batched.source("summed")
+    # tanh's partial 1 - out * out, times the gradient: three calls into one array, no temporary
+    chain = re.search(r"np_multiply\((v\d+_\d+), \1, out=(g\d+_\d+)\)\n\s+np_subtract\(1\.0, \2, out=\2\)\n"
+                      r"\s+np_multiply\(g\d+_\d+, \2, out=\2\)", source)  # fmt: skip
+    assert chain is not None, source
+
+
+@pytest.mark.parametrize(
+    "name, propagating",
+    [("add", True), ("sub", True), ("mul", True), ("neg", True), ("sum", True), ("dot", True),
+     ("div", False), ("relu", False), ("tanh", False), ("exp", False), ("max", False), ("logsumexp", False)],
+)  # fmt: skip
+def test_only_ops_made_of_plus_minus_and_times_are_known_to_carry_an_inf_or_nan_through(name, propagating):
+    from autodiff.compiler.batch_source import propagates
+    from autodiff.ops import OPS
+
+    n = 1 if name in ("neg", "relu", "tanh", "exp") else 4 if name in ("sum", "dot", "logsumexp") else 2
+    assert [propagates(OPS[name], n, i) for i in range(n)] == [propagating] * n
+
+
+def test_an_overflow_that_a_later_relu_hides_is_still_the_eager_error():
+    w = [Value(-2.0), Value(-2.0)]
+    v = Value(3.0)
+
+    def f(x1, x2):  # for huge inputs the dot overflows to -inf, relu makes it 0: the output is finite
+        hidden = (autodiff.dot(w, [x1, x2]) + 0.5).relu()
+        return hidden * v + 1.0
+
+    with pytest.raises(OverflowError) as raised:
+        eager(f, [1e308, 1e308], [*w, v])
+    compiled = autodiff.compile(f, [0.0, 0.0], params=[*w, v])
+    rows = [[0.1, 0.2], [1e308, 1e308], [0.3, -0.1]]
+    with pytest.raises(OverflowError, match="example 1: " + re.escape(str(raised.value))):
+        compiled.batch_value_and_grad(rows)
+    with pytest.raises(OverflowError, match="example 1: " + re.escape(str(raised.value))):
+        compiled.batch(rows)
+    assert_batch_equals_eager(compiled, f, [rows[0], rows[2]], [*w, v])
