@@ -117,8 +117,30 @@ def test_the_layers_matrices_come_from_the_parameter_vector_without_copies_in_th
     compiled = autodiff.compile(loss, [0.0, 0.0, 1.0], params=params)
     compiled.batch_value_and_grad(moons_rows(3))
     source = compiled._batched.source("summed")
-    assert "np_matmul(" in source and ".reshape(5, 2)" in source and ".reshape(4, 5)" in source
+    # each layer one product [W | b] @ [X; 1], its matrix a view of the parameters, its gradient into theirs
+    assert "P1[0:15].reshape(5, 3)" in source and "P1[15:39].reshape(4, 6)" in source
+    assert re.search(r"np_matmul\(g\d+_\d+, v\d+_\d+\.T, out=gp15_39\.reshape\(4, 6\)\)", source)
+    assert "np_add(" not in source.split("def block")[1].split("return block")[0].split("m_max")[0]  # no bias adds
     assert "m_dot(" in source  # the regulariser over all 43 parameters: one call on a stack
+
+
+def test_dense_layers_whose_bias_cannot_join_the_product_still_equal_eager():
+    w = [[Value(0.5), Value(-0.3)], [Value(0.2), Value(0.8)], [Value(-0.6), Value(0.1)]]
+    b = [Value(0.1), Value(-0.2), Value(0.3)]
+    params = [p for row in w for p in row] + b
+
+    def f(x1, x2):
+        z0 = autodiff.dot(w[0], [x1, x2])
+        a = (z0 + b[0]).tanh() + z0 * 0.5  # the dot read twice: no fusion
+        c = (b[1] + autodiff.dot(w[1], [x1, x2])).relu()  # the bias first
+        d = autodiff.dot(w[2], [x2, x1]) + b[2]  # inputs in another order: its own [X; 1]
+        return a * c + d, [z0]
+
+    compiled = autodiff.compile(f, [0.0, 0.0], params=params, has_aux=True)
+    rows = [[0.3, -1.2], [1.5, 0.2], [-0.7, 0.9]]
+    assert_batch_equals_eager(compiled, f, rows, params)
+    (_, aux), _, _ = compiled.batch_value_and_grad(rows)
+    assert_close(aux[:, 0], [0.5 * x1 - 0.3 * x2 for x1, x2 in rows])
 
 
 def test_results_are_new_arrays_that_later_calls_of_any_size_leave_alone():

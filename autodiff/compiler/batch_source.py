@@ -79,6 +79,7 @@ class Group:
     operands: list[Operand]
     dense: bool = False  # operands: weights (nodes x k, flattened) as PARAM, inputs (k) as ROW
     weights_shape: tuple[int, int] = (0, 0)
+    augmented: bool = False  # dense with a bias: weights [W | b] (nodes x k + 1), inputs [X; 1]
     stack: tuple[int, int] | None = None  # (operands k, nodes): one operand, index position-major
 
 
@@ -92,6 +93,7 @@ class Schedule:
     output_row: int
     constants: np.ndarray
     n_params: int
+    ones_rows: list[int] = field(default_factory=list)  # rows of V that hold ones: an affine layer's [X; 1]
 
 
 # --- symbolic arrays -------------------------------------------------------------------
@@ -309,6 +311,7 @@ def generate(schedule: Schedule, mode: str) -> tuple[str, list[Any]]:
     for group in schedule.shared_groups:
         shared_forward.forward(group)
     block = _Writer(schedule, mode, ROW, bound)
+    block.views += [f"V[{row}] = 1.0" for row in schedule.ones_rows]
     block.lines.append(f"{block.view('V', slice(0, schedule.n_inputs))}[...] = X.T")
     for group in schedule.groups:
         block.forward(group)
@@ -423,12 +426,30 @@ class _Writer:
                 self.lines.append(f"{name} = P1[{self.bind(index.reshape(group.weights_shape))}]")
         return self.names[key]
 
-    def transposed(self, weights: str) -> str:
-        """W.T as a contiguous copy, made once per call: BLAS multiplies it faster than the view."""
+    def transposed(self, group: Group) -> str:
+        """W.T (without an affine layer's bias column) as a contiguous copy, made once per call: BLAS
+        multiplies it faster than a view."""
+        weights = self.weights(group)
         key = ("T", weights)
         if key not in self.names:
             self.names[key] = name = f"{weights}t"
-            self.lines.append(f"{name} = {weights}.T.copy()")
+            self.lines.append(f"{name} = {weights}{'[:, :-1]' if group.augmented else ''}.T.copy()")
+        return self.names[key]
+
+    def layer_inputs(self, group: Group) -> str:
+        """A dense layer's inputs X (k x examples), or an affine layer's [X; 1]: a view of V when a row of
+        ones follows X there, else a copy into an array whose last row holds ones."""
+        o = group.operands[1]
+        x = self.operand(o).src
+        if not group.augmented:
+            return x
+        if isinstance(o.rows, slice) and o.rows.stop in self.s.ones_rows:
+            return self.view("V", slice(o.rows.start, o.rows.stop + 1))
+        key = ("X1", tuple(o.index.tolist()))
+        if key not in self.names:
+            self.names[key] = name = f"x{len(self.names)}"
+            self.views += [f"{name} = np.empty(({len(o.index) + 1}, V.shape[1]))", f"{name}[-1] = 1.0"]
+            self.lines.append(f"{name}[:-1] = {x}")
         return self.names[key]
 
     def ones(self) -> str:
@@ -442,7 +463,7 @@ class _Writer:
     def forward(self, group: Group) -> None:
         dest = self.view(VALUES[self.own], group.rows)
         if group.dense:
-            inputs = self.operand(group.operands[1]).src
+            inputs = self.layer_inputs(group)
             self.lines.extend(_product(self.weights(group), inputs, group.weights_shape[1]).written_to(dest))
             return
         value = group.op.forward(ArraySourceMath, *self.operands(group))
@@ -601,10 +622,11 @@ class _Writer:
     def dense_backward(self, group: Group, grad: str) -> None:
         """d/dx_i (w . x) = w_i and d/dw_i = x_i (the dot rule), as products with the layer's matrices:
         input gradients W.T @ G, weight gradients G @ X.T summed over the examples (or one outer
-        product per example)."""
-        weights, inputs = self.weights(group), self.operand(group.operands[1]).src
+        product per example). An affine layer's bias gradients, G summed over the examples (the
+        partials of + are 1), come with its weights' as the last column of G @ [X; 1].T."""
+        inputs = self.layer_inputs(group)
         m, k = group.weights_shape
-        self.add_to("G", group.operands[1], _product(self.transposed(weights), grad, m))
+        self.add_to("G", group.operands[1], _product(self.transposed(group), grad, m))
         if self.mode == "per_example":
             outer = (f"{grad}[:, None, :]", f"{inputs}[None, :, :]")
             contribution = ArraySym(f"({outer[0]} * {outer[1]})", "np_multiply", outer)

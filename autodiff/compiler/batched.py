@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..ops import DOT, Op
+from ..ops import ADD, DOT, Op
 from ..value import Value, apply, constant
 from .batch_source import CONST, PARAM, ROW, SHARED, Group, Operand, Schedule, generate, propagates
 from .codegen import SourceMath, Sym
@@ -42,7 +42,7 @@ from .trace import Program
 
 __all__ = ["BatchedProgram"]
 
-BLOCK_EXAMPLES = 2048  # examples per block: a block's values and gradients stay in cache
+BLOCK_EXAMPLES = 4096  # examples per block: a block's values and gradients stay in cache
 MAX_BLOCK_BYTES = 512 * 2**20  # and under this, for a program of very many nodes
 MAX_STATES = 8  # batch widths whose arrays and bound functions a thread keeps
 STACK_MIN = 8  # an op with this many operands of one kind reads them as one stacked array
@@ -55,6 +55,14 @@ def _dot_rule_swaps_weights_and_inputs() -> bool:
 
 
 DENSE_FUSION = _dot_rule_swaps_weights_and_inputs()
+
+
+def _add_rule_is_a_sum() -> bool:
+    out = ADD.forward(SourceMath, Sym("a"), Sym("b"))
+    return out.src == "(a + b)" and ADD.partials(SourceMath, Sym("out"), Sym("a"), Sym("b")) == (1.0, 1.0)
+
+
+AFFINE_FUSION = DENSE_FUSION and _add_rule_is_a_sum()
 
 
 class BatchedProgram:
@@ -83,18 +91,35 @@ class BatchedProgram:
             return ROW if per_example[j] else PARAM if j in param_set else CONST
 
         level = [0] * len(program)
-        buckets: dict[bool, dict[tuple, list[int]]] = {True: {}, False: {}}
-        covered = set()  # nodes whose non-finite value would make a consumer's non-finite too
+        keys: dict[int, tuple] = {}
+        consumers = [0] * len(program)
+        for k in (program.output, *program.aux):
+            consumers[k] += 1
         for k, op in enumerate(ops):
             if op is not None:
                 level[k] = 1 + max(level[j] for j in parents[k])
-                kinds = tuple(kind(j) for j in parents[k])
-                key = _group_key(op, level[k], parents[k], kinds)
-                buckets[per_example[k]].setdefault(key, []).append(k)
-                dense_from = len(parents[k]) // 2 if key[1] == "dense" else None  # W @ X carries X's inf or nan
-                for i, j in enumerate(parents[k]):
-                    if dense_from is not None and i >= dense_from or propagates(op, len(parents[k]), i):
-                        covered.add(j)
+                keys[k] = _group_key(op, level[k], parents[k], tuple(kind(j) for j in parents[k]))
+                for j in parents[k]:
+                    consumers[j] += 1
+        # A dense layer's bias: w . x + b, the dot read by nothing else, is one product [W | b] @ [X; 1].
+        fused = {
+            k: parents[k][0]
+            for k, op in enumerate(ops)
+            if AFFINE_FUSION and op is ADD and per_example[k] and kind(parents[k][1]) == PARAM
+            and keys.get(parents[k][0], (0, ""))[1] == "dense" and consumers[parents[k][0]] == 1
+        }  # fmt: skip
+        buckets: dict[bool, dict[tuple, list[int]]] = {True: {}, False: {}}
+        covered = set()  # nodes whose non-finite value would make a consumer's non-finite too
+        for k, op in enumerate(ops):
+            if op is None or k in fused.values():
+                continue
+            key = keys[k] if k not in fused else (level[k], "affine", keys[fused[k]][2])
+            buckets[per_example[k]].setdefault(key, []).append(k)
+            dot = fused.get(k, k)
+            dense_from = len(parents[dot]) // 2 if key[1] in ("dense", "affine") else None  # W @ X carries X's inf
+            for i, j in enumerate(parents[dot]):
+                if dense_from is not None and i >= dense_from or propagates(ops[dot], len(parents[dot]), i):
+                    covered.add(j)
         order = {space: sorted(buckets[space], key=lambda key: key[0]) for space in buckets}  # by level, stable
 
         # The parameters' positions in the vector the batch reads: a dense layer's weights
@@ -110,6 +135,9 @@ class BatchedProgram:
                 group_parents = [parents[k] for k in buckets[space][key]]
                 if key[1] == "dense":
                     place(j for ps in group_parents for j in ps[: len(ps) // 2])
+                elif key[1] == "affine":  # each neuron's weights, then its bias
+                    for k in buckets[space][key]:
+                        place([*parents[fused[k]][: len(parents[fused[k]]) // 2], parents[k][1]])
                 elif key[1] == "stack":
                     if key[3] == PARAM:
                         place(ps[i] for i in range(key[4]) for ps in group_parents)
@@ -127,29 +155,41 @@ class BatchedProgram:
             CONST: const_index,
         }
 
+        affine_inputs = {key[2] for key in order[True] if key[1] == "affine"}
+
         def groups_of(space: bool, first_row: int) -> tuple[list[Group], int]:
-            """The space's groups, in level order; their rows in the order of `placed`."""
+            """The space's groups, in level order; their rows in the order of `placed`. A group that
+            is the whole input of an affine layer is followed by a row of ones, that layer's [X; 1]."""
             own = rows[ROW if space else SHARED]
             next_row = first_row
             for key in placed[space]:
                 for k in buckets[space][key]:
                     own[k] = next_row
                     next_row += 1
+                if space and tuple(buckets[space][key]) in affine_inputs:
+                    self.ones_rows.append(next_row)
+                    next_row += 1
+                if space and key in checked:
+                    self.checked_rows = slice(self.n_inputs, next_row)
             groups = []
             for key in order[space]:
                 slots = buckets[space][key]
-                operands_of = [[(kind(j), rows[kind(j)][j]) for j in parents[k]] for k in slots]
+                dots = [fused.get(k, k) for k in slots]  # an affine node reads its dot's operands, and its bias
+                operands_of = [[(kind(j), rows[kind(j)][j]) for j in parents[d]] for d in dots]
+                if key[1] == "affine":
+                    operands_of = [[*node, (PARAM, param_index[parents[k][1]])] for node, k in zip(operands_of, slots)]
                 span = slice(own[slots[0]], own[slots[0]] + len(slots))
-                groups.append(_group(ops[slots[0]], key, span, operands_of))
+                groups.append(_group(ops[dots[0]], key, span, operands_of))
             return groups, next_row
 
         # The rows of V whose values the check for non-finite numbers must read come first: those
         # of a group with a node that no consumer carries an inf or nan from (the output, say).
         checked = [key for key in order[True] if not covered.issuperset(buckets[True][key])]
         placed = {False: order[False], True: checked + [key for key in order[True] if key not in checked]}
+        self.ones_rows: list[int] = []
+        self.checked_rows = slice(self.n_inputs, self.n_inputs)
         self.shared_groups, n_shared = groups_of(False, 0)
         self.groups, self.n_rows = groups_of(True, self.n_inputs)
-        self.checked_rows = slice(self.n_inputs, self.n_inputs + sum(len(buckets[True][key]) for key in checked))
         self.shared_slots = sorted(rows[SHARED], key=rows[SHARED].__getitem__)
         assert len(self.shared_slots) == n_shared
         output = program.output
@@ -175,7 +215,13 @@ class BatchedProgram:
     def _schedule(self) -> Schedule:
         assert self.output_row is not None  # the caller runs such programs in the eager engine
         return Schedule(
-            self.groups, self.shared_groups, self.n_inputs, self.output_row, self.constants, len(self.param_slots)
+            self.groups,
+            self.shared_groups,
+            self.n_inputs,
+            self.output_row,
+            self.constants,
+            len(self.param_slots),
+            self.ones_rows,
         )
 
     def _compiled(self, mode: str) -> tuple[Callable[..., Any], ...]:
@@ -375,13 +421,14 @@ def _group_key(op: Op, level: int, parents: tuple[int, ...], kinds: tuple[str, .
 
 
 def _group(op: Op, key: tuple, rows: slice, operands_of: list[list[tuple[str, int]]]) -> Group:
-    """The group of the nodes whose operands are `operands_of` (per node, (kind, index) by position)."""
-    if key[1] == "dense":
+    """The group of the nodes whose operands are `operands_of` (per node, (kind, index) by position;
+    an affine node's are its dot's, then its bias)."""
+    if key[1] in ("dense", "affine"):
         half = len(operands_of[0]) // 2
-        weights = np.array([[index for _, index in node[:half]] for node in operands_of])
-        inputs = np.array([index for _, index in operands_of[0][half:]])
+        weights = np.array([[index for _, index in node[:half] + node[2 * half :]] for node in operands_of])
+        inputs = np.array([index for _, index in operands_of[0][half : 2 * half]])
         operands = [Operand(PARAM, weights.ravel()), Operand(ROW, inputs)]
-        return Group(DOT, rows, operands, dense=True, weights_shape=weights.shape)
+        return Group(DOT, rows, operands, dense=True, weights_shape=weights.shape, augmented=key[1] == "affine")
     if key[1] == "stack":  # operand i of node n at i * nodes + n
         index = np.array([[node[i][1] for node in operands_of] for i in range(key[4])])
         return Group(op, rows, [Operand(key[3], index.ravel())], stack=index.shape)
