@@ -28,16 +28,18 @@ from __future__ import annotations
 import os
 
 # Thread pools size themselves when their library loads: one thread, before numpy, torch or jax do.
+NUMPY_LOADED_FIRST = "numpy" in __import__("sys").modules
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 for _name in THREAD_VARIABLES:
     os.environ.setdefault(_name, "1")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 
 from nn.data import make_moons  # noqa: E402
 
@@ -179,31 +181,39 @@ def thread_settings() -> str:
     return ", ".join(parts)
 
 
-def pin_to_one_core() -> None:
-    """Run on one core (the first allowed), and cap numpy's BLAS at one thread if it loaded early."""
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    try:
-        from threadpoolctl import threadpool_limits
+@contextlib.contextmanager
+def one_core() -> Iterator[None]:
+    """Run on one core (the first allowed) with numpy's BLAS on one thread, then restore both
+    (the variables above cap the thread pools only if this module loads before numpy does)."""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    with contextlib.ExitStack() as stack:
+        try:
+            from threadpoolctl import threadpool_limits
 
-        threadpool_limits(1)
-    except ImportError:
-        pass
+            stack.enter_context(threadpool_limits(1))
+        except ImportError:
+            if NUMPY_LOADED_FIRST:  # BLAS may run several threads: on one core they would wait on each other
+                print("note: numpy loaded first and threadpoolctl is missing: not pinned to one core")
+                cores = None
+        if cores:
+            os.sched_setaffinity(0, {min(cores)})
+            stack.callback(os.sched_setaffinity, 0, cores)
+        yield
 
 
 def report(sizes: tuple[int, ...], rounds: int, budget: float, seed: int) -> dict[int, dict[str, float]]:
     """Time every implementation at every batch size; print the table; return the seconds per example."""
-    pin_to_one_core()
     results: dict[int, dict[str, float]] = {}
     notes: list[str] = []
-    for n in sizes:
-        steps, notes = steps_for(n, seed)
-        loss = check_first_losses(steps, n)
-        medians = time_rounds(steps, rounds, budget)
-        results[n] = {name: seconds / n for name, seconds in medians.items()}
-        shown = ", ".join(f"{name} {seconds * 1e6:.3f}" for name, seconds in results[n].items())
-        print(f"N = {n:,}: first loss {loss:.12f}; us per example: {shown}", flush=True)
-    print(f"\nthreads: {thread_settings()}")
+    with one_core():
+        for n in sizes:
+            steps, notes = steps_for(n, seed)
+            loss = check_first_losses(steps, n)
+            medians = time_rounds(steps, rounds, budget)
+            results[n] = {name: seconds / n for name, seconds in medians.items()}
+            shown = ", ".join(f"{name} {seconds * 1e6:.3f}" for name, seconds in results[n].items())
+            print(f"N = {n:,}: first loss {loss:.12f}; us per example: {shown}", flush=True)
+        print(f"\nthreads: {thread_settings()}")
     print(f"{rounds} interleaved rounds of about {budget * 1e3:.0f} ms per implementation, medians, no gc.collect()")
     for note in notes:
         print(note)
