@@ -19,10 +19,16 @@ One pattern gets a matrix product: the `dot` nodes of a dense layer (weights all
 parameters, inputs the same rows) become W @ X, and their backward pass becomes
 G @ X.T and W.T @ G. That is the dot rule (d/dw_i = x_i, d/dx_i = w_i) summed over
 the examples and the layer's neurons; the fusion checks that the rule has that form.
-Such a layer's weights sit next to each other in the parameter vector, so W is a
-view of it and G @ X.T lands in the gradient vector without a copy.
+A bias added to such a dot (and read by nothing else) joins the product, as
+[W | b] @ [X; 1], + having partials 1 (checked too). Such a layer's weights sit next
+to each other in the parameter vector, so W is a view of it and G @ X.T lands in the
+gradient vector without a copy.
 
-Large batches run in blocks of examples whose arrays stay in the processor's cache.
+An example whose numbers are not finite goes to the eager engine. Rather than every
+value, the check reads the rows that no consumer is known to carry an inf or nan
+from (a consumer made of +, - and * alone, or a dense layer, always does).
+
+Large batches run in blocks of examples, their arrays kept from call to call.
 """
 
 from __future__ import annotations
