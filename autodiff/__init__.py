@@ -9,16 +9,17 @@
 """
 
 from .backward import topological_order
-from .compiler import compile
 from .functional import grad, value_and_grad
 from .functions import cos, dot, exp, leaky_relu, log, logsumexp, relu, sigmoid, sin, softplus, sqrt, sum, tanh
+from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckResult, gradcheck
-from .value import Value, enable_grad, is_grad_enabled, no_grad
+from .ops import Op
+from .value import Value
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Value",
+    "Value", "Op",
     "no_grad", "enable_grad", "is_grad_enabled",
     "grad", "value_and_grad",
     "gradcheck", "GradcheckResult",
@@ -27,20 +28,28 @@ __all__ = [
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
     "sum", "logsumexp", "dot",
     "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError",
+    "to_html", "save_html", "show_backward",
 ]  # fmt: skip
 
-# The graph functions load on first use (PEP 562), so `import autodiff` stays as light as the engine.
-_GRAPH_NAMES = ("draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError")
+# The compiler and the graph functions load on first use (PEP 562), so `import autodiff` stays
+# as light as the engine.
+_LAZY = {
+    "compile": "compiler", "compiler": "compiler",
+    **{name: "graph" for name in ("graph", "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError",
+                                   "to_html", "save_html", "show_backward")},
+}  # fmt: skip
 
 
 def __getattr__(name: str):
-    if name in _GRAPH_NAMES or name == "graph":
+    if name in _LAZY:
         import importlib
 
-        graph = importlib.import_module(".graph", __name__)  # sets autodiff.graph: no further calls for it
-        return graph if name == "graph" else getattr(graph, name)
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)  # sets autodiff.<module>
+        value = module if name == _LAZY[name] else getattr(module, name)
+        globals()[name] = value  # no further calls for it
+        return value
     raise AttributeError(f"module 'autodiff' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_GRAPH_NAMES))
+    return sorted(set(globals()) | set(_LAZY))

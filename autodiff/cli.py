@@ -24,7 +24,9 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # The file name decides what -o writes.
-_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot"}
+_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".html": "html", ".htm": "html"}
+# What -o FILE.html leaves to the page (it shows each gradient and term as the pass reaches them).
+_PAGE_DECIDES = {"--no-grad": "no_grad", "--color-by-grad": "color_by_grad", "--contributions": "contributions"}
 # ASCII stand-ins for the symbols of the printed text, where the output encoding lacks them.
 _ASCII = str.maketrans({"×": "x", "…": "...", "≥": ">=", "·": "*"})
 
@@ -73,7 +75,8 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "-o",
         "--output",
         metavar="FILE",
-        help='write the graph here: FILE.svg (a picture), FILE.dot or FILE.gv (DOT source), or "-" for stdout',
+        help="write the graph here: FILE.svg (a picture), FILE.dot or FILE.gv (DOT source), FILE.html (a page "
+        'that steps through the backward pass), or "-" for stdout',
     )
     graph.add_argument(
         "--format",
@@ -203,9 +206,12 @@ def _silence_stdout() -> None:
 
 def _graph(args: argparse.Namespace) -> int:
     from .expression import ExpressionError, parse_expression
-    from .graph import GraphTooLargeError, RendererError, draw_dot, explain, render_svg
+    from .graph import GraphTooLargeError, RendererError, draw_dot, explain, render_svg, to_html
 
     fmt = _output_format(args.output, args.format)
+    if fmt == "html" and (flags := [flag for flag, name in _PAGE_DECIDES.items() if getattr(args, name)]):
+        raise _Exit(f"-o {args.output!r}: the page shows each gradient and term as the pass reaches it; "
+                    f"leave out {flags[0]}")  # fmt: skip
     try:
         expression = parse_expression(args.expression)
     except ExpressionError as error:
@@ -244,7 +250,10 @@ def _graph(args: argparse.Namespace) -> int:
             color_by_grad=args.color_by_grad,
             show_contributions=args.contributions,
         )
-        text = graph.source if fmt == "dot" else render_svg(graph.source, args.renderer)
+        if fmt == "html":
+            text = to_html(out, args.renderer, rankdir=args.rankdir, max_nodes=args.max_nodes, depth=args.depth)
+        else:
+            text = graph.source if fmt == "dot" else render_svg(graph.source, args.renderer)
     except GraphTooLargeError as error:
         raise _Exit(
             f"the graph has {error.n_nodes} nodes, more than --max-nodes {error.max_nodes}: "
@@ -271,7 +280,8 @@ def _output_format(output: str | None, fmt: str | None) -> str:
     by_name = _FORMATS.get(Path(output).suffix.lower())
     if by_name is None:
         raise _Exit(
-            f"-o {output!r}: the file name must end in .svg (the picture) or .dot/.gv (DOT source); "
+            f"-o {output!r}: the file name must end in .svg (the picture) or .dot/.gv (DOT source), or .html (a "
+            "page that steps through the backward pass); "
             "other formats (.png, .pdf) are not written: convert the SVG"
         )
     if fmt is not None and fmt != by_name:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .backward import backward, topological_order
+from .errors import add_context
 from .value import Number, Value, enable_grad
 
 __all__ = ["grad", "value_and_grad"]
@@ -75,7 +76,8 @@ def _fresh_leaf(x: object, name: str, position: int) -> Value:
     try:
         return Value(x)
     except (TypeError, ValueError) as error:
-        raise type(error)(f"{name}: argument {position}: {error}") from None
+        add_context(error, f"{name}: argument {position}")
+        raise
 
 
 def _gradients(out: Value, leaves: list) -> list[Gradient]:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from . import ops
-from .numerics import FloatMath
 from .ops import Op
-from .value import Number, Value, apply, constant
+from .value import Number, Value, constant
 
 __all__ = [
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
@@ -22,9 +21,7 @@ ValueOrNumber = Value | Number
 
 
 def _unary(op: Op, x: ValueOrNumber) -> ValueOrNumber:
-    if isinstance(x, Value):
-        return apply(op, x)
-    return op.forward(FloatMath, constant(x, op.name).data)
+    return op(x)
 
 
 def exp(x: ValueOrNumber) -> ValueOrNumber:
@@ -74,38 +71,42 @@ def relu(x: ValueOrNumber) -> ValueOrNumber:
 
 def leaky_relu(x: ValueOrNumber, slope: Number = 0.01) -> ValueOrNumber:
     """x for x > 0, slope * x otherwise."""
-    if isinstance(x, Value):
-        return x.leaky_relu(slope)
-    return ops.LEAKY_RELU.forward(FloatMath, constant(x, "leaky_relu").data, constant(slope, "leaky_relu").data)
+    return ops.LEAKY_RELU(x, slope)
 
 
 def sum(values: Iterable[ValueOrNumber]) -> Value:
     """x_1 + ... + x_n as ONE node with n parents (the builtin `sum` makes n - 1 nodes)."""
-    parents = _lift_all(values, "sum")
-    if not parents:
-        return Value(0.0)
-    return apply(ops.SUM, *parents)
+    operands = _operands(values, "sum")
+    return _n_ary(ops.SUM, operands) if operands else Value(0.0)
 
 
 def logsumexp(values: Iterable[ValueOrNumber]) -> Value:
     """log(e**x_1 + ... + e**x_n) as ONE node, without overflow; its gradient is the softmax."""
-    parents = _lift_all(values, "logsumexp")
-    if not parents:
+    operands = _operands(values, "logsumexp")
+    if not operands:
         raise ValueError("logsumexp: needs at least one value, got none")
-    return apply(ops.LOGSUMEXP, *parents)
+    return _n_ary(ops.LOGSUMEXP, operands)
 
 
 def dot(ws: Sequence[ValueOrNumber], xs: Sequence[ValueOrNumber]) -> Value:
     """w_1 * x_1 + ... + w_n * x_n as ONE node whose parents are w_1..w_n, x_1..x_n."""
-    ws, xs = _lift_all(ws, "dot"), _lift_all(xs, "dot")
+    ws, xs = _operands(ws, "dot"), _operands(xs, "dot")
     if len(ws) != len(xs):
         raise ValueError(f"dot: ws and xs must have the same length, got {len(ws)} and {len(xs)}")
-    if not ws:
-        return Value(0.0)
-    return apply(ops.DOT, *ws, *xs)
+    return _n_ary(ops.DOT, ws + xs) if ws else Value(0.0)
 
 
-def _lift_all(values: Iterable[ValueOrNumber], op_name: str) -> tuple[Value, ...]:
+def _operands(values: Iterable[ValueOrNumber], op_name: str) -> tuple:
     if isinstance(values, (Value, str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"{op_name}: expected a list of Values or numbers, got {type(values).__name__} ({values!r})")
-    return tuple(x if isinstance(x, Value) else constant(x, op_name) for x in values)
+    return tuple(values)
+
+
+def _n_ary(op: Op, operands: tuple) -> Value:
+    """One node of `op` over the operands, numbers among them lifted to constants (all numbers too)."""
+    out = op._apply(*operands)
+    if out is NotImplemented:
+        for x in operands:
+            if not isinstance(x, Value):
+                constant(x, op.name)  # raises the error that names the bad operand
+    return out

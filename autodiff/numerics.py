@@ -1,12 +1,8 @@
-"""The math the op rules are written against, for plain floats and for Values.
+"""The math namespace on plain floats: the eager engine's numbers.
 
 Every rule in `autodiff.ops` takes a math namespace `m` as its first argument and
-calls `m.exp`, `m.log`, `m.step`, ... for anything beyond `+ - * / **`. The same
-rule then runs on floats (`FloatMath`: the eager engine), on Values (`ValueMath`:
-gradients that are themselves differentiable, `backward(create_graph=True)`), and
-in `autodiff.compile`, on numpy arrays and on generated source code.
-
-`FloatMath` is also where domain and range errors are raised: the message names
+calls `m.exp`, `m.log`, `m.step`, ... (the contract: `autodiff.namespace`). On
+floats, this is also where domain and range errors are raised: the message names
 the op and shows the offending value.
 """
 
@@ -15,12 +11,14 @@ from __future__ import annotations
 import math
 from operator import mul
 
-__all__ = ["FloatMath", "ValueMath", "MAX_FLOAT"]
+from .namespace import Namespace
+
+__all__ = ["FloatMath", "MAX_FLOAT"]
 
 MAX_FLOAT = 1.7976931348623157e308
 
 
-class FloatMath:
+class FloatMath(metaclass=Namespace):
     """Rules evaluated on Python floats, with named domain and range errors."""
 
     @staticmethod
@@ -65,6 +63,15 @@ class FloatMath:
         # log(sum e^x_i) = m + log(sum e^(x_i - m)) with m = max x_i: no overflow, and the sum is >= 1.
         m = max(xs)
         return m + math.log(sum([math.exp(x - m) for x in xs], 0.0))
+
+    @staticmethod
+    def softmax(xs: tuple[float, ...]) -> tuple[float, ...]:
+        # e^(x_i - m) / sum_j e^(x_j - m), m = max x_j: the differences are exact where x_i - log-sum-exp
+        # is not (at x = (1e16, 1e16) the rounded log-sum-exp equals x_i, which would give 1.0, 1.0).
+        m = max(xs)
+        exps = [math.exp(x - m) for x in xs]
+        total = sum(exps, 0.0)
+        return tuple([e / total for e in exps])
 
     sin = staticmethod(math.sin)
     cos = staticmethod(math.cos)
@@ -124,52 +131,3 @@ class FloatMath:
     @staticmethod
     def constant(c: float) -> float:
         return c
-
-
-class ValueMath:
-    """Rules evaluated on Values: the local derivatives become graph nodes themselves.
-
-    Piecewise-constant factors (`step`, `sign`) are plain floats: their derivative
-    is zero wherever it exists, so they carry no graph.
-    """
-
-    @staticmethod
-    def exp(x):
-        return x.exp()
-
-    @staticmethod
-    def log(x):
-        return x.log()
-
-    @staticmethod
-    def sigmoid(x):
-        return x.sigmoid()
-
-    @staticmethod
-    def sin(x):
-        return x.sin()
-
-    @staticmethod
-    def cos(x):
-        return x.cos()
-
-    @staticmethod
-    def power_rule(x, c):
-        c = _data(c)
-        return c * x ** (c - 1.0) if c != 0.0 else 0.0
-
-    @staticmethod
-    def step(a, b, tie: float) -> float:
-        return FloatMath.step(_data(a), _data(b), tie)
-
-    @staticmethod
-    def sign(x) -> float:
-        return FloatMath.sign(_data(x))
-
-    @staticmethod
-    def constant(c) -> float:
-        return _data(c)
-
-
-def _data(x) -> float:
-    return x if isinstance(x, float) else x.data

@@ -5,16 +5,18 @@ Every op is two small rules, written once:
     forward(m, *inputs)          -> out
     partials(m, out, *inputs)    -> (d out / d input_1, d out / d input_2, ...)
 
-`m` is a math namespace (`autodiff.numerics`): floats for the eager engine, Values
-for differentiable gradients, numpy arrays and generated source in
-`autodiff.compile`. The backward pass multiplies each partial by the gradient
-arriving at `out` and adds it to the input's gradient (the chain rule, summed over
-every path). `partials` receives the forward result `out`, so exp, tanh, sigmoid
-and sqrt reuse it instead of recomputing.
+`m` is a math namespace (the contract: `autodiff/namespace.py`): floats for the
+eager engine, Values for differentiable gradients, numpy arrays and generated
+source in `autodiff.compile`. The backward pass multiplies each partial by the
+gradient arriving at `out` and adds it to the input's gradient (the chain rule,
+summed over every path). `partials` receives the forward result `out`, so exp,
+tanh, sigmoid and sqrt reuse it instead of recomputing.
 
 Subgradients at kinks follow PyTorch: relu'(0) = 0 (as in the lecture notes),
 abs'(0) = 0, leaky_relu'(0) = slope, and max/min split the gradient evenly
 between tied inputs.
+
+`Op` is public: a user's op is made the same way and works everywhere a built-in does.
 """
 
 from __future__ import annotations
@@ -22,28 +24,106 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Op", "OPS", "LEAF", "CONSTANT"]
+__all__ = ["Op", "OpDefinitionError", "OPS"]
+
+_CO_VARARGS = 0x04  # inspect.CO_VARARGS, without importing inspect
+
+
+class OpDefinitionError(TypeError):
+    """An op's rules do not fit together: partials return the wrong number of terms, say."""
 
 
 class Op:
-    """One primitive: its name in graphs and its forward and derivative rules."""
+    """One primitive: its name in graphs, its forward rule and its local-derivative rule.
 
-    __slots__ = ("name", "forward", "partials")
+    Example, softsign(x) = x / (1 + |x|), whose derivative is 1 / (1 + |x|)**2:
 
-    def __init__(self, name: str, forward: Callable[..., Any] | None, partials: Callable[..., tuple] | None):
+        >>> from autodiff import Op, Value
+        >>> softsign = Op("softsign", lambda m, x: x / (1.0 + abs(x)),
+        ...                           lambda m, out, x: (1.0 / (1.0 + abs(x)) ** 2,))
+        >>> y = softsign(Value(3.0))
+        >>> y.backward()
+        >>> y.data, y.parents[0].grad
+        (0.75, 0.0625)
+
+    Calling an op applies it: with any Value among the operands the result is a
+    Value (plain numbers become constants), with numbers only it is a float.
+
+    Args:
+        name: the op's name in graphs, reprs and error messages.
+        forward: forward(m, *inputs) -> out, computed with the math namespace `m`
+            (`m.exp`, `m.log`, ...; see `autodiff.namespace`) and + - * / **.
+        partials: partials(m, out, *inputs) -> a tuple with d out / d input_i for
+            each input (`out` is forward's result, to reuse). Written with `m`'s
+            functions and operators only, it also gives gradients of gradients
+            (`backward(create_graph=True)`) and compiled code.
+    """
+
+    __slots__ = ("name", "forward", "partials", "arity", "_apply", "_backward")
+
+    def __init__(self, name: str, forward: Callable[..., Any], partials: Callable[..., Any]) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"Op: name must be a str, got {type(name).__name__} ({name!r})")
+        if not name.strip():
+            raise ValueError(f"Op: name must not be empty, got {name!r}")
+        for role, rule in (("forward", forward), ("partials", partials)):
+            if not callable(rule):
+                raise TypeError(f"Op {name!r}: {role} must be callable, got {type(rule).__name__} ({rule!r})")
+        forward_arity, partials_arity = _arity(forward, 1), _arity(partials, 2)
+        if forward_arity is not None and partials_arity is not None and forward_arity != partials_arity:
+            raise ValueError(
+                f"Op {name!r}: forward takes {forward_arity} inputs after m, but partials takes "
+                f"{partials_arity} after m and out"
+            )
+        arity = forward_arity if forward_arity is not None else partials_arity
+        if arity == 0:
+            raise ValueError(f"Op {name!r}: an op needs at least one input")
         self.name = name
         self.forward = forward
         self.partials = partials
+        self.arity = arity  # None: any number of inputs
+        self._apply = self._first_apply  # replaced by the generated code on first use
+        self._backward = self._first_backward
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
 
+    def __call__(self, *operands: Any) -> Any:
+        """Apply the op: a Value if any operand is a Value, else a float."""
+        return _value.apply(self, operands)
 
-# Leaves have no rules. A constant is a leaf made from a plain number inside an op
-# (the 2 in `x * 2`); it is shown in graphs like any leaf, and marked so that rules
-# can treat it as fixed.
-LEAF = Op("", None, None)
-CONSTANT = Op("", None, None)
+    def __reduce__(self) -> tuple:
+        # Built-in ops unpickle as themselves (the compiler and `is` checks rely on their identity).
+        for key, op in OPS.items():
+            if op is self:
+                return (_builtin, (key,))
+        return (Op, (self.name, self.forward, self.partials))
+
+    # The fast code of each op is generated from its rules when it is first needed (autodiff/specialize.py).
+    def _first_apply(self, *operands: Any) -> Any:
+        from .specialize import make_apply
+
+        self._apply = make_apply(self)
+        return self._apply(*operands)
+
+    def _first_backward(self, node: Any, grad: float) -> None:
+        from .specialize import make_backward
+
+        self._backward = make_backward(self)
+        self._backward(node, grad)
+
+
+def _arity(rule: Callable[..., Any], leading: int) -> int | None:
+    """How many inputs a rule takes after its `leading` arguments; None for *inputs or when unknown."""
+    code = getattr(rule, "__code__", None)
+    if code is None or code.co_flags & _CO_VARARGS:
+        return None
+    return max(code.co_argcount - leading, 0)
+
+
+def _builtin(key: str) -> Op:
+    return OPS[key]
+
 
 # fmt: off
 ADD = Op("+", lambda m, a, b: a + b,
@@ -100,9 +180,10 @@ MIN = Op("min", lambda m, a, b: m.min(a, b),
 # n-ary ops: one node for a whole sum, or a neuron's weighted sum w . x.
 SUM = Op("sum", lambda m, *xs: m.sum(xs),
                 lambda m, out, *xs: (1.0,) * len(xs))
-# logsumexp(x) = log(sum_i e^(x_i)); d/dx_i = e^(x_i - out), the softmax.
+# logsumexp(x) = log(sum_i e^(x_i)); d/dx_i = e^(x_i - out), the softmax, computed from the
+# differences x_i - max x (out itself is rounded: at x = (1e16, 1e16), e^(x_i - out) would be 1, not 0.5).
 LOGSUMEXP = Op("logsumexp", lambda m, *xs: m.logsumexp(xs),
-                            lambda m, out, *xs: tuple(m.exp(x - out) for x in xs))
+                            lambda m, out, *xs: m.softmax(xs))
 # dot's inputs are w_1..w_n then x_1..x_n; d(w . x)/dw_i = x_i and d(w . x)/dx_i = w_i.
 DOT = Op("dot", lambda m, *wx: m.dot(wx[: len(wx) // 2], wx[len(wx) // 2 :]),
                 lambda m, out, *wx: wx[len(wx) // 2 :] + wx[: len(wx) // 2])
@@ -115,3 +196,5 @@ OPS: dict[str, Op] = {
 }
 # fmt: on
 """Every primitive by a unique key (two ops share the display name "**")."""
+
+from . import value as _value  # noqa: E402  (value.py imports this module: bound once both exist)

@@ -10,7 +10,8 @@
 `expressions()` draws random expression DAGs: straight-line programs over a few
 inputs, where every op may reuse any earlier result (shared subexpressions, so
 gradients must be summed over several paths), and whose drawn point keeps every
-op inside its domain and away from its kinks. Needs hypothesis (the `dev` extra).
+op inside its domain and away from its kinks. Your own ops (`autodiff.Op`) join
+the draw with `expressions(ops=[..., my_op])`. Needs hypothesis (the `dev` extra).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 from . import functions
 from .gradcheck import gradcheck
+from .ops import Op
 from .value import Number, Value, no_grad
 
 __all__ = ["Expression", "expressions", "assert_gradients_match", "OPS"]
@@ -65,7 +67,14 @@ KINK_MARGIN = 0.05  # stay this far from kinks and domain edges, so central diff
 LIMIT = 100.0  # keep every intermediate result within +-LIMIT
 
 
-def _well_posed(op: str, args: Sequence[float]) -> bool:
+OpName = str | Op  # a key of OPS, or a user's op
+
+
+def _arity_and_rule(op: OpName) -> tuple[int, Callable[..., Value]]:
+    return (op.arity, op) if isinstance(op, Op) else OPS[op]
+
+
+def _well_posed(op: OpName, args: Sequence[float]) -> bool:
     """Is `op` at these inputs inside its domain, away from kinks, and not explosive?"""
     a = args[0]
     b = args[1] if len(args) > 1 else None
@@ -95,7 +104,7 @@ class Expression:
     """
 
     n_inputs: int
-    steps: tuple[tuple[str, tuple[int, ...]], ...]
+    steps: tuple[tuple[OpName, tuple[int, ...]], ...]
     point: tuple[float, ...]
 
     def __call__(self, *inputs: Value | Number) -> Value:
@@ -103,7 +112,7 @@ class Expression:
             raise TypeError(f"this expression takes {self.n_inputs} inputs, got {len(inputs)}")
         slots = [x if isinstance(x, Value) else Value(x) for x in inputs]
         for op, operands in self.steps:
-            slots.append(OPS[op][1](*(slots[i] for i in operands)))
+            slots.append(_arity_and_rule(op)[1](*(slots[i] for i in operands)))
         return slots[-1]
 
     def __repr__(self) -> str:
@@ -112,29 +121,36 @@ class Expression:
         for k, (op, operands) in enumerate(self.steps):
             name = f"v{self.n_inputs + k}"
             names.append(name)
-            lines.append(f"  {name} = {op}({', '.join(names[i] for i in operands)})")
+            shown = op.name if isinstance(op, Op) else op
+            lines.append(f"  {name} = {shown}({', '.join(names[i] for i in operands)})")
         return "\n".join(lines)
 
 
 def expressions(
     max_inputs: int = 3,
     max_ops: int = 12,
-    ops: Sequence[str] | None = None,
+    ops: Sequence[OpName] | None = None,
 ) -> st.SearchStrategy[Expression]:
     """A strategy for random expression DAGs with shared subexpressions.
 
     Args:
         max_inputs: at most this many inputs (at least one).
         max_ops: at most this many ops before the final sum.
-        ops: the op names to draw from (keys of `autodiff.testing.OPS`); all by default.
+        ops: the ops to draw from: names (keys of `autodiff.testing.OPS`) and your own
+            `autodiff.Op`s with a fixed number of inputs; all the named ones by default.
+            A user op is used where it gives a finite result of at most 100 in size
+            (elsewhere, tanh): keep its kinks away from the drawn points yourself.
 
     Every op reads any earlier slot, so results are reused; a last `sum` node
     collects every result nothing else used, so the whole program matters.
     """
     names = list(OPS) if ops is None else list(ops)
-    unknown = [n for n in names if n not in OPS]
+    unknown = [n for n in names if not isinstance(n, Op) and n not in OPS]
     if unknown or not names:
-        raise ValueError(f"expressions: unknown ops {unknown!r}; choose from {sorted(OPS)!r}")
+        raise ValueError(f"expressions: unknown ops {unknown!r}; choose from {sorted(OPS)!r} or pass an autodiff.Op")
+    variadic = [n for n in names if isinstance(n, Op) and n.arity is None]
+    if variadic:
+        raise ValueError(f"expressions: {variadic[0]!r} takes any number of inputs; draw ops with a fixed number")
     for name, bound in [("max_inputs", max_inputs), ("max_ops", max_ops)]:
         if not isinstance(bound, int) or bound < 1:
             raise ValueError(f"expressions: {name} must be an int >= 1, got {bound!r}")
@@ -142,7 +158,7 @@ def expressions(
 
 
 @st.composite
-def _expressions(draw: st.DrawFn, max_inputs: int, max_ops: int, names: list[str]) -> Expression:
+def _expressions(draw: st.DrawFn, max_inputs: int, max_ops: int, names: list[OpName]) -> Expression:
     n_inputs = draw(st.integers(1, max_inputs))
     point = draw(
         st.lists(st.floats(-2.0, 2.0).filter(lambda x: abs(x) >= KINK_MARGIN), min_size=n_inputs, max_size=n_inputs)
@@ -151,7 +167,7 @@ def _expressions(draw: st.DrawFn, max_inputs: int, max_ops: int, names: list[str
     steps: list[tuple[str, tuple[int, ...]]] = []
     for _ in range(draw(st.integers(1, max_ops))):
         op = draw(st.sampled_from(names))
-        operands = tuple(draw(st.integers(0, len(values) - 1)) for _ in range(OPS[op][0]))
+        operands = tuple(draw(st.integers(0, len(values) - 1)) for _ in range(_arity_and_rule(op)[0]))
         result = _evaluate(op, [values[i] for i in operands])
         if result is None:  # not well-posed here: a bounded, smooth op instead
             op, operands = "tanh", operands[:1]
@@ -165,11 +181,16 @@ def _expressions(draw: st.DrawFn, max_inputs: int, max_ops: int, names: list[str
     return Expression(n_inputs, tuple(steps), tuple(point))
 
 
-def _evaluate(op: str, args: list[float]) -> float | None:
-    if not _well_posed(op, args):
+def _evaluate(op: OpName, args: list[float]) -> float | None:
+    if not isinstance(op, Op) and not _well_posed(op, args):
         return None
     with no_grad():
-        result = OPS[op][1](*map(Value, args)).data
+        try:
+            result = _arity_and_rule(op)[1](*map(Value, args)).data
+        except (ArithmeticError, ValueError):
+            if not isinstance(op, Op):
+                raise
+            return None  # outside the user op's domain
     return result if abs(result) <= LIMIT else None
 
 

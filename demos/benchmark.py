@@ -42,6 +42,7 @@ from collections.abc import Callable
 
 import autodiff
 from autodiff import Value
+from demos.common import missing_extra_in_one_line
 from nn.data import make_moons
 
 try:
@@ -299,6 +300,7 @@ def row(label: str, ours: float | None, theirs: float | None, unit: str = "ms") 
     return f"| {label} | {show(ours)} | {show(theirs)} | {ratio} |"
 
 
+@missing_extra_in_one_line("bench")
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per engine (default 7)")
@@ -317,7 +319,7 @@ def main(argv: list[str] | None = None) -> None:
 
     engines = {"autodiff": Value}
     if micrograd is None:
-        print("micrograd is not installed (pip install -e '.[bench]'): timing autodiff alone.")
+        print('micrograd is not installed (pip install -e ".[bench]"): timing autodiff alone.')
     else:
         engines["micrograd"] = micrograd.engine.Value
     print(f"machine: {machine()}")

@@ -1,9 +1,8 @@
 """Minibatch training: `fit`, one step at a time, with `evaluate` and `accuracy`.
 
-A batch's loss is the mean of its examples' losses, so each step follows the
-mean of the per-example gradients (the batch-gradient Q&A,
-003_ea3042dfdea6a7ce.txt in ../shared/references/). One step is one call of
-`train_step`, the seam where a compiled path can take over.
+A batch's loss is the mean of its examples' losses, so each step follows the mean of
+the per-example gradients (as the Q&A on batch gradients explains). One step is one
+call of `train_step`, the seam where a compiled path can take over.
 """
 
 from __future__ import annotations

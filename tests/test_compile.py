@@ -2,11 +2,8 @@
 
 import importlib
 import math
-import ntpath
 import random
 import re
-import traceback
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +12,6 @@ from hypothesis import strategies as st
 
 import autodiff
 from autodiff import Value
-from autodiff import value as value_module
 from autodiff.compiler import TracingError
 from autodiff.testing import expressions
 
@@ -276,18 +272,24 @@ def test_has_aux_needs_a_pair():
         autodiff.compile(lambda x: x * x, [1.0], has_aux=True)
 
 
-def test_the_users_line_is_found_on_windows_paths(monkeypatch):
-    trace_module = importlib.import_module("autodiff.compiler.trace")  # the package's `trace` is the function
+def test_the_users_line_is_told_apart_from_the_engines_on_windows_paths(monkeypatch):
+    from autodiff import frames
 
-    stack = [
-        traceback.FrameSummary(r"C:\work\autodiff_demo\train.py", 7, "loss", line="if x > 0:"),
-        traceback.FrameSummary(r"C:\work\autodiff\value.py", 150, "__gt__", line="_on_data_read(...)"),
-        traceback.FrameSummary(r"C:\work\autodiff\compiler\trace.py", 120, "refuse", line="frame = _user_frame()"),
-    ]
-    monkeypatch.setattr(value_module, "__file__", r"C:\work\autodiff\value.py")
-    monkeypatch.setattr(trace_module, "os", SimpleNamespace(path=ntpath, sep="\\"), raising=False)
-    monkeypatch.setattr(trace_module, "traceback", SimpleNamespace(extract_stack=lambda: stack))
-    assert trace_module._user_frame() is stack[0]
+    monkeypatch.setattr(frames, "PACKAGE", "C:\\work\\autodiff\\")
+    assert not frames.is_engine_file(r"C:\work\autodiff_demo\train.py")  # a sibling folder, not the package
+    assert frames.is_engine_file(r"C:\work\autodiff\value.py")
+    assert frames.is_engine_file(r"C:\work\autodiff\compiler\trace.py")
+    assert frames.is_engine_file("<autodiff: * apply>")  # the engine's generated code
+
+
+def test_a_branch_error_names_the_users_file_and_line():
+    def loss(x):
+        if x > 0:  # the line the error must show
+            return x
+        return -x
+
+    with pytest.raises(TracingError, match=r"test_compile\.py:\d+ \(if x > 0:"):
+        autodiff.compile(loss, [1.0])
 
 
 def test_a_parameter_listed_twice_is_refused_and_a_listed_captured_one_appears_once():

@@ -18,11 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import autodiff
-from autodiff import Value
+from autodiff import Op, Value
 from autodiff.compiler import batched
-from autodiff.ops import Op
 from autodiff.testing import expressions
-from autodiff.value import apply
 
 
 def eager(fn, row, params=()):
@@ -267,7 +265,7 @@ def test_wide_sums_dots_and_logsumexps_over_examples_equal_eager():
         assert_batch_equals_eager(compiled, f, rows, weights)
 
 
-# Two made-up ops of nine operands, through the public Op: their rules run in the eager engine too.
+# Two made-up ops of nine operands, public Ops: their rules run in the eager engine too.
 # weighted(x) = sum_i (i + 1) x_i: the partials are numbers, one per operand.
 WEIGHTED = Op("weighted", lambda m, *xs: m.sum(tuple(float(i + 1) * x for i, x in enumerate(xs))),
               lambda m, out, *xs: tuple(float(i + 1) for i in range(len(xs))))  # fmt: skip
@@ -281,7 +279,7 @@ def test_stacked_ops_whose_partials_are_numbers_or_of_mixed_forms_equal_eager(op
     w = Value(0.3)
 
     def f(*xs):
-        return apply(op, *[x * w for x in xs])
+        return op(*[x * w for x in xs])
 
     compiled = autodiff.compile(f, [0.0] * 9, params=[w])
     rows = [[0.1 * (i + j) - 0.4 for i in range(9)] for j in range(3)]

@@ -41,12 +41,13 @@ def test_a_node_used_twice_by_one_op_has_two_edges_into_it():
     assert edges.count(("n0", "n1_op", "")) == 2
 
 
-def test_node_ids_follow_the_topological_order():
+def test_node_ids_follow_a_topological_order_first_input_first():
     f, _, _ = lecture_example()
-    source = draw_dot(f).source
-    order = autodiff.topological_order(f)
+    nodes = dot_nodes(draw_dot(f).source)
+    order = autodiff.topological_order(f, parents=lambda node: node.parents[::-1])
+    assert [node.label or node.op for node in order] == ["x1", "log", "x2", "*", "+", "sin", "f"]
     for i, node in enumerate(order):
-        assert f"data {autodiff.graph.format.number(node.data)}" in dot_nodes(source)[f"n{i}"]
+        assert f"data {autodiff.graph.format.number(node.data)}" in nodes[f"n{i}"]
 
 
 def test_the_same_expression_gives_the_same_source_every_time_and_in_another_process():

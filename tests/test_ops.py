@@ -203,3 +203,46 @@ def test_module_functions_accept_values_and_plain_numbers():
         assert isinstance(v, Value) and v.op == name and v.data == fn(0.7)
     assert autodiff.log(math.e) == 1.0
     assert autodiff.leaky_relu(-2.0, slope=0.5) == -1.0
+
+
+def softmax_by_differences(xs):
+    """The softmax by fractions: exact reference, e^(x_i - m) / sum_j e^(x_j - m)."""
+    from fractions import Fraction
+
+    m = max(xs)
+    exps = [math.exp(x - m) for x in xs]
+    total = sum(Fraction(e) for e in exps)
+    return [float(Fraction(e) / total) for e in exps]
+
+
+huge = st.floats(-1e300, 1e300)
+
+
+@given(st.lists(huge, min_size=1, max_size=4), st.lists(st.floats(0.0, 3.0), min_size=1, max_size=4))
+def test_logsumexp_gradients_are_the_softmax_even_at_huge_inputs(bases, offsets):
+    # Inputs within a few units of each other at magnitudes up to 1e300: the softmax is far from 0 and 1.
+    xs = [bases[0] + o for o in offsets] if abs(bases[0]) < 1e15 else [bases[0] * (1 + o * 1e-16) for o in offsets]
+    expected = softmax_by_differences(xs)
+    leaves = [Value(x) for x in xs]
+    autodiff.logsumexp(leaves).backward()
+    assert [v.grad for v in leaves] == pytest.approx(expected, rel=1e-14, abs=1e-300)
+    second = [Value(x) for x in xs]
+    autodiff.logsumexp(second).backward(create_graph=True)
+    assert [v.grad.data for v in second] == pytest.approx(expected, rel=1e-14, abs=1e-300)
+    compiled = autodiff.compile(lambda *vs: autodiff.logsumexp(vs), xs)
+    assert compiled.value_and_grad(xs)[1] == pytest.approx(expected, rel=1e-14, abs=1e-300)
+    assert list(compiled.batch_value_and_grad([xs])[1][0]) == pytest.approx(expected, rel=1e-14, abs=1e-300)
+
+
+def test_logsumexp_of_two_equal_huge_inputs_splits_the_gradient_in_half():
+    a, b = Value(1e16), Value(1e16)
+    autodiff.logsumexp([a, b]).backward()
+    assert (a.grad, b.grad) == (0.5, 0.5)  # from e^(x - out) with a rounded out, they were 1.0 and 1.0
+
+
+def test_the_cli_gives_the_exact_logsumexp_gradient(capsys):
+    from autodiff.cli import main
+
+    assert main(["graph", "logsumexp(x, y)", "--at", "x=1e16", "y=1e16"]) == 0
+    out = capsys.readouterr().out
+    assert "df/dx = 0.5" in out and "df/dy = 0.5" in out

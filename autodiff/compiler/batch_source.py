@@ -33,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import Op
-from .codegen import FUNCTIONS, INLINE_LIMIT, Sym, source
+from ..namespace import FUNCTIONS, MissingMathFunction
+from ..ops import Op, OpDefinitionError
+from ..specialize import checked_partials
+from ..symbolic import INLINE_LIMIT, Sym, SymTuple, source
 from .numpy_math import NumpyMath
 
 __all__ = [
@@ -222,12 +224,16 @@ class ArraySourceMath:
         return functools.reduce(operator.add, map(operator.mul, ws, xs))
 
     @staticmethod
+    def softmax(xs: Sequence[Any]) -> SymTuple:
+        return SymTuple(f"m_softmax({_stack_run(xs) or source(tuple(xs))})", len(xs))
+
+    @staticmethod
     def constant(c: Any) -> Any:
         return c
 
 
 for _name in FUNCTIONS:
-    if _name not in ("sum", "dot"):
+    if _name not in vars(ArraySourceMath):
         setattr(ArraySourceMath, _name, _namespace_call(_name))
 
 
@@ -275,7 +281,7 @@ class _TaintMath:
 
 
 for _name in FUNCTIONS:
-    if _name not in ("sum", "dot"):
+    if _name not in vars(_TaintMath):
         setattr(_TaintMath, _name, staticmethod(lambda *args: OPAQUE))
 
 
@@ -466,7 +472,13 @@ class _Writer:
             inputs = self.layer_inputs(group)
             self.lines.extend(_product(self.weights(group), inputs, group.weights_shape[1]).written_to(dest))
             return
-        value = group.op.forward(ArraySourceMath, *self.operands(group))
+        operands = self.operands(group)
+        try:
+            value = group.op.forward(ArraySourceMath, *operands)
+        except MissingMathFunction:
+            raise
+        except (TypeError, ArithmeticError, ValueError):  # not a formula (it branches, say): call the rule
+            value = ArraySym(f"{self.bind(group.op)}.forward(m, {''.join(f'{o.src}, ' for o in operands)})")
         if isinstance(value, ArraySym):
             self.lines.extend(value.written_to(dest))
         else:
@@ -493,16 +505,36 @@ class _Writer:
                 self.dense_backward(group, grad)
                 continue
             operands = self.operands(group)
-            out = ArraySym(self.view(VALUES[self.own], group.rows))
-            partials = group.op.partials(ArraySourceMath, out, *operands)
+            partials = self.partials(group, operands)
             if group.stack is not None:
                 self.stack_backward(group, grad, operands, partials)
                 continue
-            for o, partial in zip(group.operands, partials):
+            for o, partial in zip(group.operands, self.each(partials)):
                 self.contribute_partial(o, grad, partial)
         if self.own == ROW:
             self.zero_unassigned("G", range(self.s.n_inputs))  # returned: every input has a gradient
             self.zero_unassigned("GP", range(self.s.n_params))
+
+    def partials(self, group: Group, operands: list[ArraySym]) -> Any:
+        """The op's partials on the group's operands: a tuple of formulas, or one call giving all of them
+        (a SymTuple: softmax, or the rule itself where it is not a formula)."""
+        out = ArraySym(self.view(VALUES[self.own], group.rows))
+        try:
+            partials = group.op.partials(ArraySourceMath, out, *operands)
+        except (MissingMathFunction, OpDefinitionError):
+            raise
+        except (TypeError, ArithmeticError, ValueError):  # not a formula: call the rule on the arrays
+            arguments = "".join(f"{x.src}, " for x in (out, *operands))
+            return SymTuple(f"{self.bind(group.op)}.partials(m, {arguments})", len(operands))
+        return partials if isinstance(partials, SymTuple) else checked_partials(group.op, partials, len(operands))
+
+    def each(self, partials: Any) -> Any:
+        """The partials one by one; a call that gives all of them is made once, into a name."""
+        if not isinstance(partials, SymTuple):
+            return partials
+        self.names[("q", len(self.names))] = name = f"q{len(self.names)}"
+        self.lines.append(f"{name} = {partials.src}")
+        return [ArraySym(f"{name}[{i}]") for i in range(len(partials))]
 
     def contribute_partial(self, o: Operand, grad: str, partial: Any) -> None:
         if o.kind == CONST or (_is_number(partial) and partial == 0.0):
@@ -521,7 +553,7 @@ class _Writer:
         stacked = _stacked_partials(operands, partials, self.bind)
         if stacked is None:  # partials of different forms: operand by operand
             index = o.index.reshape(k, nodes)
-            for i, partial in enumerate(partials):
+            for i, partial in enumerate(self.each(partials)):
                 self.contribute_partial(Operand(o.kind, index[i]), grad, partial)
             return
         if _is_number(stacked):
@@ -647,14 +679,20 @@ def _product(a: str, b: str, inner: int) -> ArraySym:
 def _stacked_partials(operands: list[ArraySym], partials: tuple, bind: Any) -> Any:
     """The partials of a stacked group as one expression over the stack (operands x nodes x
     examples): a number shared by all, a reordering of the stack (the dot rule's), or one
-    element-wise form written for every operand. None when they have no common form."""
+    element-wise form written for every operand, or one call on the whole stack that gives them
+    all, stacked the same way (softmax). None when they have no common form."""
+    name = operands[0].stack[0]
+    if isinstance(partials, SymTuple):
+        whole = f"{name}[0:{len(operands)}]"
+        if whole in partials.src and not re.search(rf"\b{name}\[\d+\]", partials.src):
+            return ArraySym(partials.src)
+        return None
     if all(_is_number(p) for p in partials):
         if len(set(partials)) == 1:
             return float(partials[0])
         return ArraySym(bind(np.array(partials, dtype=float)[:, None, None]))
     if not all(isinstance(p, ArraySym) for p in partials):
         return None
-    name = operands[0].stack[0]
     if all(p.stack is not None and p.stack[0] == name for p in partials):
         order = [p.stack[1] for p in partials]
         return ArraySym(name if order == list(range(len(order))) else f"{name}[{bind(np.array(order))}]")

@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..ops import ADD, DOT, Op
-from ..value import Value, apply, constant
+from ..value import Value, constant
 from .batch_source import CONST, PARAM, ROW, SHARED, Group, Operand, Schedule, generate, propagates
 from .codegen import SourceMath, Sym
 from .numpy_math import NumpyMath
@@ -127,6 +127,8 @@ class BatchedProgram:
                 if dense_from is not None and i >= dense_from or propagates(ops[dot], len(parents[dot]), i):
                     covered.add(j)
         order = {space: sorted(buckets[space], key=lambda key: key[0]) for space in buckets}  # by level, stable
+        for space in buckets:
+            _read_order(buckets[space], order[space], {k: parents[fused.get(k, k)] for k in keys})
 
         # The parameters' positions in the vector the batch reads: a dense layer's weights
         # consecutive, row by row (its matrix is then a view), and each group's in its node order.
@@ -387,7 +389,7 @@ class BatchedProgram:
         for k, c in self.program.constants:
             nodes[k] = constant(c, "compile")
         for k in sorted(self.shared_slots):  # topological: the program's order
-            nodes[k] = apply(self.program.ops[k], *(nodes[j] for j in self.program.parents[k]))
+            nodes[k] = self.program.ops[k]._apply(*(nodes[j] for j in self.program.parents[k]))
         return nodes
 
     def _outputs(self, state: _State | _Outputs, values: np.ndarray, aux: np.ndarray) -> None:
@@ -414,6 +416,33 @@ class BatchedProgram:
             out = np.zeros(n_params)
             out[self._used] = by_position[self._used_internal]
         return out
+
+
+def _read_order(buckets: dict[tuple, list[int]], order: list[tuple], parents: dict[int, tuple[int, ...]]) -> None:
+    """Put each group's nodes in the order a consumer reads them (a dense layer's first), from the
+    last level back, so that the consumer's operand is a run of rows (a view) rather than a gather."""
+    readers: dict[int, list[tuple]] = {}
+    for key in order:
+        for k in buckets[key]:
+            for j in parents[k]:
+                readers.setdefault(j, []).append(key)
+    for key in reversed(order):
+        nodes = buckets[key]
+        for reader in sorted(dict.fromkeys(readers.get(nodes[0], [])), key=lambda r: r[1] not in ("dense", "affine")):
+            for sequence in _reads(reader, buckets[reader], parents):
+                if len(sequence) == len(nodes) and set(sequence) == set(nodes):
+                    buckets[key] = list(sequence)
+                    break
+            else:
+                continue
+            break
+
+
+def _reads(key: tuple, nodes: list[int], parents: dict[int, tuple[int, ...]]) -> list[list[int]]:
+    """The sequences of nodes a group reads, one per operand position (a dense layer: its inputs)."""
+    if key[1] in ("dense", "affine"):
+        return [list(key[2])]
+    return [[parents[k][i] for k in nodes] for i in range(len(parents[nodes[0]]))]
 
 
 def _group_key(op: Op, level: int, parents: tuple[int, ...], kinds: tuple[str, ...]) -> tuple:

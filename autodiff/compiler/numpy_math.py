@@ -19,10 +19,12 @@ from operator import mul
 
 import numpy as np
 
+from ..namespace import Namespace
+
 __all__ = ["NumpyMath"]
 
 
-class NumpyMath:
+class NumpyMath(metaclass=Namespace):
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
     sqrt = staticmethod(np.sqrt)
@@ -49,6 +51,16 @@ class NumpyMath:
             return m + np.log(np.add.reduce(np.exp(xs - m), axis=0))
         m = functools.reduce(np.maximum, xs)
         return m + np.log(sum([np.exp(x - m) for x in xs], 0.0))
+
+    @staticmethod
+    def softmax(xs):
+        if isinstance(xs, np.ndarray):  # stacked: the result is stacked the same way
+            e = np.exp(xs - xs.max(axis=0))
+            return e / np.add.reduce(e, axis=0)
+        m = functools.reduce(np.maximum, xs)  # as FloatMath: from the differences to the largest x
+        exps = [np.exp(x - m) for x in xs]
+        total = sum(exps, 0.0)
+        return tuple(e / total for e in exps)
 
     @staticmethod
     def div(a, b):

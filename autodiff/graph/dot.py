@@ -25,6 +25,11 @@ _FONT = "Helvetica"
 # ops along a long graph (an input reused at every step) otherwise makes layout take minutes.
 # Usual graphs settle well within the cap, so their layout does not change.
 _GRAPH_ATTRS = {"fontname": _FONT, "fontsize": "11", "nodesep": "0.2", "ranksep": "0.35", "nslimit": "5"}
+# Edge labels (show_contributions) are laid out as nodes of their own: between the ranks in LR, where
+# ranksep keeps them clear of the node boxes, and beside their edges in TB, where nodesep keeps them
+# apart. The room is generous because a viewer's font can be wider than Graphviz's estimate of it.
+_LABEL_SPACING = {"LR": {"nodesep": "0.3", "ranksep": "0.6"}, "TB": {"nodesep": "0.6", "ranksep": "0.5"}}
+_LABEL_SPACING.update(RL=_LABEL_SPACING["LR"], BT=_LABEL_SPACING["TB"])
 # Ops whose operands are not interchangeable: their edges say which operand is which.
 _ORDERED = {"-", "/", "**"}
 
@@ -72,7 +77,7 @@ def draw_dot(
 
     graph = graphviz.Digraph(
         name="autodiff",
-        graph_attr={**_GRAPH_ATTRS, "rankdir": rankdir},
+        graph_attr={**_GRAPH_ATTRS, "rankdir": rankdir, **(_LABEL_SPACING[rankdir] if show_contributions else {})},
         node_attr={"fontname": _FONT, "fontsize": "11"},
         edge_attr={"fontname": _FONT, "fontsize": "9", "arrowsize": "0.7"},
     )
