@@ -381,7 +381,8 @@ def main(argv: list[str] | None = None) -> None:
     # (e) in a process of its own: its thread pools are capped before numpy loads, and its heap
     # is not the one (b) and (c) filled and freed.
     print("\n(e) the step of (a) through compiled numpy batches, one core (demos/bench_compiled.py)", flush=True)
-    subprocess.run([sys.executable, "-m", "demos.bench_compiled", *compiled_args], check=True)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where demos/ is importable
+    subprocess.run([sys.executable, "-m", "demos.bench_compiled", *compiled_args], check=True, cwd=root)
 
 
 if __name__ == "__main__":
