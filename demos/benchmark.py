@@ -1,9 +1,10 @@
 """Speed and memory of the autodiff engine against micrograd 0.1.0, side by side in one run.
 
     pip install -e ".[bench]"
-    python -m demos.benchmark            # about two minutes on a 2-core machine
+    python -m demos.benchmark            # about four minutes on a 2-core machine
     python -m demos.benchmark --quick    # smaller workloads, fewer repeats
     python -m demos.benchmark --parser   # only the expression parser of `autodiff graph` (seconds)
+    python -m demos.benchmark --compiled # only the compiled section (demos/bench_compiled.py)
 
 The engines take turns (interleaved repeats) and each figure is a median, so a
 noisy neighbour slows both alike. Every timed step ends with `gc.collect()`:
@@ -18,9 +19,9 @@ Workloads:
       (100 layers of 1,000 nodes, each reading a random node of the layer below);
   (c) build and backward of a chain of 1,000,000 ops;
   (d) bytes per node of (b), measured by tracemalloc;
-  (e) the step of (a) on 10,000 points, per example: `autodiff.compile`'s numpy
-      backend against the same network written by hand with numpy matrices
-      (timed without gc.collect(): neither makes reference cycles).
+  (e) the step of (a) through `autodiff.compile`'s numpy batches at 32 to 100,000
+      points, per example, against numpy matrices, PyTorch and jax.jit on one core:
+      demos/bench_compiled.py, which runs on its own too.
 (a) also runs through `autodiff.compile` (per example on floats, and as one numpy
 batch) and by hand with numpy matrices; all start from the same weights and must
 agree on the first loss.
@@ -34,6 +35,7 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -120,7 +122,7 @@ def compiled_training_steps(weights, X, y, lr=0.05) -> dict[str, Callable[[], fl
 
     def numpy_step() -> float:
         values, _, grads = on_numpy.batch_value_and_grad(batch)
-        numpy_model.sgd(grads / len(rows), lr)
+        numpy_model.sgd((grads / len(rows)).tolist(), lr)  # floats: Values hold floats
         return float(values.mean())
 
     return {"compiled floats": floats_step, "compiled numpy": numpy_step}
@@ -306,13 +308,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="smaller workloads and 3 repeats")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--parser", action="store_true", help="time only the expression parser of `autodiff graph`")
+    parser.add_argument("--compiled", action="store_true", help="only (e), the compiled section")
     args = parser.parse_args(argv)
     if args.parser:
         parser_benchmark(args.repeats)
         return
+    compiled_args = ["--seed", str(args.seed)] + (["--quick"] if args.quick else [])
+    if args.compiled:
+        from . import bench_compiled  # before numpy loads: it caps the thread pools at one thread
+
+        bench_compiled.main(compiled_args)
+        return
     repeats = 3 if args.quick else args.repeats
     width, depth, chain = (1000, 20, 100_000) if args.quick else (1000, 100, 1_000_000)
-    big = 2_000 if args.quick else 10_000
 
     engines = {"autodiff": Value}
     if micrograd is None:
@@ -344,17 +352,6 @@ def main(argv: list[str] | None = None) -> None:
     c = compare("(c)", {e: chain_build_and_backward(v, chain) for e, v in engines.items()}, max(1, repeats // 2))
     d = {engine: bytes_per_node(v, inputs, layers) for engine, v in engines.items()}
 
-    big_X, big_y = make_moons(big, noise=0.1, seed=args.seed)
-    big_labels = [2 * label - 1 for label in big_y]
-    e = compare(
-        "(e)",
-        {
-            "compiled numpy": compiled_training_steps(weights, big_X, big_labels)["compiled numpy"],
-            "numpy matrices": numpy_matrix_step(weights, big_X, big_labels),
-        },
-        repeats,
-        collect=False,  # numpy arrays make no reference cycles; a collection would only add noise
-    )
     model = MoonsMLP(weights)
 
     def compile_and_build() -> None:  # tracing, then the float program's generation on the first call
@@ -377,14 +374,6 @@ def main(argv: list[str] | None = None) -> None:
             ratio = f"{a['micrograd'] / a[name]:.0f}x" if "micrograd" in a else "-"
             print(f"| {'autodiff eager' if name == 'autodiff' else name} | {a[name] * 1e3:.2f} ms | {ratio} |")
 
-    per_example = {name: seconds / big for name, seconds in e.items()}
-    if "micrograd" in a:
-        per_example["micrograd (its 100-point step / 100)"] = a["micrograd"] / len(X)
-    print(f"\n| (e) training step on {big:,} points | time per example | this / compiled numpy |")
-    print("| --- | --- | --- |")
-    for name, seconds in per_example.items():
-        print(f"| {name} | {seconds * 1e6:.2f} us | {seconds / per_example['compiled numpy']:.2f} |")
-
     saved = a["autodiff"] - a["compiled floats"]
     print(
         f"\ncompiling the per-example loss (tracing and generating its float program) takes "
@@ -393,6 +382,12 @@ def main(argv: list[str] | None = None) -> None:
         if saved > 0
         else ""
     )
+
+    # (e) in a process of its own: its thread pools are capped before numpy loads, and its heap
+    # is not the one (b) and (c) filled and freed.
+    print("\n(e) the step of (a) through compiled numpy batches, one core (demos/bench_compiled.py)", flush=True)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where demos/ is importable
+    subprocess.run([sys.executable, "-m", "demos.bench_compiled", *compiled_args], check=True, cwd=root)
 
 
 # --- the expression parser of `autodiff graph` ---------------------------------------

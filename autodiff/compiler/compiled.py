@@ -149,8 +149,8 @@ class CompiledFunction:
         values, aux, inputs, grads = self._run_batch(X, p, per_example)
         summed = grads.sum(axis=0) if grads.ndim == 2 else grads
         if accumulate_grads:
-            for param, g in zip(self.params, summed):
-                param.grad += float(g)
+            for param, g in zip(self.params, summed.tolist()):
+                param.grad += g
         return self._with_aux(values, aux), inputs, grads if per_example else summed
 
     def _run_batch(self, X: Any, p: list[float], per_example: bool) -> tuple[Any, Any, Any, Any]:
@@ -165,13 +165,15 @@ class CompiledFunction:
             if self._batched_program().output_row is None:  # the output is an input, or depends on no input
                 raise _EagerOnly
             with np.errstate(all="ignore"):
-                values, aux, inputs, grads = self._batched.run(X, p, per_example)
+                values, aux, inputs, grads, checked = self._batched.run(X, p, per_example)
+                if checked or _all_finite(values, aux, inputs, grads):  # the common case, in one test
+                    return values, aux, inputs, grads
                 finite = np.isfinite(values) & np.isfinite(inputs).all(axis=1) & np.isfinite(aux).all(axis=1)
                 bad = ~finite
                 if per_example:
                     bad |= ~np.isfinite(grads).all(axis=1)
                 elif bad.any() or not np.isfinite(grads).all():  # which examples? ask per example
-                    values, aux, inputs, grads = self._batched.run(X, p, True)
+                    values, aux, inputs, grads, _ = self._batched.run(X, p, True)
                     bad |= ~np.isfinite(grads).all(axis=1)
         except (_EagerOnly, TypeError, ValueError):  # TypeError, ValueError: a user's rule that cannot take arrays
             bad = np.ones(n, dtype=bool)
@@ -263,6 +265,14 @@ def _build(program: Program, with_grad: bool) -> Any:
     namespace: dict[str, Any] = {"ops": program.ops}
     exec(compile(generate(program, with_grad), f"<autodiff.compile {with_grad=}>", "exec"), namespace)
     return namespace["make"](FloatMath)
+
+
+def _all_finite(*arrays: Any) -> bool:
+    """Whether every number of the numpy arrays is finite, by one sum: a sum is finite only if
+    its terms are (or it overflows, a false alarm, after which the caller looks closer)."""
+    import numpy as np
+
+    return bool(np.isfinite(sum(np.add.reduce(a, axis=None) for a in arrays if a.size)))
 
 
 def _is_number_type(kind: type) -> bool:

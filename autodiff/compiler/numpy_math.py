@@ -6,6 +6,10 @@ with the same subgradients). Domain errors are not raised here: they show up as
 nan or inf, and the compiled function replays those examples in the eager
 engine, which raises its usual error (or, where a zero gradient makes an
 undefined local derivative irrelevant, gives the eager result).
+
+The n-ary functions (sum, dot, logsumexp) take a sequence of arrays or one array
+stacked along its first axis (operands x ...), which they reduce in one call,
+adding the operands in order as the float versions do.
 """
 
 from __future__ import annotations
@@ -42,11 +46,17 @@ class NumpyMath(metaclass=Namespace):
 
     @staticmethod
     def logsumexp(xs):
+        if isinstance(xs, np.ndarray):
+            m = xs.max(axis=0)
+            return m + np.log(np.add.reduce(np.exp(xs - m), axis=0))
         m = functools.reduce(np.maximum, xs)
         return m + np.log(sum([np.exp(x - m) for x in xs], 0.0))
 
     @staticmethod
     def softmax(xs):
+        if isinstance(xs, np.ndarray):  # stacked: the result is stacked the same way
+            e = np.exp(xs - xs.max(axis=0))
+            return e / np.add.reduce(e, axis=0)
         m = functools.reduce(np.maximum, xs)  # as FloatMath: from the differences to the largest x
         exps = [np.exp(x - m) for x in xs]
         total = sum(exps, 0.0)
@@ -69,18 +79,23 @@ class NumpyMath(metaclass=Namespace):
         return np.where(c != 0.0, c * np.power(x, c - 1.0), 0.0)  # c may differ from node to node
 
     @staticmethod
-    def step(a, b, tie):
-        out = np.greater(a, b).astype(float)
+    def step(a, b, tie, out=None):
+        """1.0 where a > b, 0.0 where a < b, `tie` where a == b; into the float array `out` if given."""
+        out = np.greater(a, b).astype(float) if out is None else np.greater(a, b, out=out)
         if tie != 0.0:
             out += tie * np.equal(a, b)
         return out
 
     @staticmethod
     def sum(xs):
+        if isinstance(xs, np.ndarray):
+            return np.add.reduce(xs, axis=0)
         return sum(xs, 0.0)
 
     @staticmethod
     def dot(ws, xs):
+        if isinstance(ws, np.ndarray) and isinstance(xs, np.ndarray):
+            return np.add.reduce(ws * xs, axis=0)
         return sum(map(mul, ws, xs), 0.0)
 
     @staticmethod
