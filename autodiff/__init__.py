@@ -13,9 +13,35 @@ from .backward import topological_order
 from .forward_mode import jvp
 from .functional import grad, value_and_grad
 from .functions import (
-    acos, asin, atan, atan2, ceil, clamp, cos, cosh, dot, exp, expm1, floor, leaky_relu, log, log1p, log2, log10,
-    logsumexp, relu, remainder, sigmoid, sin, sinh, softplus, sqrt, sum, tan, tanh,
-)  # fmt: skip
+    acos,
+    asin,
+    atan,
+    atan2,
+    ceil,
+    clamp,
+    cos,
+    cosh,
+    dot,
+    exp,
+    expm1,
+    floor,
+    leaky_relu,
+    log,
+    log1p,
+    log2,
+    log10,
+    logsumexp,
+    relu,
+    remainder,
+    sigmoid,
+    sin,
+    sinh,
+    softplus,
+    sqrt,
+    sum,
+    tan,
+    tanh,
+)
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckResult, gradcheck
 from .jacobians import hessian, jacobian

@@ -98,7 +98,7 @@ def op_at(node: Value) -> str:
 
 
 def created_at(node: Value) -> str:
-    """"created at train.py:42 in loss" for a node made in anomaly mode, "" for others."""
+    """Where a node made in anomaly mode was created, "created at train.py:42 in loss"; "" for other nodes."""
     site = creation_site(node)
     if site is None:
         return ""

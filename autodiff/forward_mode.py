@@ -47,9 +47,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     name = getattr(f, "__name__", repr(f))
     primals, tangents = _sequence(primals, "primals", name), _sequence(tangents, "tangents", name)
     if len(primals) != len(tangents):
-        raise ValueError(
-            f"jvp: primals and tangents must have the same length, got {len(primals)} and {len(tangents)}"
-        )
+        raise ValueError(f"jvp: primals and tangents must have the same length, got {len(primals)} and {len(tangents)}")
     leaves = [fresh_leaf(x, name, i) for i, x in enumerate(primals)]
     seeds = {leaf: _tangent(t, i) for i, (leaf, t) in enumerate(zip(leaves, tangents))}
     outputs, is_list = call(f, leaves, name)

@@ -132,7 +132,8 @@ def chain_rule_building_graph(interior: list[Value], leaves: list[Value]) -> Non
             except (ArithmeticError, ValueError) as error:
                 from .anomaly import inputs, op_at
 
-                add_context(error, f"{op_at(node)}: the derivative is not finite or undefined at inputs ({inputs(node)})")
+                where = op_at(node)
+                add_context(error, f"{where}: the derivative is not finite or undefined at inputs ({inputs(node)})")
                 raise
     for node in (*interior, *leaves):
         if not isinstance(node.grad, Value):

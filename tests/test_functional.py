@@ -166,7 +166,8 @@ def test_has_aux_returns_the_aux_with_values_read_as_floats():
 
 
 def test_has_aux_needs_a_pair():
-    with pytest.raises(TypeError, match=r"<lambda>: with has_aux=True, the function must return \(value, aux\), got Value"):
+    message = r"<lambda>: with has_aux=True, the function must return \(value, aux\), got Value"
+    with pytest.raises(TypeError, match=message):
         grad(lambda x: x * 2.0, has_aux=True)(1.0)
 
 

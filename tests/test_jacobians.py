@@ -65,7 +65,8 @@ def test_forward_and_reverse_jacobians_agree(expr):
 
 
 def test_outputs_that_are_inputs_or_constants_have_unit_and_zero_rows():
-    assert jacobian(lambda x, y, z: [y, 5.0, x * 2.0])(1.0, 2.0, 3.0) == [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [2.0, 0.0, 0.0]]
+    rows = jacobian(lambda x, y, z: [y, 5.0, x * 2.0])(1.0, 2.0, 3.0)
+    assert rows == [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [2.0, 0.0, 0.0]]
 
 
 def test_jacobian_leaves_captured_values_alone():

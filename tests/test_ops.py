@@ -239,8 +239,9 @@ def test_sum_is_one_node_and_builtin_sum_also_works():
 
 
 def test_module_functions_accept_values_and_plain_numbers():
-    for name in ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu", "tan",
-                 "asin", "acos", "atan", "sinh", "cosh", "log1p", "expm1", "log2", "log10", "floor", "ceil"]:  # fmt: skip
+    unary = ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu", "tan", "asin",
+             "acos", "atan", "sinh", "cosh", "log1p", "expm1", "log2", "log10", "floor", "ceil"]  # fmt: skip
+    for name in unary:
         fn = getattr(autodiff, name)
         assert isinstance(fn(0.7), float)
         v = fn(Value(0.7))
@@ -290,3 +291,66 @@ def test_the_cli_gives_the_exact_logsumexp_gradient(capsys):
     assert main(["graph", "logsumexp(x, y)", "--at", "x=1e16", "y=1e16"]) == 0
     out = capsys.readouterr().out
     assert "df/dx = 0.5" in out and "df/dy = 0.5" in out
+
+
+# --- 0 ** y, and the new primitives' conventions ---------------------------------------------
+@pytest.mark.parametrize("y, dx", [(2.5, 0.0), (1.0, 1.0), (3.0, 0.0)])
+def test_zero_to_a_positive_power_is_zero_with_zero_gradient_in_the_exponent(y, dx):
+    # As PyTorch and autograd: d/dy 0**y = 0**y log(0) is taken as 0 (0**y is 0 for every y > 0).
+    base, exponent = Value(0.0), Value(y)
+    out = base**exponent
+    out.backward()
+    assert (out.data, exponent.grad, base.grad) == (0.0, 0.0, dx)  # d/dx = y 0**(y-1)
+    exponent = Value(y)
+    (0.0**exponent).backward()
+    assert exponent.grad == 0.0
+
+
+def test_zero_to_a_power_below_one_has_an_infinite_base_derivative_which_is_an_error():
+    base, exponent = Value(0.0), Value(0.5)
+    out = base**exponent
+    message = r"\*\*: the derivative is not finite or undefined at inputs \(0\.0, 0\.5\)"
+    with pytest.raises(ZeroDivisionError, match=message):
+        out.backward()
+    assert (0.0 ** Value(0.5)).data == 0.0  # a constant base: only d/dy is needed, and it is 0
+
+
+def test_the_two_and_three_operand_functions_take_plain_numbers_and_values():
+    assert autodiff.atan2(1, -1) == math.atan2(1.0, -1.0) and autodiff.remainder(-7, 3) == 2.0
+    assert autodiff.clamp(5, 0, 1) == 1.0 and autodiff.clamp(-5, lo=0) == 0.0 and autodiff.clamp(5, hi=2) == 2.0
+    x, lo, hi = Value(0.2), Value(0.5), Value(1.0)
+    out = autodiff.clamp(x, lo, hi)
+    out.backward()
+    assert (out.op, out.data, x.grad, lo.grad, hi.grad) == ("clamp", 0.5, 0.0, 1.0, 0.0)
+    assert autodiff.atan2(Value(1.0), 2.0).op == "atan2" and autodiff.remainder(Value(7.0), 2).data == 1.0
+
+
+@pytest.mark.parametrize(
+    "x, lo, hi, expected",
+    [
+        (0.0, 0.0, 1.0, (1.0, 0.0, 0.0)),  # at a bound, x keeps the gradient (bounds included)
+        (1.0, 0.0, 1.0, (1.0, 0.0, 0.0)),
+        (0.5, 1.0, 0.0, (0.0, 0.0, 1.0)),  # lo > hi: the result is hi
+        (0.5, 1.0, 1.0, (0.0, 0.0, 0.0)),  # lo == hi, x outside: torch passes no gradient at all
+    ],
+)
+def test_clamp_follows_torch_at_its_kinks(x, lo, hi, expected):
+    leaves = [Value(x), Value(lo), Value(hi)]
+    leaves[0].clamp(leaves[1], leaves[2]).backward()
+    assert tuple(v.grad for v in leaves) == expected
+
+
+def test_remainder_has_the_sign_of_the_divisor_and_the_floor_quotient_as_derivative():
+    a, b = Value(1.0), Value(0.1)
+    out = a % b
+    out.backward()
+    assert out.data == 1.0 % 0.1 and (a.grad, b.grad) == (1.0, -9.0)  # 1.0 // 0.1 is 9.0 (floor(1.0 / 0.1) is 10)
+    assert (Value(-7.0) % 3).data == 2.0 and (Value(7.0) % -3).data == -2.0
+
+
+def test_floor_and_ceil_have_zero_derivative_even_at_integers():
+    for method in ("floor", "ceil"):
+        x = Value(2.0)
+        out = getattr(x, method)() + x
+        out.backward()
+        assert (out.data, x.grad) == (4.0, 1.0)
