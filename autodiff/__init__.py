@@ -1,4 +1,4 @@
-"""autodiff: a scalar reverse-mode automatic differentiation engine.
+"""autodiff: a scalar automatic differentiation engine, reverse mode (backward) and forward mode (jvp).
 
 >>> from autodiff import Value
 >>> x1, x2 = Value(2.0, "x1"), Value(5.0, "x2")

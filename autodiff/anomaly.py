@@ -5,7 +5,7 @@
         loss.backward()
 
 Inside the block each new node records the innermost frame of your code that created it
-(file, line and function, not the engine's: `autodiff.frames.user_frame`), and `backward`
+(file, line and function, not the engine's: `autodiff.frames.user_site`), and `backward`
 checks every step of the chain rule. The first op whose local derivative is not finite or
 undefined, or whose share of a gradient overflows, raises its usual error, naming the op
 and that place:
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import grad_mode
 from .errors import add_context
+from .frames import user_site
 from .numerics import MAX_FLOAT, FloatMath
 from .ops import Op
 from .value import Constant, Value
@@ -80,15 +81,16 @@ def located(out: Value, parents: tuple[Value, ...], op: Op) -> LocatedValue:
     node.label = ""
     node.parents = parents
     node._op = op
-    from .frames import user_frame  # loads traceback: only once anomaly mode is used
-
-    node.site = user_frame()
+    node.site = user_site()  # (file, line, function)
     return node
 
 
 def creation_site(node: Value) -> traceback.FrameSummary | None:
     """Where a node made in anomaly mode was created (filename, lineno, name); None for other nodes."""
-    return getattr(node, "site", None)
+    import traceback
+
+    site = getattr(node, "site", None)
+    return None if site is None else traceback.FrameSummary(*site, lookup_line=False)
 
 
 def op_at(node: Value) -> str:
@@ -99,10 +101,11 @@ def op_at(node: Value) -> str:
 
 def created_at(node: Value) -> str:
     """Where a node made in anomaly mode was created, "created at train.py:42 in loss"; "" for other nodes."""
-    site = creation_site(node)
+    site = getattr(node, "site", None)
     if site is None:
         return ""
-    return f"created at {_path(site.filename)}:{site.lineno} in {site.name}"
+    filename, line, function = site
+    return f"created at {_path(filename)}:{line} in {function}"
 
 
 def _path(filename: str) -> str:

@@ -14,6 +14,10 @@ is compiled into a small Python function. For `*` the backward function is
         x0.grad += grad * d1
         x1.grad += grad * d0
 
+Forward mode (`autodiff.jvp`) gets a third function per op from the same partials,
+`tangent(node, tangents)` = sum_i partial_i * tangents[i], which evaluates only the
+partials of inputs whose tangent is not 0.
+
 The formulas are the rules themselves: nothing is written twice. A rule that cannot
 be a formula (it branches on its inputs, say) runs through the generic call instead,
 with the same results. Ops with any number of inputs (sum, dot) get one function per

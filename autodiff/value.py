@@ -439,9 +439,7 @@ def record(out: Value, parents: tuple[Value, ...], op: Op) -> Value:
     knows where it was created in `detect_anomaly()`."""
     if grad_mode.is_grad_enabled():
         if grad_mode.state.anomaly:
-            from .anomaly import located
-
-            return located(out, parents, op)
+            return _anomaly.located(out, parents, op)
         out.parents = parents
         out._op = op
     else:
@@ -462,3 +460,5 @@ def _data_of(x: object) -> float:
 
 
 _new = object.__new__
+
+from . import anomaly as _anomaly  # noqa: E402  (anomaly.py subclasses Value: bound once both exist)
