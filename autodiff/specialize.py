@@ -315,4 +315,6 @@ def _compile(lines: list[str], op: Op, what: str) -> Callable[..., Any]:
     text = "\n".join(lines)
     preamble = "".join(f"m_{name} = m.{name}\n" for name in sorted(set(re.findall(r"\bm_(\w+)\(", text))))
     exec(compile(preamble + text, f"<autodiff: {op.name} {what}>", "exec"), namespace)
-    return namespace[lines[0].split()[1].split("(")[0]]
+    function = namespace[lines[0].split()[1].split("(")[0]]
+    function.source = text  # to read what was generated
+    return function

@@ -43,13 +43,25 @@ def lecture_example() -> Value:
     return f
 
 
+def softsign_example() -> Value:
+    """The README's own op: softsign(x) * x at x = 3, after backward."""
+    softsign = autodiff.Op("softsign", lambda m, x: x / (1.0 + abs(x)), lambda m, out, x: (1.0 / (1.0 + abs(x)) ** 2,))
+    x = Value(3.0, label="x")
+    y = softsign(x) * x
+    y.label = "y"
+    y.backward()
+    return y
+
+
 def pictures() -> dict[str, str]:
-    """{file name: SVG text} for the gallery's pictures of the lecture example (the README's Computation graphs)."""
+    """{file name: SVG text} for the gallery's pictures of the README's examples: the lecture
+    example (Computation graphs) and a user's op (Your own ops)."""
     f = lecture_example()
     return {
         "lecture_example.svg": autodiff.to_svg(f, renderer="wasm"),
-        # each edge's term of its parent's grad: x1's two terms, 5 and 0.5, add up to its grad 5.5
+        # each edge's term of its parent's grad: x1's two terms, 0.5 and 5, add up to its grad 5.5
         "lecture_example_contributions.svg": autodiff.to_svg(f, renderer="wasm", show_contributions=True),
+        "softsign_op.svg": autodiff.to_svg(softsign_example(), renderer="wasm"),
     }
 
 

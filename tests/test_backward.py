@@ -61,6 +61,7 @@ def test_backward_on_a_leaf_seeds_its_own_gradient():
     assert x.grad == 1.0
 
 
+@pytest.mark.slow
 def test_a_chain_of_a_million_ops_backpropagates_without_recursion_error():
     x = Value(0.5)
     c = Value(1.0 + 1e-7)

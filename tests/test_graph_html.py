@@ -144,14 +144,15 @@ def test_a_500_node_page_stays_under_a_megabyte():
 def test_show_backward_displays_the_page_in_an_iframe(monkeypatch):
     shown = []
     display = types.ModuleType("IPython.display")
-    display.HTML = lambda text: ("HTML", text)
-    display.display = shown.append
+    display.display = lambda bundle, raw=False: shown.append((bundle, raw))
     monkeypatch.setitem(sys.modules, "IPython", types.ModuleType("IPython"))
     monkeypatch.setitem(sys.modules, "IPython.display", display)
     f, x1, x2 = lecture_example()
     assert autodiff.show_backward(f) is None
-    ((kind, text),) = shown
-    assert kind == "HTML" and text.startswith("<iframe srcdoc=") and 'sandbox="allow-scripts"' in text
+    ((bundle, raw),) = shown
+    assert raw and list(bundle) == ["text/html"]
+    text = bundle["text/html"]
+    assert text.startswith("<iframe srcdoc=") and 'sandbox="allow-scripts"' in text
     srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', text)[1])
     assert srcdoc == autodiff.to_html(f)
 

@@ -227,3 +227,13 @@ def test_a_users_exception_survives_gradcheck_and_compiled_replays_unchanged():
     compiled = autodiff.compile(lambda x: picky(x), [0.5])
     with pytest.raises(json.JSONDecodeError):
         compiled.batch_value_and_grad([[2.0]])
+
+
+def test_the_readme_shows_the_backward_step_generated_for_mul():
+    from pathlib import Path
+
+    from autodiff.specialize import make_backward
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- excerpt: the code generated for MUL's backward step -->\n```python\n", 1)[1]
+    assert shown.split("```", 1)[0].strip() == make_backward(ops.MUL).source.strip()

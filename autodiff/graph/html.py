@@ -111,13 +111,14 @@ def show_backward(root: Value, renderer: str = "auto", **options: Any) -> None:
         **options: as for `to_html`.
     """
     try:
-        from IPython.display import HTML, display
+        from IPython.display import display
     except ImportError as error:
         raise ModuleNotFoundError(
             "show_backward displays the page in Jupyter and needs IPython; elsewhere, write it with "
             "autodiff.save_html(root, 'backward.html') and open that file in a browser"
         ) from error
-    display(HTML(iframe(to_html(root, renderer, **options))))
+    # A raw bundle: IPython's HTML class would warn "Consider using IPython.display.IFrame" (for an iframe of a URL)
+    display({"text/html": iframe(to_html(root, renderer, **options))}, raw=True)
 
 
 def iframe(page: str) -> str:
