@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from . import grad_mode
 from .errors import add_context
 from .numerics import MAX_FLOAT
 
@@ -93,6 +94,10 @@ def backward(root: Value, gradient: float = 1.0, create_graph: bool = False) -> 
             from .higher_order import chain_rule_building_graph
 
             chain_rule_building_graph(interior, leaves)
+        elif grad_mode.overridden and grad_mode.state.anomaly:  # detect_anomaly(): check every step
+            from .anomaly import chain_rule_checked
+
+            chain_rule_checked(interior)
         else:
             _chain_rule(interior)
         totals = _totals(root, leaves, held)
@@ -133,7 +138,9 @@ def _chain_rule(interior: list[Value]) -> None:
             if grad:  # a zero gradient contributes nothing (and skips an undefined local derivative)
                 node._op._backward(node, grad)
     except (ArithmeticError, ValueError) as error:
-        add_context(error, f"{node.op}: the derivative is not finite or undefined at inputs ({_inputs(node)})")
+        from .anomaly import inputs, op_at
+
+        add_context(error, f"{op_at(node)}: the derivative is not finite or undefined at inputs ({inputs(node)})")
         raise
 
 
@@ -184,11 +191,11 @@ def _is_zero(x: object) -> bool:
 
 
 def describe(node: Value) -> str:
-    """`'+' node 'h' (data=2.0)` or `leaf 'x' (data=1.0)`, for error messages."""
+    """`'+' node 'h' (data=2.0)` or `leaf 'x' (data=1.0)`, for error messages; in anomaly mode with
+    where the node was created."""
+    from .anomaly import created_at
+
     name = f" {node.label!r}" if node.label else ""
     kind = f"{node.op!r} node" if node.op else "leaf"
-    return f"{kind}{name} (data={node.data!r})"
-
-
-def _inputs(node: Value) -> str:
-    return ", ".join(repr(p.data) for p in node.parents[:4]) + (", ..." if len(node.parents) > 4 else "")
+    where = created_at(node)
+    return f"{kind}{name} (data={node.data!r}){' ' + where if where else ''}"

@@ -10,10 +10,12 @@ from collections.abc import Iterable, Sequence
 
 from . import ops
 from .ops import Op
-from .value import Number, Value, constant
+from .value import Number, Value, clamp_operands, constant
 
 __all__ = [
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
+    "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "log1p", "expm1", "log2", "log10",
+    "floor", "ceil", "remainder", "clamp",
     "sum", "logsumexp", "dot",
 ]  # fmt: skip
 
@@ -62,6 +64,85 @@ def sigmoid(x: ValueOrNumber) -> ValueOrNumber:
 def softplus(x: ValueOrNumber) -> ValueOrNumber:
     """log(1 + e**x), without overflow for large |x|."""
     return _unary(ops.SOFTPLUS, x)
+
+
+def tan(x: ValueOrNumber) -> ValueOrNumber:
+    """The tangent, x in radians."""
+    return _unary(ops.TAN, x)
+
+
+def asin(x: ValueOrNumber) -> ValueOrNumber:
+    """The arcsine; x must be in [-1, 1] (its derivative is infinite at +-1)."""
+    return _unary(ops.ASIN, x)
+
+
+def acos(x: ValueOrNumber) -> ValueOrNumber:
+    """The arccosine; x must be in [-1, 1] (its derivative is infinite at +-1)."""
+    return _unary(ops.ACOS, x)
+
+
+def atan(x: ValueOrNumber) -> ValueOrNumber:
+    """The arctangent."""
+    return _unary(ops.ATAN, x)
+
+
+def atan2(y: ValueOrNumber, x: ValueOrNumber) -> ValueOrNumber:
+    """The angle of the point (x, y), in [-pi, pi] (math.atan2's and torch.atan2's); its derivative
+    is undefined at the origin."""
+    return ops.ATAN2(y, x)
+
+
+def sinh(x: ValueOrNumber) -> ValueOrNumber:
+    """The hyperbolic sine."""
+    return _unary(ops.SINH, x)
+
+
+def cosh(x: ValueOrNumber) -> ValueOrNumber:
+    """The hyperbolic cosine."""
+    return _unary(ops.COSH, x)
+
+
+def log1p(x: ValueOrNumber) -> ValueOrNumber:
+    """log(1 + x), accurate for small x; x must be > -1."""
+    return _unary(ops.LOG1P, x)
+
+
+def expm1(x: ValueOrNumber) -> ValueOrNumber:
+    """e**x - 1, accurate for small x."""
+    return _unary(ops.EXPM1, x)
+
+
+def log2(x: ValueOrNumber) -> ValueOrNumber:
+    """The base-2 logarithm; x must be > 0."""
+    return _unary(ops.LOG2, x)
+
+
+def log10(x: ValueOrNumber) -> ValueOrNumber:
+    """The base-10 logarithm; x must be > 0."""
+    return _unary(ops.LOG10, x)
+
+
+def floor(x: ValueOrNumber) -> ValueOrNumber:
+    """The largest integer <= x, as a float; derivative 0."""
+    return _unary(ops.FLOOR, x)
+
+
+def ceil(x: ValueOrNumber) -> ValueOrNumber:
+    """The smallest integer >= x, as a float; derivative 0."""
+    return _unary(ops.CEIL, x)
+
+
+def remainder(a: ValueOrNumber, b: ValueOrNumber) -> ValueOrNumber:
+    """a % b with the sign of b (Python's % and torch.remainder); d/da = 1, d/db = -(a // b)."""
+    return ops.REMAINDER(a, b)
+
+
+def clamp(x: ValueOrNumber, lo: ValueOrNumber | None = None, hi: ValueOrNumber | None = None) -> ValueOrNumber:
+    """min(max(x, lo), hi) with torch.clamp's gradient (x gets it where lo <= x <= hi, bounds included).
+
+    A missing bound is none; at least one is needed. Bounds may be Values: they get gradients too.
+    """
+    return ops.CLAMP(*clamp_operands(x, lo, hi))
 
 
 def relu(x: ValueOrNumber) -> ValueOrNumber:

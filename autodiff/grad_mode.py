@@ -15,13 +15,16 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "watching_data_reads", "data_read", "overridden", "state"]
+__all__ = [
+    "no_grad", "enable_grad", "is_grad_enabled", "watching_data_reads", "data_read", "overridden", "state",
+    "open_block", "close_block",
+]  # fmt: skip
 
 
 class _ThreadState(threading.local):
     enabled = True  # record the graph
     on_data_read: Callable[[str], None] | None = None  # a tracer's callback
-    anomaly = False  # record where each node is created (see `autodiff.anomaly`)
+    anomaly = False  # record where each node is created (`autodiff.detect_anomaly()`, autodiff/anomaly.py)
 
 
 state = _ThreadState()
@@ -29,16 +32,27 @@ overridden = 0  # mode blocks open in any thread; while 0, every thread has the 
 _lock = threading.Lock()
 
 
-@contextmanager
-def _overriding() -> Iterator[None]:
+def open_block() -> None:
+    """Count a mode block opened in this thread (the engine then asks the thread's own state)."""
     global overridden
     with _lock:
         overridden += 1
+
+
+def close_block() -> None:
+    """Count a mode block closed."""
+    global overridden
+    with _lock:
+        overridden -= 1
+
+
+@contextmanager
+def _overriding() -> Iterator[None]:
+    open_block()
     try:
         yield
     finally:
-        with _lock:
-            overridden -= 1
+        close_block()
 
 
 class _GradMode:
@@ -48,20 +62,16 @@ class _GradMode:
         self.enabled = enabled
 
     def __enter__(self) -> None:
-        global overridden
         if not self.enabled:
             data_read("no_grad()")  # values computed here would be baked into a compiled program
-        with _lock:
-            overridden += 1
+        open_block()
         # A per-thread stack: one block object may be entered in several threads, or inside itself.
         state.__dict__.setdefault("saved", []).append(state.enabled)
         state.enabled = self.enabled
 
     def __exit__(self, *exc_info: object) -> None:
-        global overridden
         state.enabled = state.saved.pop()
-        with _lock:
-            overridden -= 1
+        close_block()
 
     def __call__(self, fn: Callable) -> Callable:
         """Use as a decorator: `fn` runs in this mode at every call."""

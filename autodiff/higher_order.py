@@ -13,6 +13,7 @@ from . import ops
 from .errors import add_context
 from .grad_mode import enable_grad
 from .namespace import Namespace
+from .numerics import FloatMath
 
 if TYPE_CHECKING:
     from .value import Value
@@ -27,7 +28,7 @@ def _data(x: Any) -> float:
 class ValueMath(metaclass=Namespace):
     """The math namespace on Values (and floats): each function is the op of the same name.
 
-    Piecewise-constant factors (`step`, `sign`) and `constant` are plain floats: their
+    Piecewise-constant factors (`step`, `sign`, `floor_divide`) and `constant` are plain floats: their
     derivative is zero wherever it exists, so they carry no graph.
     """
 
@@ -44,6 +45,29 @@ class ValueMath(metaclass=Namespace):
     pow_variable_exponent = staticmethod(ops.POW)
     max = staticmethod(ops.MAX)
     min = staticmethod(ops.MIN)
+    tan = staticmethod(ops.TAN)
+    asin = staticmethod(ops.ASIN)
+    acos = staticmethod(ops.ACOS)
+    atan = staticmethod(ops.ATAN)
+    atan2 = staticmethod(ops.ATAN2)
+    sinh = staticmethod(ops.SINH)
+    cosh = staticmethod(ops.COSH)
+    log1p = staticmethod(ops.LOG1P)
+    expm1 = staticmethod(ops.EXPM1)
+    log2 = staticmethod(ops.LOG2)
+    log10 = staticmethod(ops.LOG10)
+    floor = staticmethod(ops.FLOOR)
+    ceil = staticmethod(ops.CEIL)
+    remainder = staticmethod(ops.REMAINDER)
+
+    @staticmethod
+    def log_or_zero(x: Any) -> Any:
+        # At x == 0 the factor is the constant 0 (0**b is 0 for every b > 0, so no derivative flows).
+        return 0.0 if _data(x) == 0.0 else ops.LOG(x)
+
+    @staticmethod
+    def floor_divide(a: Any, b: Any) -> float:
+        return FloatMath.floor_divide(_data(a), _data(b))
 
     @staticmethod
     def power_rule(x: Any, c: Any) -> Any:
@@ -106,8 +130,10 @@ def chain_rule_building_graph(interior: list[Value], leaves: list[Value]) -> Non
                     before = parent.grad
                     parent.grad = contribution if _is_zero(before) else before + contribution
             except (ArithmeticError, ValueError) as error:
-                inputs = ", ".join(repr(p.data) for p in parents[:4]) + (", ..." if len(parents) > 4 else "")
-                add_context(error, f"{node.op}: the derivative is not finite or undefined at inputs ({inputs})")
+                from .anomaly import inputs, op_at
+
+                where = op_at(node)
+                add_context(error, f"{where}: the derivative is not finite or undefined at inputs ({inputs(node)})")
                 raise
     for node in (*interior, *leaves):
         if not isinstance(node.grad, Value):

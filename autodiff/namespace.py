@@ -110,6 +110,72 @@ class MathNamespace(Protocol):
     def constant(c: X) -> X:
         """c as a number that carries no gradient (a rule's fixed parameter, leaky_relu's slope)."""
 
+    @staticmethod
+    def tan(x: X) -> X:
+        """The tangent, x in radians."""
+
+    @staticmethod
+    def asin(x: X) -> X:
+        """The arcsine, for -1 <= x <= 1."""
+
+    @staticmethod
+    def acos(x: X) -> X:
+        """The arccosine, for -1 <= x <= 1."""
+
+    @staticmethod
+    def atan(x: X) -> X:
+        """The arctangent, in (-pi/2, pi/2)."""
+
+    @staticmethod
+    def atan2(y: X, x: X) -> X:
+        """The angle of the point (x, y), in [-pi, pi], with the signs of both arguments (as math.atan2)."""
+
+    @staticmethod
+    def sinh(x: X) -> X:
+        """The hyperbolic sine; too large an |x| is an OverflowError naming sinh."""
+
+    @staticmethod
+    def cosh(x: X) -> X:
+        """The hyperbolic cosine; too large an |x| is an OverflowError naming cosh."""
+
+    @staticmethod
+    def log1p(x: X) -> X:
+        """log(1 + x), accurate for small x, for x > -1."""
+
+    @staticmethod
+    def expm1(x: X) -> X:
+        """e**x - 1, accurate for small x."""
+
+    @staticmethod
+    def log2(x: X) -> X:
+        """The base-2 logarithm, for x > 0."""
+
+    @staticmethod
+    def log10(x: X) -> X:
+        """The base-10 logarithm, for x > 0."""
+
+    @staticmethod
+    def log_or_zero(x: X) -> X:
+        """log(x) for x > 0 and 0 at x == 0: the factor log(a) of d/db a**b, which is 0 at a == 0 (0**b is
+        constant for b > 0), as PyTorch and autograd take it."""
+
+    @staticmethod
+    def floor(x: X) -> X:
+        """The largest integer <= x, as a float."""
+
+    @staticmethod
+    def ceil(x: X) -> X:
+        """The smallest integer >= x, as a float."""
+
+    @staticmethod
+    def remainder(a: X, b: X) -> X:
+        """a - b * floor(a / b) with the sign of b (Python's % and torch.remainder); b == 0 is a
+        ZeroDivisionError naming %."""
+
+    @staticmethod
+    def floor_divide(a: X, b: X) -> X:
+        """The integer quotient that goes with `remainder` (Python's //), as a float: a piecewise-constant factor."""
+
 
 FUNCTIONS: tuple[str, ...] = tuple(
     name for name, member in vars(MathNamespace).items() if isinstance(member, staticmethod)

@@ -75,6 +75,86 @@ class FloatMath(metaclass=Namespace):
 
     sin = staticmethod(math.sin)
     cos = staticmethod(math.cos)
+    tan = staticmethod(math.tan)  # finite for every float: pi/2 is not one
+    atan = staticmethod(math.atan)
+    atan2 = staticmethod(math.atan2)
+
+    @staticmethod
+    def asin(x: float) -> float:
+        if not -1.0 <= x <= 1.0:
+            raise ValueError(f"asin: input must be in [-1, 1], got {x!r}")
+        return math.asin(x)
+
+    @staticmethod
+    def acos(x: float) -> float:
+        if not -1.0 <= x <= 1.0:
+            raise ValueError(f"acos: input must be in [-1, 1], got {x!r}")
+        return math.acos(x)
+
+    @staticmethod
+    def sinh(x: float) -> float:
+        try:
+            return math.sinh(x)
+        except OverflowError:
+            raise OverflowError(f"sinh: result overflows a float, got {x!r}") from None
+
+    @staticmethod
+    def cosh(x: float) -> float:
+        try:
+            return math.cosh(x)
+        except OverflowError:
+            raise OverflowError(f"cosh: result overflows a float, got {x!r}") from None
+
+    @staticmethod
+    def log1p(x: float) -> float:
+        if x <= -1.0:
+            raise ValueError(f"log1p: input must be > -1, got {x!r}")
+        return math.log1p(x)
+
+    @staticmethod
+    def expm1(x: float) -> float:
+        try:
+            return math.expm1(x)
+        except OverflowError:
+            raise OverflowError(f"expm1: result overflows a float, got {x!r}") from None
+
+    @staticmethod
+    def log2(x: float) -> float:
+        if x <= 0.0:
+            raise ValueError(f"log2: input must be > 0, got {x!r}")
+        return math.log2(x)
+
+    @staticmethod
+    def log10(x: float) -> float:
+        if x <= 0.0:
+            raise ValueError(f"log10: input must be > 0, got {x!r}")
+        return math.log10(x)
+
+    @staticmethod
+    def log_or_zero(x: float) -> float:
+        if x == 0.0:
+            return 0.0
+        return FloatMath.log(x)
+
+    @staticmethod
+    def floor(x: float) -> float:
+        return float(math.floor(x))
+
+    @staticmethod
+    def ceil(x: float) -> float:
+        return float(math.ceil(x))
+
+    @staticmethod
+    def remainder(a: float, b: float) -> float:
+        if b == 0.0:
+            raise ZeroDivisionError(f"%: division by zero, got {a!r} % {b!r}")
+        return a % b
+
+    @staticmethod
+    def floor_divide(a: float, b: float) -> float:
+        if b == 0.0:
+            raise ZeroDivisionError(f"//: division by zero, got {a!r} // {b!r}")
+        return a // b
 
     @staticmethod
     def div(a: float, b: float) -> float:
@@ -95,11 +175,11 @@ class FloatMath(metaclass=Namespace):
 
     @staticmethod
     def pow_variable_exponent(a: float, b: float) -> float:
-        # d/db a^b = a^b ln(a) exists only for a > 0.
-        if a <= 0.0:
+        # d/db a^b = a^b ln(a) exists for a > 0; at a = 0 it is taken as 0 (0^b is constant for b > 0).
+        if a < 0.0:
             raise ValueError(
-                f"**: the base must be > 0 when the exponent is a Value (d/db a**b = a**b * log(a)), "
-                f"got base {a!r}; use a plain number as the exponent for a base <= 0"
+                f"**: the base must be >= 0 when the exponent is a Value (d/db a**b = a**b * log(a)), "
+                f"got base {a!r}; use a plain number as the exponent for a negative base"
             )
         return FloatMath.pow(a, b)
 

@@ -14,6 +14,10 @@ is compiled into a small Python function. For `*` the backward function is
         x0.grad += grad * d1
         x1.grad += grad * d0
 
+Forward mode (`autodiff.jvp`) gets a third function per op from the same partials,
+`tangent(node, tangents)` = sum_i partial_i * tangents[i], which evaluates only the
+partials of inputs whose tangent is not 0.
+
 The formulas are the rules themselves: nothing is written twice. A rule that cannot
 be a formula (it branches on its inputs, say) runs through the generic call instead,
 with the same results. Ops with any number of inputs (sum, dot) get one function per
@@ -33,7 +37,7 @@ from .ops import Op, OpDefinitionError
 from .symbolic import SourceMath, Sym, SymTuple, source
 from .value import Constant, Value, checked_result, constant_of, lift, new_node, not_finite, record, shared_constants
 
-__all__ = ["make_apply", "make_backward"]
+__all__ = ["make_apply", "make_backward", "make_tangent"]
 
 MAX_GENERATED_ARITY = 256  # ops with more inputs than this use the generic code
 MAX_ARITIES_PER_OP = 64  # generated functions kept per n-ary op
@@ -179,6 +183,73 @@ def _generic_backward(op: Op) -> Callable[[Value, float], None]:
                 parent.grad += grad * partial
 
     return backward
+
+
+# --- forward mode: the tangent of a node from its parents' tangents -------------------------
+def make_tangent(op: Op) -> Callable[[Value, list], float]:
+    """op's forward-mode step on floats: sum_i partial_i * tangents[i] for a node made by op, where
+    tangents[i] is the tangent of node.parents[i]. Only the partials of inputs whose tangent is not 0
+    are evaluated (0 ** y, with a constant 0, has no d/d(base) to compute)."""
+    if op.arity is not None:
+        return _tangent_for(op, op.arity)
+    by_arity: dict[int, Callable[[Value, list], float]] = {}
+    generic = _generic_tangent(op)
+
+    def tangent(node: Value, tangents: list) -> float:
+        n = len(node.parents)
+        step = by_arity.get(n)
+        if step is None:
+            step = _tangent_for(op, n) if n <= MAX_GENERATED_ARITY else generic
+            if len(by_arity) < MAX_ARITIES_PER_OP:
+                by_arity[n] = step
+        return step(node, tangents)
+
+    return tangent
+
+
+def _tangent_for(op: Op, n: int) -> Callable[[Value, list], float]:
+    partials = _formula(op, "partials", n)
+    if partials is None:
+        return _generic_tangent(op)
+    xs, ts = [f"x{i}" for i in range(n)], [f"t{i}" for i in range(n)]
+    lines = ["def tangent(node, tangents):", f"    {''.join(f'{t}, ' for t in ts)}= tangents"]
+    used = " ".join([*partials, getattr(partials, "src", "")])
+    if any(_uses(used, f"d{i}") for i in range(n)):
+        lines.append(f"    {''.join(f'{x}, ' for x in xs)}= node.parents")
+    lines += [f"    d{i} = x{i}.data" for i in range(n) if _uses(used, f"d{i}")]
+    if _uses(used, "out"):
+        lines.append("    out = node.data")
+    if isinstance(partials, _Bound):
+        lines.append(f"    partials = {partials.src}")
+    lines.append("    total = 0.0")
+    for t, partial in zip(ts, partials):
+        if partial in ("0.0", "-0.0"):
+            continue
+        lines.append(f"    if {t}:")
+        if partial == "1.0":
+            lines.append(f"        total += {t}")
+        elif partial == "-1.0":
+            lines.append(f"        total -= {t}")
+        else:
+            lines.append(f"        total += {t} * {partial}")
+    lines.append("    return total")
+    return _compile(lines, op, f"tangent{n}")
+
+
+def _generic_tangent(op: Op) -> Callable[[Value, list], float]:
+    def tangent(node: Value, tangents: list) -> float:
+        parents = node.parents
+        try:
+            partials = op.partials(FloatMath, node.data, *[p.data for p in parents])
+        except MissingMathFunction as error:
+            raise _missing(op, "partials", error) from error
+        total = 0.0
+        for t, partial in zip(tangents, checked_partials(op, partials, len(parents))):
+            if t:
+                total += t * partial
+        return total
+
+    return tangent
 
 
 def checked_partials(op: Op, partials: Any, n: int) -> Sequence[Any]:

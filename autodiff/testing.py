@@ -58,6 +58,21 @@ OPS: dict[str, tuple[int, Callable[..., Value]]] = {
     "leaky_relu": (1, lambda a: a.leaky_relu(0.1)),
     "max": (2, lambda a, b: a.max(b)),
     "min": (2, lambda a, b: a.min(b)),
+    "tan": (1, lambda a: a.tan()),
+    "asin": (1, lambda a: a.asin()),
+    "acos": (1, lambda a: a.acos()),
+    "atan": (1, lambda a: a.atan()),
+    "atan2": (2, lambda a, b: a.atan2(b)),
+    "sinh": (1, lambda a: a.sinh()),
+    "cosh": (1, lambda a: a.cosh()),
+    "log1p": (1, lambda a: a.log1p()),
+    "expm1": (1, lambda a: a.expm1()),
+    "log2": (1, lambda a: a.log2()),
+    "log10": (1, lambda a: a.log10()),
+    "floor": (1, lambda a: a.floor()),
+    "ceil": (1, lambda a: a.ceil()),
+    "%": (2, lambda a, b: a % b),
+    "clamp": (3, lambda x, lo, hi: x.clamp(lo, hi)),
     "sum": (3, lambda *xs: functions.sum(xs)),
     "logsumexp": (3, lambda *xs: functions.logsumexp(xs)),
     "dot": (4, lambda w1, w2, x1, x2: functions.dot([w1, w2], [x1, x2])),
@@ -80,7 +95,7 @@ def _well_posed(op: OpName, args: Sequence[float]) -> bool:
     b = args[1] if len(args) > 1 else None
     if op == "/":
         return abs(b) >= 0.2
-    if op in ("log", "sqrt", "**0.5"):
+    if op in ("log", "sqrt", "**0.5", "log2", "log10"):
         return a >= 0.2
     if op == "**-1":
         return abs(a) >= 0.2
@@ -92,6 +107,24 @@ def _well_posed(op: OpName, args: Sequence[float]) -> bool:
         return abs(a) >= KINK_MARGIN
     if op in ("max", "min"):
         return abs(a - b) >= KINK_MARGIN
+    if op in ("sinh", "cosh", "expm1"):
+        return abs(a) <= 4
+    if op == "tan":  # away from the poles at pi/2 + k pi
+        return abs(math.cos(a)) >= 0.2
+    if op in ("asin", "acos"):  # the derivative is infinite at +-1
+        return abs(a) <= 0.95
+    if op == "log1p":
+        return a >= -0.8
+    if op in ("floor", "ceil"):  # away from the jumps at the integers
+        return abs(a - round(a)) >= KINK_MARGIN
+    if op == "%":  # away from the jumps, where a / b is an integer
+        r = abs(a % b) if abs(b) >= 0.2 else 0.0
+        return abs(b) >= 0.2 and abs(a / b) <= 50 and KINK_MARGIN <= r <= abs(b) - KINK_MARGIN
+    if op == "atan2":  # away from the origin and from the jump (pi to -pi) on the negative x axis
+        return math.hypot(a, b) >= 0.2 and (abs(a) >= KINK_MARGIN or b > 0)
+    if op == "clamp":  # x away from both bounds, and the bounds apart
+        hi = args[2]
+        return min(abs(a - b), abs(a - hi), abs(b - hi)) >= KINK_MARGIN
     return True
 
 

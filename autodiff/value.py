@@ -99,6 +99,13 @@ class Value:
     def __rpow__(self, other: Number) -> Value:
         return ops.POW._apply(other, self)
 
+    def __mod__(self, other: Value | Number) -> Value:
+        """a % b with the sign of b (Python's and torch.remainder's); d/da = 1, d/db = -(a // b)."""
+        return ops.REMAINDER._apply(self, other)
+
+    def __rmod__(self, other: Number) -> Value:
+        return ops.REMAINDER._apply(other, self)
+
     def __pos__(self) -> Value:
         return self
 
@@ -133,6 +140,57 @@ class Value:
     def softplus(self) -> Value:
         """log(1 + e**x), a smooth relu; its derivative is the sigmoid."""
         return ops.SOFTPLUS._apply(self)
+
+    def tan(self) -> Value:
+        return ops.TAN._apply(self)
+
+    def asin(self) -> Value:
+        """The arcsine, for -1 <= x <= 1 (its derivative is infinite at +-1)."""
+        return ops.ASIN._apply(self)
+
+    def acos(self) -> Value:
+        """The arccosine, for -1 <= x <= 1 (its derivative is infinite at +-1)."""
+        return ops.ACOS._apply(self)
+
+    def atan(self) -> Value:
+        return ops.ATAN._apply(self)
+
+    def atan2(self, x: Value | Number) -> Value:
+        """atan2(self, x): the angle of the point (x, self), in [-pi, pi]."""
+        return apply(ops.ATAN2, (self, x))
+
+    def sinh(self) -> Value:
+        return ops.SINH._apply(self)
+
+    def cosh(self) -> Value:
+        return ops.COSH._apply(self)
+
+    def log1p(self) -> Value:
+        """log(1 + x), accurate for small x; x must be > -1."""
+        return ops.LOG1P._apply(self)
+
+    def expm1(self) -> Value:
+        """e**x - 1, accurate for small x."""
+        return ops.EXPM1._apply(self)
+
+    def log2(self) -> Value:
+        return ops.LOG2._apply(self)
+
+    def log10(self) -> Value:
+        return ops.LOG10._apply(self)
+
+    def floor(self) -> Value:
+        """The largest integer <= x; its derivative is 0 (as PyTorch's)."""
+        return ops.FLOOR._apply(self)
+
+    def ceil(self) -> Value:
+        """The smallest integer >= x; its derivative is 0 (as PyTorch's)."""
+        return ops.CEIL._apply(self)
+
+    def clamp(self, lo: Value | Number | None = None, hi: Value | Number | None = None) -> Value:
+        """min(max(x, lo), hi) with torch.clamp's gradient: x gets it where lo <= x <= hi, bounds
+        included. A missing bound is none (the largest float); a Value bound gets a gradient too."""
+        return apply(ops.CLAMP, clamp_operands(self, lo, hi))
 
     def relu(self) -> Value:
         """max(x, 0), with relu'(0) = 0."""
@@ -377,8 +435,11 @@ def new_node(data: float, parents: tuple[Value, ...], op: Op) -> Value:
 
 
 def record(out: Value, parents: tuple[Value, ...], op: Op) -> Value:
-    """Finish a new node when some thread is in a grad-mode block: a leaf in `no_grad()`."""
+    """Finish a new node when some thread is in a mode block: a leaf in `no_grad()`, a node that
+    knows where it was created in `detect_anomaly()`."""
     if grad_mode.is_grad_enabled():
+        if grad_mode.state.anomaly:
+            return _anomaly.located(out, parents, op)
         out.parents = parents
         out._op = op
     else:
@@ -387,8 +448,17 @@ def record(out: Value, parents: tuple[Value, ...], op: Op) -> Value:
     return out
 
 
+def clamp_operands(x: object, lo: object, hi: object) -> tuple:
+    """clamp's three operands; a missing bound is the largest float, which bounds every finite x (as inf would)."""
+    if lo is None and hi is None:
+        raise TypeError("clamp: give a lower bound lo, an upper bound hi, or both")
+    return (x, -MAX_FLOAT if lo is None else lo, MAX_FLOAT if hi is None else hi)
+
+
 def _data_of(x: object) -> float:
     return x.data if isinstance(x, Value) else _checked_float(x)
 
 
 _new = object.__new__
+
+from . import anomaly as _anomaly  # noqa: E402  (anomaly.py subclasses Value: bound once both exist)

@@ -21,6 +21,10 @@ Workloads:
          graph at every step (200,000 op nodes), timed as build + backward + free;
   moons  one eager training step of the 2-16-16-1 MLP on 100 moons points (forward,
          backward and SGD update; see `demos/benchmark.py`).
+  anomaly
+         node creation (the chain's build, GC off) outside any mode block, with
+         `detect_anomaly()` open in another thread, and inside `detect_anomaly()`
+         (`python -m demos.bench_engine --anomaly` runs this one alone).
 """
 
 from __future__ import annotations
@@ -149,13 +153,82 @@ def report_phases(title: str, medians: dict[str, dict[str, float]], per: int, un
         print(f"micrograd / autodiff: {', '.join(ratios)}")
 
 
+def anomaly_overhead(rounds: int, n: int) -> dict[str, float]:
+    """Median nanoseconds per node of building the chain of `n` steps (2n op nodes, GC off), in three
+    settings interleaved round by round: outside any mode block (node creation never reaches the
+    recording hook), with `detect_anomaly()` open in another thread (each node asks this thread's
+    state), and inside `detect_anomaly()` (each node records where it was created)."""
+    import threading
+
+    import autodiff
+
+    def build() -> float:
+        gc.collect()
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            root = build_chain(Value, n)
+            seconds = time.perf_counter() - start
+        finally:
+            gc.enable()
+        del root
+        return seconds / (2 * n) * 1e9
+
+    def in_block() -> float:
+        with autodiff.detect_anomaly():
+            return build()
+
+    def block_elsewhere() -> float:
+        opened, done = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with autodiff.detect_anomaly():
+                opened.set()
+                done.wait()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        opened.wait()
+        try:
+            return build()
+        finally:
+            done.set()
+            holder.join()
+
+    settings = {
+        "outside any block": build,
+        "detect_anomaly() open in another thread": block_elsewhere,
+        "inside detect_anomaly()": in_block,
+    }
+    times: dict[str, list[float]] = {name: [] for name in settings}
+    for _ in range(rounds):
+        for name, measure in settings.items():
+            times[name].append(measure())
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def report_anomaly(rounds: int, n: int) -> None:
+    medians = anomaly_overhead(rounds, n)
+    base = medians["outside any block"]
+    print(f"\nanomaly mode: node creation, chain of {n:,} steps ({2 * n:,} op nodes), GC off")
+    print("| setting | per op node | / outside |")
+    print("| --- | --- | --- |")
+    for name, ns in medians.items():
+        print(f"| {name} | {ns:,.0f} ns | {ns / base:.2f} |")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per workload (default 7)")
     parser.add_argument("--quick", action="store_true", help="smaller workloads and 3 rounds")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--anomaly", action="store_true", help="only the cost of anomaly mode on node creation")
     args = parser.parse_args(argv)
-    run(rounds=3 if args.quick else args.rounds, quick=args.quick, seed=args.seed)
+    rounds = 3 if args.quick else args.rounds
+    if args.anomaly:
+        report_anomaly(rounds, 20_000 if args.quick else 100_000)
+        return
+    run(rounds=rounds, quick=args.quick, seed=args.seed)
 
 
 def run(rounds: int, quick: bool, seed: int) -> None:
@@ -205,6 +278,7 @@ def run(rounds: int, quick: bool, seed: int) -> None:
     if micrograd is not None:
         off, on = (by_gc[g]["micrograd"] / by_gc[g]["autodiff"] for g in (False, True))
         print(f"micrograd / autodiff: GC off {off:.1f}x, GC on {on:.1f}x")
+    report_anomaly(rounds, chain)
 
 
 if __name__ == "__main__":

@@ -118,3 +118,55 @@ def test_an_accumulated_gradient_that_overflows_is_an_error_and_changes_no_leaf(
     with pytest.raises(OverflowError, match="accumulated gradient"):
         (y + x * 1e308).backward()  # this pass gives x 1e308 more, y 1.0 more
     assert (x.grad, y.grad) == (1e308, 0.5)
+
+
+# --- backward(gradient=...): PyTorch's seed -----------------------------------------------
+def test_a_seed_scales_every_gradient():
+    x1, x2 = Value(2.0), Value(5.0)
+    f = x1.log() + x1 * x2 - x2.sin()
+    f.backward(gradient=-2.5)
+    assert (f.grad, x1.grad, x2.grad) == (-2.5, -2.5 * 5.5, -2.5 * (2.0 - math.cos(5.0)))
+
+
+def test_a_seed_is_the_gradient_of_a_larger_computation_at_this_output():
+    # d(loss)/dx through an intermediate y: y.backward(gradient=dloss/dy) equals loss.backward()
+    x = Value(0.7)
+    y = x.tanh() * x
+    dloss_dy = 2.0 * y.data  # loss = y ** 2
+    y.backward(gradient=dloss_dy)
+    seeded = x.grad
+    x.grad = 0.0
+    (y**2).backward()
+    assert seeded == pytest.approx(x.grad, rel=1e-15)
+
+
+def test_a_seed_with_create_graph_scales_the_gradient_graph():
+    x = Value(2.0)
+    (x**3).backward(gradient=0.5, create_graph=True)
+    assert x.grad.data == 6.0  # 0.5 * 3 x^2
+    g = x.grad
+    x.grad = 0.0
+    g.backward()
+    assert x.grad == 6.0  # 0.5 * 6 x
+
+
+@pytest.mark.parametrize(
+    "seed, error, message",
+    [
+        ("1", TypeError, r"backward: gradient must be a number, got str"),
+        (True, TypeError, r"backward: gradient must be a number, got bool .* pass create_graph=True by name"),
+        (math.inf, ValueError, r"backward: gradient must be a finite number, got inf"),
+        (10**400, ValueError, r"backward: gradient must be a finite number"),
+    ],
+)
+def test_a_bad_seed_is_named(seed, error, message):
+    x = Value(1.0)
+    with pytest.raises(error, match=message):
+        (x * 2.0).backward(seed)
+    assert x.grad == 0.0
+
+
+def test_an_int_seed_is_a_float():
+    x = Value(1.0)
+    (x * 2.0).backward(3)
+    assert x.grad == 6.0 and type(x.grad) is float

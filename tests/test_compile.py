@@ -203,6 +203,39 @@ def test_kinks_keep_the_eager_subgradients_in_batches():
     assert grads.tolist() == expected
 
 
+def new_primitives(x, y, z):
+    """Every primitive of forward mode's issue, in one function."""
+    return (x.tan() + y.asin() + y.acos() + x.atan() + y.atan2(x) + x.sinh() + z.cosh() + y.log1p() + x.expm1()
+            + z.log2() + z.log10() + (x * 3.0).floor() + (x * 3.0).ceil() + z % y + 7.0 % z + x.clamp(y, z)
+            + x.clamp(hi=0.2) + 0.0**z + x**z)  # fmt: skip
+
+
+def test_the_new_primitives_compile_to_the_eager_results_on_floats_and_batches():
+    rows = [[0.3, 0.4, 1.7], [0.2, 0.5, 2.5], [1.0 / 3.0, 0.5, 0.5], [0.25, 0.25, 1.5]]  # the last two: kinks
+    compiled = autodiff.compile(new_primitives, rows[0])
+    values, grads, _ = compiled.batch_value_and_grad(rows)
+    for i, row in enumerate(rows):
+        value, expected, _ = eager(new_primitives, row)
+        assert close(compiled(row), value) and close(values[i], value)
+        assert all(close(a, b) for a, b in zip(compiled.value_and_grad(row)[1], expected))
+        assert all(close(a, b) for a, b in zip(grads[i], expected))
+
+
+def test_the_new_primitives_domain_errors_are_the_eager_ones_in_batches():
+    asin = autodiff.compile(lambda x: x.asin(), [0.5])
+    with pytest.raises(ValueError, match=r"example 1: asin: input must be in \[-1, 1\], got 1\.5"):
+        asin.batch([[0.5], [1.5]])
+    with pytest.raises(ZeroDivisionError, match=r"example 1: asin: the derivative is not finite or undefined"):
+        asin.batch_value_and_grad([[0.5], [1.0]])
+    remainder = autodiff.compile(lambda a, b: a % b, [1.0, 2.0])
+    with pytest.raises(ZeroDivisionError, match=r"%: division by zero, got 1\.0 % 0\.0"):
+        remainder.value_and_grad([1.0, 0.0])
+    power = autodiff.compile(lambda a, b: a**b, [1.0, 2.0])
+    assert power.value_and_grad([0.0, 2.0])[:2] == (0.0, [0.0, 0.0])
+    with pytest.raises(ZeroDivisionError, match=r"example 0: \*\*: 0\.0 cannot be raised to a negative power"):
+        power.batch([[0.0, -1.0]])
+
+
 def test_bad_inputs_get_clear_errors():
     compiled = autodiff.compile(lambda x, y: x * y, [1.0, 2.0])
     with pytest.raises(ValueError, match="expected 2 inputs, got 1"):

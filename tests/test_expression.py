@@ -49,6 +49,20 @@ def test_variables_are_listed_in_order_of_first_appearance():
         ("max(x, 1, 5) + min(x, 2)", 7.0, 0.0),  # max and min route the gradient to 5 and 2, not x
         ("logsumexp(x, x)", 3 + math.log(2), 1.0),
         ("cos(x)", math.cos(3), -math.sin(3)),
+        (
+            "tan(x) + atan(x) + sinh(x) + cosh(x)",
+            math.tan(3) + math.atan(3) + math.sinh(3) + math.cosh(3),
+            1 / math.cos(3) ** 2 + 0.1 + math.cosh(3) + math.sinh(3),
+        ),
+        ("asin(x / 4) + acos(x / 4)", math.pi / 2, 0.0),
+        (
+            "log1p(x) + expm1(x) + log2(x) + log10(x)",
+            math.log1p(3) + math.expm1(3) + math.log2(3) + math.log10(3),
+            0.25 + math.exp(3) + 1 / (3 * math.log(2)) + 1 / (3 * math.log(10)),
+        ),
+        ("floor(x * 1.5) + ceil(x * 1.5)", 9.0, 0.0),
+        ("atan2(x, 1) + remainder(x, 2) + remainder(7, x)", math.atan2(3, 1) + 1 + 1, 0.1 + 1 - 2),
+        ("clamp(x, 0, 1) + clamp(x, 2, 5)", 4.0, 1.0),
     ],
 )
 def test_the_engines_functions_can_be_called(text, value, grad):

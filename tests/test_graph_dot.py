@@ -81,6 +81,15 @@ def test_edges_name_the_operands_where_their_order_matters():
     assert "label=0.1 " in draw_dot(a.leaky_relu(0.1)).source  # the slope, a constant
 
 
+def test_edges_into_the_new_ordered_ops_name_their_operands():
+    a, b, c = Value(1.0, "a"), Value(2.0, "b"), Value(3.0, "c")
+    for out in (a % b, a.atan2(b)):
+        assert [attrs for _, _, attrs in dot_edges(draw_dot(out).source)[:2]] == ["headlabel=1", "headlabel=2"]
+    clamped = [attrs for _, head, attrs in dot_edges(draw_dot(a.clamp(b, c)).source) if head.endswith("_op")]
+    assert clamped == ["", "headlabel=lo", "headlabel=hi"]
+    assert "label=clamp" in draw_dot(a.clamp(b, c)).source and 'label="%"' in draw_dot(a % b).source
+
+
 def test_show_grad_false_draws_data_only():
     f, _, _ = lecture_example()
     source = draw_dot(f, show_grad=False).source

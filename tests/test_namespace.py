@@ -17,6 +17,8 @@ NAMESPACES = [FloatMath, ValueMath, NumpyMath, SourceMath]
 real = st.floats(-5.0, 5.0)
 positive = st.floats(0.05, 5.0)
 exponent = st.floats(-3.0, 3.0)
+unit = st.floats(-1.0, 1.0)
+nonzero = st.floats(-5.0, 5.0).filter(lambda x: abs(x) >= 0.05)
 # Each function's arguments, drawn inside its domain; None stands for a fixed argument given below.
 DOMAINS = {
     "exp": [real], "log": [positive], "sqrt": [positive], "sin": [real], "cos": [real], "tanh": [real],
@@ -24,6 +26,10 @@ DOMAINS = {
     "pow_variable_exponent": [positive, exponent], "power_rule": [positive, exponent], "step": [real, real, None],
     "sign": [real], "max": [real, real], "min": [real, real], "sum": [real, real, real], "dot": [real] * 4,
     "logsumexp": [real, real, real], "softmax": [real, real, real], "constant": [real],
+    "tan": [real], "asin": [unit], "acos": [unit], "atan": [real], "atan2": [real, real], "sinh": [real],
+    "cosh": [real], "log1p": [st.floats(-0.95, 5.0)], "expm1": [real], "log2": [positive], "log10": [positive],
+    "log_or_zero": [st.just(0.0) | positive], "floor": [real], "ceil": [real], "remainder": [real, nonzero],
+    "floor_divide": [real, nonzero],
 }  # fmt: skip
 
 

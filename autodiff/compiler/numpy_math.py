@@ -34,6 +34,25 @@ class NumpyMath(metaclass=Namespace):
     sign = staticmethod(np.sign)
     max = staticmethod(np.maximum)
     min = staticmethod(np.minimum)
+    tan = staticmethod(np.tan)
+    asin = staticmethod(np.arcsin)
+    acos = staticmethod(np.arccos)
+    atan = staticmethod(np.arctan)
+    atan2 = staticmethod(np.arctan2)
+    sinh = staticmethod(np.sinh)
+    cosh = staticmethod(np.cosh)
+    log1p = staticmethod(np.log1p)
+    expm1 = staticmethod(np.expm1)
+    log2 = staticmethod(np.log2)
+    log10 = staticmethod(np.log10)
+    floor = staticmethod(np.floor)
+    ceil = staticmethod(np.ceil)
+    remainder = staticmethod(np.remainder)  # Python's % (the sign of b); nan where b == 0
+    floor_divide = staticmethod(np.floor_divide)  # Python's //
+
+    @staticmethod
+    def log_or_zero(x):
+        return np.where(x == 0.0, 0.0, np.log(np.where(x == 0.0, 1.0, x)))
 
     @staticmethod
     def sigmoid(x):

@@ -31,7 +31,7 @@ _GRAPH_ATTRS = {"fontname": _FONT, "fontsize": "11", "nodesep": "0.2", "ranksep"
 _LABEL_SPACING = {"LR": {"nodesep": "0.3", "ranksep": "0.6"}, "TB": {"nodesep": "0.6", "ranksep": "0.5"}}
 _LABEL_SPACING.update(RL=_LABEL_SPACING["LR"], BT=_LABEL_SPACING["TB"])
 # Ops whose operands are not interchangeable: their edges say which operand is which.
-_ORDERED = {"-", "/", "**"}
+_ORDERED = {"-", "/", "**", "%", "atan2"}
 
 
 def draw_dot(
@@ -225,7 +225,8 @@ def _edges(graph: Any, d: DrawnNode, ids: dict[Value, str], show_contributions: 
 
 
 def _role(node: Value, k: int) -> str:
-    """Which operand an edge is, where the op cares: 1 and 2 for - / **; w0, x0, w1, ... for dot (as nn names them)."""
+    """Which operand an edge is, where the op cares: 1 and 2 for - / ** % atan2; w0, x0, w1, ... for dot (as nn
+    names them); slope, lo and hi for the parameters of leaky_relu and clamp."""
     if node.op == "dot":
         n = len(node.parents) // 2
         return f"w{k}" if k < n else f"x{k - n}"
@@ -233,6 +234,8 @@ def _role(node: Value, k: int) -> str:
         return str(k + 1)
     if node.op == "leaky_relu" and k == 1:
         return "slope"
+    if node.op == "clamp" and k > 0:
+        return ("lo", "hi")[k - 1]
     return ""
 
 
