@@ -63,7 +63,7 @@ CASES = {
     "leaky_relu": (lambda a: a.leaky_relu(0.3) * a, [(0.9,), (-0.9,)], [(0.0,)]),
     "leaky_relu slope 2": (lambda a: a.leaky_relu(2.0) * a, [(0.9,), (-0.9,)], [(0.0,)]),
     "leaky_relu slope 1": (lambda a: a.leaky_relu(1.0) * a, [(0.9,), (-0.9,)], [(0.0,)]),
-    "abs": (lambda a: abs(a) * a, [(0.8,), (-2.0,)], [(0.0,)]),
+    "abs": (lambda a: abs(a) * a, [(0.8,), (-2.0,), (-0.5,)], [(0.0,)]),
     "max": (lambda a, b: a.max(b) * a, [(0.3, -1.2), (-1.2, 0.3)], [(0.5, 0.5), (0.0, 0.0)]),
     "min": (lambda a, b: a.min(b) * a, [(0.3, -1.2), (-1.2, 0.3)], [(0.5, 0.5), (0.0, 0.0)]),
     "max of x and x squared": (lambda a: a.max(a * a), [(0.5,), (1.5,)], [(1.0,), (0.0,)]),

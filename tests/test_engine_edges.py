@@ -1,9 +1,15 @@
-"""Edges of the engine that only a changed line would reveal: the largest float is finite, an op's
-repr, how an op's number of inputs is found, and which inputs get no gradient by definition.
+"""Edges of the engine that only a changed line would reveal: the largest float is finite, how an op's
+number of inputs is found, which inputs get no gradient by definition, what a Value does at ties and
+zeros, how constants are shared, and which reads of a Value's data a tracer is told about.
 
 Each test here fails on a specific small change to the engine (a `<=` made `<`, a constant changed,
 a condition negated): the mutation-testing run in the README's Development notes shows which.
 """
+
+import collections
+import copy
+import math
+import pickle
 
 import pytest
 
@@ -48,11 +54,6 @@ def test_data_of_exactly_the_largest_float_is_finite(big):
     assert Value(1.0).clamp(big, big).data == big
 
 
-def test_the_repr_of_an_op_names_it():
-    assert repr(autodiff.ops.MUL) == "Op('*')"
-    assert repr(autodiff.Op("softsign", lambda m, x: x, lambda m, out, x: (1.0,))) == "Op('softsign')"
-
-
 def test_an_ops_number_of_inputs_comes_from_whichever_rule_fixes_it():
     by_partials = Op("f", lambda m, *xs: xs[0] * xs[1], lambda m, out, a, b: (b, a))
     by_forward = Op("g", lambda m, a, b: a * b, lambda m, out, *xs: (xs[1], xs[0]))
@@ -88,3 +89,144 @@ def test_a_rule_that_divides_by_zero_with_floor_divide_gets_the_named_error():
     assert quotient(7.0, 2.0) == 3.0
     with pytest.raises(ZeroDivisionError, match=r"^//: division by zero, got 7\.0 // 0\.0$"):
         quotient(7.0, 0.0)
+
+
+def test_comparisons_of_equal_values_are_strict_where_they_should_be():
+    a, b = Value(1.5), Value(1.5)
+    assert not a < b and a <= b and not a > b and a >= b
+    assert not a < 1.5 and a <= 1.5 and not a > 1.5 and a >= 1.5
+
+
+def test_truth_float_format_and_plus_read_a_value_as_a_float_would():
+    assert bool(Value(1.0)) and bool(Value(-0.5)) and not bool(Value(0.0)) and not bool(Value(-0.0))
+    x = Value(1.25, label="x")
+    assert f"{x}" == repr(x) == "Value(data=1.25, grad=0.0, label='x')" and f"{x:.1f}" == "1.2"
+    assert +x is x
+    assert x.is_constant is False and (x * 2.0).parents[1].is_constant is True
+    copy = x.detach()
+    assert (copy.data, copy.label, copy.parents) == (1.25, "x", ())
+
+
+def test_every_read_of_a_values_data_is_reported_to_a_watching_tracer():
+    from autodiff.grad_mode import watching_data_reads
+
+    a, b = Value(1.0), Value(2.0)
+    reads = []
+    with watching_data_reads(reads.append):
+        _ = (a < b, a <= b, a > b, a >= b, bool(a), float(a), f"{a:.1f}", a.detach())
+    assert reads == [
+        "a comparison (<)", "a comparison (<=)", "a comparison (>)", "a comparison (>=)",
+        "a truth test (if / and / or / bool())", "float()", "format() (an f-string)", "detach()",
+    ]  # fmt: skip
+    _ = a < b  # outside the block: nobody is told
+    assert len(reads) == 8
+
+
+def test_constants_are_shared_per_number_and_zeros_keep_their_sign():
+    x, y = Value(1.0), Value(2.0)
+    assert (x * 2.5).parents[1] is (y * 2.5).parents[1] is (y + 2.5).parents[1]
+    plus, minus = (x * 0.0).parents[1], (x * -0.0).parents[1]
+    assert math.copysign(1.0, plus.data) == 1.0 and math.copysign(1.0, minus.data) == -1.0
+    c = (x * 3.5).parents[1]
+    assert pickle.loads(pickle.dumps(c)) is c
+    fresh = copy.copy(c)
+    assert fresh is not c and fresh.data == 3.5 and fresh.is_constant
+
+
+def test_a_constant_ignores_a_new_gradient_and_refuses_any_other_change():
+    c = (Value(1.0) * 4.5).parents[1]
+    c.grad = 7.0  # what a pass, or a loop zeroing every node's grad, writes
+    assert c.grad == 0.0
+    with pytest.raises(
+        AttributeError, match=r"a constant cannot be changed \(it is shared by every op that uses 4\.5\)"
+    ):
+        c.data = 1.0
+
+
+def test_the_cache_of_shared_constants_stays_bounded():
+    from autodiff.value import shared_constants
+
+    x, largest = Value(1.0), 0
+    for i in range(5000):
+        x * (1.0 + i / 8192.0)  # 5000 numbers never seen before
+        largest = max(largest, len(shared_constants))
+    assert largest == 4096
+
+
+def test_seeds_of_exactly_the_largest_float_are_finite_as_ints_too():
+    for seed in (int(MAX_FLOAT), -int(MAX_FLOAT)):
+        x = Value(1.0)
+        (x * 1.0).backward(seed)
+        assert x.grad == float(seed)
+
+
+def test_an_overflowing_pass_names_the_first_node_whose_gradient_is_not_finite():
+    x = Value(1e-10, "x")
+    scaled = x * 2.0  # its gradient is exactly the largest float, still finite: x's is not
+    with pytest.raises(OverflowError, match=r"^backward: the gradient at leaf 'x' \(data=1e-10\) is not finite"):
+        (scaled * MAX_FLOAT).backward()
+
+
+def test_of_several_nodes_whose_gradient_is_not_finite_the_one_nearest_the_output_is_named():
+    x = Value(1e-300, "x")
+    h = x * 2.0
+    h.label = "h"
+    out = (h * 1e300) * 1e10  # d out / dh = 1e310: h's gradient overflows first, then x's
+    with pytest.raises(OverflowError, match=r"^backward: the gradient at '\*' node 'h' \(data=2e-300\) is not"):
+        out.backward()
+
+
+def test_inside_no_grad_a_pass_is_not_checked_step_by_step_as_in_anomaly_mode():
+    a, b, c = Value(1e200), Value(1e-300, label="b"), Value(1e200)
+    out = (a * b) * c
+    with autodiff.no_grad(), pytest.raises(OverflowError, match=r"^backward: the gradient at leaf 'b'"):
+        out.backward()
+
+
+# --- the generated code of each op (autodiff/specialize.py) ------------------------------------
+def test_an_op_with_any_number_of_inputs_generates_code_for_a_bounded_number_of_arities(monkeypatch):
+    from autodiff import specialize
+
+    generated = {"apply": [], "backward": [], "tangent": []}
+    for role in generated:
+        original = getattr(specialize, f"_{role}_for")
+
+        def spy(op, n, role=role, original=original):
+            generated[role].append(n)
+            return original(op, n)
+
+        monkeypatch.setattr(specialize, f"_{role}_for", spy)
+    kept, largest = 4, 8  # the limits made small, to keep the test fast
+    monkeypatch.setattr(specialize, "MAX_ARITIES_PER_OP", kept)
+    monkeypatch.setattr(specialize, "MAX_GENERATED_ARITY", largest)
+    total = Op("total", lambda m, *xs: m.sum(xs), lambda m, out, *xs: (1.0,) * len(xs))
+    arities = [*range(1, kept + 3), largest, largest + 1]
+    for _ in range(2):  # the second time, only the arities beyond the first `kept` are generated again
+        for n in arities:
+            xs = [Value(1.0) for _ in range(n)]
+            out = total(*xs)
+            out.backward()
+            assert out.data == n and xs[-1].grad == 1.0
+            assert autodiff.jvp(lambda *vs: total(*vs), [1.0] * n, [1.0] * n) == (n, n)
+    for role, made in generated.items():
+        counts = collections.Counter(made)
+        assert all(counts[n] == 1 for n in range(1, kept + 1)), role  # generated once, then kept
+        assert all(counts[n] > 1 for n in (kept + 1, kept + 2, largest)), role  # generated at each use
+        assert counts[largest + 1] == 0, role  # more inputs than `largest`: the generic code
+
+
+def test_a_zero_partial_before_others_skips_only_its_own_input():
+    second = Op("second", lambda m, a, b: b * b, lambda m, out, a, b: (0.0, 2.0 * b))
+    a, b = Value(1.0), Value(3.0)
+    second(a, b).backward()
+    assert (a.grad, b.grad) == (0.0, 6.0)
+    assert autodiff.jvp(lambda x, y: second(x, y), (1.0, 3.0), (1.0, 1.0)) == (9.0, 6.0)
+
+
+def test_a_two_input_op_whose_rule_branches_sums_both_tangents():
+    def partials(m, out, a, b):  # a branch: the generic code, on floats
+        return (b, a) if a > 0 else (-b, -a)
+
+    signed = Op("signed", lambda m, a, b: a * b if a > 0 else -a * b, partials)
+    assert autodiff.jvp(lambda x, y: signed(x, y), (2.0, 3.0), (1.0, 1.0)) == (6.0, 5.0)
+    assert autodiff.jvp(lambda x, y: signed(x, y), (-2.0, 3.0), (1.0, 1.0)) == (6.0, -1.0)
