@@ -9,7 +9,9 @@ a condition negated): the mutation-testing run in the README's Development notes
 import collections
 import copy
 import math
+import os
 import pickle
+import re
 
 import pytest
 
@@ -52,6 +54,25 @@ def test_data_of_exactly_the_largest_float_is_finite(big):
     assert autodiff.ops.ADD(big, 0.0) == big
     assert autodiff.sum([Value(big), 0.0]).data == big
     assert Value(1.0).clamp(big, big).data == big
+
+
+def _twice(m, x):
+    return 2.0 * x
+
+
+def _twice_partials(m, out, x):
+    return (2.0,)
+
+
+def test_a_users_op_of_module_level_functions_survives_pickling():
+    twice = Op("twice", _twice, _twice_partials)
+    restored = pickle.loads(pickle.dumps(twice))
+    assert restored is not twice
+    assert (restored.name, restored.forward, restored.partials) == ("twice", _twice, _twice_partials)
+    x = Value(3.0)
+    y = restored(x)
+    y.backward()
+    assert (y.data, x.grad) == (6.0, 2.0)
 
 
 def test_an_ops_number_of_inputs_comes_from_whichever_rule_fixes_it():
@@ -120,6 +141,31 @@ def test_every_read_of_a_values_data_is_reported_to_a_watching_tracer():
     ]  # fmt: skip
     _ = a < b  # outside the block: nobody is told
     assert len(reads) == 8
+    with autodiff.no_grad():  # a block without a tracer: reads are fine, and nobody is told
+        assert a < b
+    with watching_data_reads(reads.append):
+        with autodiff.enable_grad():
+            pass
+        with autodiff.no_grad():  # values computed here would be baked into a traced program
+            pass
+        assert (a * b).parents == (a, b)  # a tracer records the graph
+    assert reads[8:] == ["no_grad()"]
+
+
+def test_no_grad_and_enable_grad_work_as_decorators():
+    @autodiff.no_grad()
+    def off(x):
+        return x * 2.0, autodiff.is_grad_enabled()
+
+    @autodiff.enable_grad()
+    def on(x):
+        return x * 2.0, autodiff.is_grad_enabled()
+
+    y, enabled = off(Value(1.0))
+    assert (y.data, y.parents, enabled) == (2.0, (), False)
+    with autodiff.no_grad():
+        y, enabled = on(Value(1.0))
+    assert y.parents and enabled and autodiff.is_grad_enabled()
 
 
 def test_constants_are_shared_per_number_and_zeros_keep_their_sign():
@@ -230,3 +276,115 @@ def test_a_two_input_op_whose_rule_branches_sums_both_tangents():
     signed = Op("signed", lambda m, a, b: a * b if a > 0 else -a * b, partials)
     assert autodiff.jvp(lambda x, y: signed(x, y), (2.0, 3.0), (1.0, 1.0)) == (6.0, 5.0)
     assert autodiff.jvp(lambda x, y: signed(x, y), (-2.0, 3.0), (1.0, 1.0)) == (6.0, -1.0)
+
+
+# --- forward mode, Jacobians and anomaly mode -------------------------------------------------
+@pytest.mark.parametrize(
+    "primals, tangents, error, message",
+    [
+        ("2.0", (1.0,), TypeError, r"jvp: primals must be a tuple or list .* got str"),
+        ((2.0,), (True,), TypeError, r"jvp: tangent 0 must be a number, got bool"),
+        ((2.0,), (10**400,), ValueError, r"jvp: tangent 0 must be finite"),
+    ],
+)
+def test_jvp_names_a_string_a_bool_and_a_huge_int_among_its_inputs(primals, tangents, error, message):
+    with pytest.raises(error, match=message):
+        autodiff.jvp(lambda x: x * x, primals, tangents)
+
+
+def test_the_graph_of_several_outputs_lists_each_shared_node_once_after_its_parents():
+    from autodiff.forward_mode import graph_order
+
+    x, y = Value(1.0), Value(2.0)
+    shared = x * y
+    outputs = [shared + 1.0, shared.sin(), x.exp()]
+    order = graph_order(outputs)
+    assert len(order) == len(set(order)) and set(outputs) <= set(order)
+    for k, node in enumerate(order):
+        assert all(order.index(parent) < k for parent in node.parents)
+
+
+def test_a_square_jacobian_is_built_in_reverse_mode(monkeypatch):
+    from autodiff import jacobians
+
+    sweeps = []
+    monkeypatch.setattr(jacobians, "push_forward", lambda *args: sweeps.append(args) or {})
+    assert autodiff.jacobian(lambda x, y: [x * y, x + y])(2.0, 3.0) == [[3.0, 2.0], [1.0, 1.0]]
+    assert sweeps == []  # as many outputs as inputs: one backward pass per output, no forward sweep
+
+
+def test_anomaly_mode_is_off_inside_no_grad_and_its_nodes_start_with_zero_gradient():
+    with autodiff.no_grad():
+        assert not autodiff.is_anomaly_enabled()
+    with autodiff.detect_anomaly():
+        y = Value(2.0) * 3.0
+    assert (y.grad, y.label, y.data) == (0.0, "", 6.0)
+
+
+def test_anomaly_mode_shows_a_file_inside_the_current_folder_relative_to_it(monkeypatch, tmp_path):
+    from autodiff.anomaly import created_at
+
+    with autodiff.detect_anomaly():
+        y = Value(2.0) * 3.0
+    line = y.site[1]
+    assert created_at(y) == f"created at {os.path.relpath(__file__)}:{line} in {y.site[2]}"
+    monkeypatch.chdir(tmp_path)  # the test file is now outside the current folder: shown as recorded
+    assert created_at(y) == f"created at {__file__}:{line} in {y.site[2]}"
+
+
+def test_anomaly_mode_tells_an_infinite_local_derivative_from_an_overflowing_share():
+    x = Value(1e-10)
+    with autodiff.detect_anomaly():
+        y = (x * MAX_FLOAT) * 2.0  # d y / dx = 2 * MAX_FLOAT: the local derivative MAX_FLOAT itself is finite
+        with pytest.raises(OverflowError, match=r"its share \(its gradient 2\.0 times the local derivative 1\.79"):
+            y.backward()
+
+
+@pytest.mark.parametrize("n, more", [(4, ""), (5, ", ...")])
+def test_errors_show_the_first_four_inputs_of_an_op(n, more):
+    # sqrt(x_0) + x_1 + ... + x_(n-1): the derivative in x_0 is infinite at 0
+    root_sum = Op(
+        "root_sum",
+        lambda m, *xs: m.sqrt(xs[0]) + m.sum(xs[1:]),
+        lambda m, out, *xs: (0.5 / m.sqrt(xs[0]),) + (1.0,) * (len(xs) - 1),
+    )
+    y = root_sum(*[Value(float(i)) for i in range(n)])
+    shown = re.escape(f"0.0, 1.0, 2.0, 3.0{more}")
+    with pytest.raises(ZeroDivisionError, match=rf"^root_sum: the derivative .* at inputs \({shown}\)"):
+        y.backward()
+    huge = [1e308, 1e308, *[float(i) for i in range(n - 2)]]
+    shown = re.escape(f"1e+308, 1e+308, 0.0, 1.0{more}")
+    with pytest.raises(OverflowError, match=rf"^sum: result is not a finite float \(inf\), inputs {shown}$"):
+        autodiff.sum([Value(x) for x in huge])
+
+
+# --- the user's frame, math namespaces and error context -----------------------------------------
+def test_the_users_frame_is_the_innermost_outside_the_engine():
+    from autodiff import frames
+
+    here = frames.user_site()
+    assert here[0] == __file__ and here[2] == "test_the_users_frame_is_the_innermost_outside_the_engine"
+    frame = frames.user_frame()
+    assert (frame.filename, frame.name) == (here[0], here[2]) and frame.lineno == here[1] + 2
+    assert frames.is_engine_file(autodiff.ops.__file__) and frames.is_engine_file("<autodiff: * apply>")
+    assert not frames.is_engine_file(__file__)
+
+
+def test_a_special_name_missing_from_a_math_namespace_is_a_plain_attribute_error():
+    from autodiff.numerics import FloatMath
+
+    with pytest.raises(AttributeError) as raised:
+        FloatMath.__array_priority__  # noqa: B018 - probing a special name, as numpy and copy do
+    assert type(raised.value) is AttributeError
+
+
+@pytest.mark.parametrize("args", [("bad input", 42), (42,), ()])
+def test_a_built_in_error_with_other_arguments_than_one_message_keeps_them_and_gets_a_note(args):
+    def partials(m, out, x):
+        raise ValueError(*args)
+
+    y = Op("picky", lambda m, x: 2.0 * x, partials)(Value(1.0))
+    with pytest.raises(ValueError) as raised:
+        y.backward()
+    assert raised.value.args == args
+    assert raised.value.__notes__ == ["(in picky: the derivative is not finite or undefined at inputs (1.0))"]
