@@ -388,3 +388,52 @@ def test_a_built_in_error_with_other_arguments_than_one_message_keeps_them_and_g
         y.backward()
     assert raised.value.args == args
     assert raised.value.__notes__ == ["(in picky: the derivative is not finite or undefined at inputs (1.0))"]
+
+
+# --- rules as formulas (autodiff/symbolic.py) ------------------------------------------------------
+@pytest.mark.parametrize("key", sorted(ops.OPS))
+def test_every_built_in_op_runs_as_generated_code_not_the_generic_path(key):
+    from autodiff import specialize
+
+    op = ops.OPS[key]
+    n = op.arity or 4  # sum, logsumexp and dot with four inputs (dot: two weights, two inputs)
+    for make in (specialize._apply_for, specialize._backward_for, specialize._tangent_for):
+        assert hasattr(make(op, n), "source"), make.__name__  # the generic code has no source
+
+
+def test_a_rule_may_raise_a_number_to_a_symbols_power_and_take_plus():
+    from autodiff.specialize import make_apply, make_backward
+
+    exp2 = Op("exp2", lambda m, x: 2.0**x, lambda m, out, x: (+out * math.log(2.0),))
+    x = Value(3.0)
+    y = exp2(x)
+    y.backward()
+    assert (y.data, x.grad) == (8.0, 8.0 * math.log(2.0))
+    assert hasattr(make_apply(exp2), "source") and hasattr(make_backward(exp2), "source")  # both are formulas
+
+
+@pytest.mark.parametrize("function", ["sum", "dot"])
+def test_sums_and_dots_are_inline_up_to_the_limit_and_one_call_beyond(function):
+    from autodiff.numerics import FloatMath
+    from autodiff.symbolic import INLINE_LIMIT, SourceMath, Sym, source
+
+    for n in (INLINE_LIMIT, INLINE_LIMIT + 1):
+        names = [f"v{i}" for i in range(n)]
+        symbols = tuple(Sym(name) for name in names)
+        numbers = {name: float(i) for i, name in enumerate(names)}
+        if function == "sum":
+            text, expected = source(SourceMath.sum(symbols)), sum(range(n))
+        else:
+            text, expected = source(SourceMath.dot(symbols, symbols)), sum(i * i for i in range(n))
+        assert text.startswith(f"m_{function}(") == (n > INLINE_LIMIT)
+        assert eval(text, {"m_sum": FloatMath.sum, "m_dot": FloatMath.dot}, numbers) == expected  # our own source
+
+
+def test_a_forward_that_returns_an_int_or_a_numpy_number_gives_a_float():
+    np = pytest.importorskip("numpy")
+    one = Op("one", lambda m, x: 1, lambda m, out, x: (0.0,))
+    assert one(2.0) == 1.0 and type(one(2.0)) is float
+    assert type(one(Value(2.0)).data) is float
+    half = Op("half", lambda m, x: np.float32(0.5), lambda m, out, x: (0.0,))
+    assert half(3.0) == 0.5 and type(half(3.0)) is float and type(half(Value(3.0)).data) is float
+    assert Value(np.float64(2.5)).data == 2.5 and type(Value(np.float64(2.5)).data) is float
