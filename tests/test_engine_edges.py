@@ -18,6 +18,7 @@ import pytest
 import autodiff
 from autodiff import Op, Value, ops
 from autodiff.numerics import MAX_FLOAT
+from autodiff.ops import OpDefinitionError
 
 
 # --- the largest float is finite ----------------------------------------------------------------------
@@ -437,3 +438,54 @@ def test_a_forward_that_returns_an_int_or_a_numpy_number_gives_a_float():
     half = Op("half", lambda m, x: np.float32(0.5), lambda m, out, x: (0.0,))
     assert half(3.0) == 0.5 and type(half(3.0)) is float and type(half(Value(3.0)).data) is float
     assert Value(np.float64(2.5)).data == 2.5 and type(Value(np.float64(2.5)).data) is float
+
+
+def test_an_op_whose_rule_branches_makes_nodes_as_a_generated_one_does():
+    # A branch on the input: not one formula, so its nodes are made by the generic code.
+    bent = Op("bent", lambda m, x: x * x if x > 0 else -x, lambda m, out, x: (2.0 * x if x > 0 else -1.0,))
+    y = bent(Value(3.0))
+    assert (y.data, y.grad, y.label, y.op) == (9.0, 0.0, "", "bent")
+    with autodiff.no_grad():
+        assert bent(Value(3.0)).parents == ()
+    with autodiff.detect_anomaly():
+        located = bent(Value(3.0))
+    assert located.site[0] == __file__
+
+
+def test_a_value_shows_as_text_where_no_picture_is_wanted():
+    x = Value(1.5, label="x")
+    assert x._repr_mimebundle_(include=["text/plain"]) == {"text/plain": repr(x)}
+
+
+def test_a_missing_function_is_named_at_the_first_use_even_where_the_rule_would_fail_on_the_input():
+    typo = Op("typo", lambda m, x: m.log(x) * m.tanhh(x), lambda m, out, x: (1.0,))
+    with pytest.raises(AttributeError, match=r"^typo: forward: .*no function 'tanhh'"):
+        typo(Value(-1.0))  # on floats, log(-1) would fail first
+
+
+def test_a_branching_rule_calling_a_missing_function_names_the_op_and_the_rule():
+    # A branch: not a formula, so the generic code evaluates the rules on floats and meets the missing name.
+    typo = Op("typo", lambda m, x: m.tanhh(x) if x > 0 else x, lambda m, out, x: (1.0,))
+    with pytest.raises(AttributeError, match=r"^typo: forward: .*no function 'tanhh'"):
+        typo(Value(1.0))
+    late = Op("late", lambda m, x: 2.0 * x, lambda m, out, x: (m.sech2(x),) if x > 0 else (1.0,))
+    with pytest.raises(AttributeError, match=r"^late: partials: .*no function 'sech2'"):
+        late(Value(1.0)).backward()
+    with pytest.raises(AttributeError, match=r"^late: partials: .*no function 'sech2'"):
+        autodiff.jvp(lambda x: late(x), (1.0,), (1.0,))
+
+
+@pytest.mark.parametrize(
+    "partials, message",
+    [
+        (lambda m, out, a, b: "ab", r"partials must return a tuple with one derivative per input, got str \('ab'\)"),
+        (lambda m, out, a, b: 1.0, r"partials must return a tuple with one derivative per input, got float"),
+        (lambda m, out, a, b: a * b, r"partials must return a tuple .* \(for one input, a 1-tuple: `\(d,\)`\)"),
+        (lambda m, out, a, b: (a,), r"partials returned 1 terms for 2 inputs"),
+    ],
+)
+def test_partials_that_are_not_one_term_per_input_are_named_at_the_first_backward(partials, message):
+    bad = Op("bad", lambda m, a, b: a * b, partials)
+    y = bad(Value(1.0), Value(2.0))
+    with pytest.raises(OpDefinitionError, match=r"^bad: " + message):
+        y.backward()
