@@ -489,3 +489,30 @@ def test_partials_that_are_not_one_term_per_input_are_named_at_the_first_backwar
     y = bad(Value(1.0), Value(2.0))
     with pytest.raises(OpDefinitionError, match=r"^bad: " + message):
         y.backward()
+
+
+def test_an_operand_of_another_type_gets_its_turn_through_the_operator_protocol():
+    class Meters:
+        def __radd__(self, other):
+            return ("Meters.__radd__", other.data)
+
+        __rmul__ = __radd__
+
+    assert Value(1.5) + Meters() == ("Meters.__radd__", 1.5)
+    assert Value(2.5) * Meters() == ("Meters.__radd__", 2.5)
+    with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for \+: 'Value' and 'bool'"):
+        Value(1.0) + True
+
+
+def test_as_value_keeps_a_value_and_makes_a_leaf_of_a_number():
+    from autodiff.value import as_value
+
+    x = Value(1.0)
+    assert as_value(x) is x
+    y = as_value(3)
+    assert type(y) is Value and (y.data, y.parents) == (3.0, ())
+
+
+def test_an_int_too_large_for_a_float_is_named_as_such():
+    with pytest.raises(ValueError, match=r"^Value: data must be a finite number, got an int too large for a float$"):
+        Value(10**400)
