@@ -56,7 +56,7 @@ def make_apply(op: Op) -> Callable[..., Any]:
         n = len(operands)
         forward = by_arity.get(n)
         if forward is None:
-            forward = _apply_for(op, n) if 0 < n <= MAX_GENERATED_ARITY else generic
+            forward = _apply_for(op, n) if n <= MAX_GENERATED_ARITY else generic
             if len(by_arity) < MAX_ARITIES_PER_OP:
                 by_arity[n] = forward
         return forward(*operands)

@@ -516,3 +516,10 @@ def test_as_value_keeps_a_value_and_makes_a_leaf_of_a_number():
 def test_an_int_too_large_for_a_float_is_named_as_such():
     with pytest.raises(ValueError, match=r"^Value: data must be a finite number, got an int too large for a float$"):
         Value(10**400)
+
+
+def test_an_op_whose_rule_branches_names_an_operand_that_is_not_a_number():
+    larger = Op("larger", lambda m, a, b: a if a > b else b, lambda m, out, a, b: (1.0, 0.0) if a > b else (0.0, 1.0))
+    assert larger(Value(1.0), 2.0).data == 2.0
+    with pytest.raises(TypeError, match=r"^larger: expected a Value or a number, got str \('x'\)$"):
+        larger(Value(1.0), "x")
