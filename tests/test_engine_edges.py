@@ -209,11 +209,12 @@ def test_seeds_of_exactly_the_largest_float_are_finite_as_ints_too():
         assert x.grad == float(seed)
 
 
-def test_an_overflowing_pass_names_the_first_node_whose_gradient_is_not_finite():
+@pytest.mark.parametrize("big", [MAX_FLOAT, -MAX_FLOAT])
+def test_an_overflowing_pass_names_the_first_node_whose_gradient_is_not_finite(big):
     x = Value(1e-10, "x")
     scaled = x * 2.0  # its gradient is exactly the largest float, still finite: x's is not
     with pytest.raises(OverflowError, match=r"^backward: the gradient at leaf 'x' \(data=1e-10\) is not finite"):
-        (scaled * MAX_FLOAT).backward()
+        (scaled * big).backward()
 
 
 def test_of_several_nodes_whose_gradient_is_not_finite_the_one_nearest_the_output_is_named():
