@@ -1,0 +1,162 @@
+"""Compiled gradients over Dask: plain numpy, then Dask with 1 and 2 worker processes.
+
+    pip install -e ".[bench,dask]"
+    python -m demos.benchmark --dask       # or python -m demos.bench_dask; about 4 minutes on 2 cores
+    python -m demos.bench_dask --examples 1000000 --repeats 2    # a quick look
+
+The workload: the gradient of the mean loss of the benchmark's moons MLP (2-16-16-1
+ReLU, hinge loss + 1e-4 * L2, `MoonsMLP` in demos/benchmark.py) over 10 million
+noisy two-moons points, through one `autodiff.compile`d function:
+
+  numpy       the whole dataset in memory, one `batch_value_and_grad` call;
+  numpy loop  the same array, one call per chunk of 100,000 rows (Dask's chunks,
+              without Dask), the gradients summed in a Python loop;
+  Dask, k     the dataset read from a .npy file on disk (`from_npy`, chunks of
+              100,000 rows), a `LocalCluster` of k worker processes with one
+              thread each: one task per chunk, the gradients added up as a tree.
+
+Every process computes with one BLAS thread (Dask's workers are started that way;
+the numpy runs are limited to match), so one worker uses one core. Each figure is the
+median of the repeats, after one warm-up call; all runs must agree on the gradient
+to 1e-12. Peak memory is each worker's peak resident set size (ru_maxrss) over the
+runs, against the dataset's size on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import autodiff
+from demos.benchmark import MoonsMLP, machine, mlp_weights
+
+
+def moons_file(path: str, n: int, seed: int) -> None:
+    """n noisy two-moons points with hinge labels (-1/+1), rows (x1, x2, label), saved as .npy
+    (scikit-learn's definition of the moons, vectorised; written in blocks to keep memory small)."""
+    rng = np.random.default_rng(seed)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=float, shape=(n, 3))
+    for start in range(0, n, 1_000_000):
+        m = min(1_000_000, n - start)
+        label = rng.integers(0, 2, m)
+        t = rng.uniform(0.0, np.pi, m)
+        out[start : start + m, 0] = np.where(label == 0, np.cos(t), 1.0 - np.cos(t)) + rng.normal(0.0, 0.1, m)
+        out[start : start + m, 1] = np.where(label == 0, np.sin(t), 0.5 - np.sin(t)) + rng.normal(0.0, 0.1, m)
+        out[start : start + m, 2] = 2.0 * label - 1.0
+    out.flush()
+    del out
+
+
+def median_time(run: Callable[[], np.ndarray], repeats: int) -> tuple[float, np.ndarray]:
+    result = run()  # warm-up: generated code, buffers, the workers' copy of the program
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def peak_rss() -> int:
+    """This process's peak resident set size in bytes: VmHWM, which (unlike ru_maxrss) does not
+    count the memory of the parent a worker process was forked from."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):  # not Linux: ru_maxrss (kilobytes here, bytes on macOS)
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def on_cluster(f: autodiff.compiler.CompiledFunction, path: str, workers: int, rows: int, repeats: int) -> dict:
+    """Time the gradient over the file on a LocalCluster of `workers` processes; each worker's peak RSS."""
+    from distributed import Client, LocalCluster
+
+    from autodiff.compiler.dask_npy import from_npy
+
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        client.wait_for_workers(workers)
+        idle = client.run(lambda: __import__("psutil").Process().memory_info().rss)
+        X = from_npy(path, rows_per_chunk=rows)
+        n = X.shape[0]
+        seconds, grads = median_time(lambda: f.batch_value_and_grad(X)[2] / n, repeats)
+        peaks = client.run(peak_rss)
+    return {"seconds": seconds, "grads": grads, "idle": sorted(idle.values()), "peak": sorted(peaks.values())}
+
+
+def in_memory(f: autodiff.compiler.CompiledFunction, path: str, rows: int, repeats: int) -> dict:
+    """Time the gradient with plain numpy on the dataset in memory: one call, and one call per chunk."""
+    from threadpoolctl import threadpool_limits
+
+    X = np.load(path)
+    n = len(X)
+    with threadpool_limits(limits=1, user_api="blas"):
+        whole = median_time(lambda: f.batch_value_and_grad(X)[2] / n, repeats)
+        looped = median_time(
+            lambda: sum(f.batch_value_and_grad(X[i : i + rows])[2] for i in range(0, n, rows)) / n, repeats
+        )
+    return {
+        "numpy, in memory": {"seconds": whole[0], "grads": whole[1]},
+        "numpy loop over chunks": {"seconds": looped[0], "grads": looped[1]},
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--examples", type=int, default=10_000_000, help="dataset rows (default 10,000,000)")
+    parser.add_argument("--rows-per-chunk", type=int, default=100_000, help="rows per Dask chunk (default 100,000)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per setting (default 3)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    model = MoonsMLP(mlp_weights(args.seed))
+    f = autodiff.compile(model.example_loss, [0.0, 0.0, 1.0], params=model.params)
+    print(f"machine: {machine()}")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "moons.npy")
+        moons_file(path, args.examples, args.seed)
+        size = os.path.getsize(path)
+        print(f"dataset: {args.examples:,} rows x 3 float64, {size / 1e6:.0f} MB on disk; repeats: {args.repeats}\n")
+
+        results = in_memory(f, path, args.rows_per_chunk, args.repeats)
+        for workers in (1, 2):
+            results[f"Dask, {workers} worker{'s' * (workers > 1)}"] = on_cluster(
+                f, path, workers, args.rows_per_chunk, args.repeats
+            )
+    expected = results["numpy, in memory"]["grads"]
+    scale = np.abs(expected).max()
+    for name, result in results.items():
+        error = np.abs(result["grads"] - expected).max() / scale
+        if error > 1e-12:
+            raise SystemExit(f"{name} disagrees with numpy on the gradient: max relative difference {error:.3g}")
+
+    base, loop, one, two = (results[k]["seconds"] for k in results)
+    print("| run | time | per example | against numpy |")
+    print("| --- | --- | --- | --- |")
+    for name, result in results.items():
+        s = result["seconds"]
+        print(f"| {name} | {s:.2f} s | {s / args.examples * 1e6:.3f} us | {s / base:.2f}x |")
+    print(f"\nspeedup of 2 workers over 1: {one / two:.2f}x (target >= 1.6x)")
+    print(f"overhead of Dask at 1 worker against plain numpy: {one / base:.2f}x (target <= 1.3x)")
+    print(f"overhead of Dask at 1 worker against the numpy loop over the same chunks: {one / loop:.2f}x")
+    print("all runs agree on the gradient to 1e-12 (relative to its largest entry)")
+    mb = 1e6
+    for name in list(results)[2:]:
+        idle = ", ".join(f"{x / mb:.0f}" for x in results[name]["idle"])
+        peak = ", ".join(f"{x / mb:.0f}" for x in results[name]["peak"])
+        print(f"{name}: worker RSS idle {idle} MB, peak {peak} MB (dataset {size / mb:.0f} MB)")
+    print(f"the numpy process's peak RSS (whole dataset in memory): {peak_rss() / mb:.0f} MB")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
