@@ -69,7 +69,9 @@ def aligned(who: str, model: Module, X: Any, y: Any) -> tuple[Any, Any]:
 
 def first_example(X: Any, y: Any) -> tuple[list[float], Any]:
     """The first row and target as Python numbers: where the loss is traced."""
-    x0, t0 = X[0].compute(), y[0].compute()
+    import dask
+
+    x0, t0 = dask.compute(X[0], y[0])
     return x0.tolist(), t0.tolist()
 
 
@@ -127,7 +129,7 @@ class _ChunkLoss:
 
 
 def _loss_chunk(
-    f: Any, token: str, X: Any, y: Any, offset: int, p: list[float], spec: _ChunkLoss, with_grad: bool
+    f: Any, token: str, X: Any, y: Any, offset: int, p: Any, spec: _ChunkLoss, with_grad: bool
 ) -> np.ndarray:
     """One chunk's [loss sum, correct count, summed parameter gradients...] (in a task)."""
     rows = spec.rows(X, y)
@@ -203,7 +205,7 @@ def accuracy(model: Module, X: Any, y: Any, classify: Classify, classify_rows: C
     return float(sums[0]) / X.shape[0]
 
 
-def _count_chunk(f: Any, token: str, X: Any, y: Any, offset: int, p: list[float], spec: _ChunkLoss) -> np.ndarray:
+def _count_chunk(f: Any, token: str, X: Any, y: Any, offset: int, p: Any, spec: _ChunkLoss) -> np.ndarray:
     """One chunk's number of correct predictions (in a task)."""
     _, outputs = dask_batch.run_chunk(f, token, X, offset, p, with_grad=False)
     return np.array([spec.correct(outputs, y)], dtype=float)

@@ -107,7 +107,7 @@ def map_chunks(
     offsets = np.cumsum((0, *arrays[0].chunks[0][:-1])).tolist()
     blocks = [a.to_delayed().ravel() for a in arrays]
     shipped, token = _shipped(f)
-    p = [float(param.data) for param in f.params]
+    p = np.array([param.data for param in f.params], dtype=float)  # an array: Dask does not walk through it
     task = dask.delayed(chunk_fn, pure=False)
     call = f"autodiff-{kind}-{uuid.uuid4().hex}"
     return [
@@ -147,28 +147,30 @@ def _tree_sum(vectors: list, width: int) -> np.ndarray:
 
 # --- in the tasks ----------------------------------------------------------------------
 def run_chunk(
-    f: CompiledFunction, token: str, block: Any, offset: int, p: list[float], with_grad: bool, per_example: bool = False
+    f: CompiledFunction, token: str, block: Any, offset: int, p: Any, with_grad: bool, per_example: bool = False
 ) -> tuple:
     """Run f's numpy program on one chunk of rows (in a task): `_run_batch` or `_run_batch_forward`.
 
-    The chunk's rows are checked as a numpy batch's are, and any error names the row by
-    its index in the whole array (the chunk starts at row `offset`)."""
+    `p` holds the parameters' values (an array, from `map_chunks`). The chunk's rows are
+    checked as a numpy batch's are, and any error names the row by its index in the whole
+    array (the chunk starts at row `offset`)."""
     X = _checked_chunk(f, block, offset)
     local = _local_copy(f, token)
+    params = np.asarray(p, dtype=float).tolist()
     try:
         if with_grad:
-            return local._run_batch(X, p, per_example)
-        return local._run_batch_forward(X, p)
+            return local._run_batch(X, params, per_example)
+        return local._run_batch_forward(X, params)
     except (ArithmeticError, ValueError) as error:
         _note_row(error, f.name, offset, len(X))
         raise
 
 
-def _forward_chunk(f: CompiledFunction, token: str, block: Any, offset: int, p: list[float]) -> tuple:
+def _forward_chunk(f: CompiledFunction, token: str, block: Any, offset: int, p: Any) -> tuple:
     return run_chunk(f, token, block, offset, p, with_grad=False)
 
 
-def _grad_chunk(f: CompiledFunction, token: str, block: Any, offset: int, p: list[float], per_example: bool) -> tuple:
+def _grad_chunk(f: CompiledFunction, token: str, block: Any, offset: int, p: Any, per_example: bool) -> tuple:
     values, aux, inputs, grads = run_chunk(f, token, block, offset, p, with_grad=True, per_example=per_example)
     if not per_example and grads.ndim == 2:  # some example was replayed eagerly: per-example rows came back
         grads = grads.sum(axis=0)
