@@ -22,6 +22,7 @@ reuses its buffers from one chunk to the next.
 from __future__ import annotations
 
 import math
+import operator
 import threading
 import uuid
 import weakref
@@ -36,6 +37,7 @@ __all__ = ["batch", "batch_value_and_grad", "check_array", "map_chunks", "run_ch
 
 _tokens: weakref.WeakKeyDictionary[CompiledFunction, str] = weakref.WeakKeyDictionary()
 _local = threading.local()
+SPLIT_EVERY = 8  # chunks' results added up by one task of the tree
 
 
 # --- on the client: checks and task graphs ------------------------------------------
@@ -80,7 +82,7 @@ def batch_value_and_grad(f: CompiledFunction, X: Any, per_example: bool, accumul
         grads = _rows(parts, 3, X.chunks[0], len(f.params))
         summed = grads.sum(axis=0).compute() if accumulate_grads else None
     else:
-        grads = summed = _tree_sum([part[3] for part in parts], len(f.params))
+        grads = summed = _tree_sum(parts, 3)
     if accumulate_grads:
         for param, g in zip(f.params, summed):
             param.grad += float(g)
@@ -92,7 +94,7 @@ def sum_chunks(
 ) -> np.ndarray:
     """The sum over the row chunks of chunk_fn(f, token, *blocks, offset, p, *args), a vector of
     `width` numbers per chunk, added up as a tree and computed now (one pass over the data)."""
-    return _tree_sum(map_chunks(f, arrays, chunk_fn, args, "sum"), width)
+    return _tree_sum(map_chunks(f, arrays, chunk_fn, args, "sum"), None)
 
 
 def map_chunks(
@@ -111,7 +113,7 @@ def map_chunks(
     task = dask.delayed(chunk_fn, pure=False)
     call = f"autodiff-{kind}-{uuid.uuid4().hex}"
     return [
-        task(shipped, token, *(b[i] for b in blocks), offset, p, *args, dask_key_name=f"{call}-{i}")
+        task(shipped, token, *(b[i] for b in blocks), offset, p, *args, dask_key_name=(call, i))
         for i, offset in enumerate(offsets)
     ]
 
@@ -127,22 +129,36 @@ def _shipped(f: CompiledFunction) -> tuple[Any, str]:
 
 
 def _rows(parts: list, k: int, row_chunks: tuple[int, ...], width: int | None) -> Any:
-    """Item k of every chunk's result, as one Dask array with the input's row chunks."""
+    """Item k of every chunk's result, as one Dask array with the input's row chunks
+    (one graph layer of getitem tasks: cheaper to build than an array per chunk)."""
     import dask.array as da
+    from dask.highlevelgraph import HighLevelGraph
 
-    pieces = [
-        da.from_delayed(part[k], shape=(n,) if width is None else (n, width), dtype=float)
-        for part, n in zip(parts, row_chunks)
-    ]
-    return da.concatenate(pieces, axis=0)
+    name = f"{parts[0].key[0]}-{k}"
+    block = (lambda i: (name, i)) if width is None else (lambda i: (name, i, 0))
+    layer = {block(i): (operator.getitem, part.key, k) for i, part in enumerate(parts)}
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=parts)
+    chunks = (row_chunks,) if width is None else (row_chunks, (width,))
+    return da.Array(graph, name, chunks, meta=np.empty((0,) * len(chunks)))
 
 
-def _tree_sum(vectors: list, width: int) -> np.ndarray:
-    """The sum of one vector per chunk, as a tree of Dask reductions, computed now."""
-    import dask.array as da
+def _tree_sum(parts: list, k: int | None) -> np.ndarray:
+    """The sum over the chunks of their results (item k of each, if given), added up as a tree
+    of tasks with up to SPLIT_EVERY inputs each, computed now."""
+    import dask
 
-    stacked = da.stack([da.from_delayed(v, shape=(width,), dtype=float) for v in vectors])
-    return np.asarray(stacked.sum(axis=0).compute(), dtype=float)
+    level = [dask.delayed(_add, pure=False)(k, *parts[i : i + SPLIT_EVERY]) for i in range(0, len(parts), SPLIT_EVERY)]
+    while len(level) > 1:
+        level = [
+            dask.delayed(_add, pure=False)(None, *level[i : i + SPLIT_EVERY]) for i in range(0, len(level), SPLIT_EVERY)
+        ]
+    (total,) = dask.compute(level[0])
+    return np.asarray(total, dtype=float)
+
+
+def _add(k: int | None, *results: Any) -> np.ndarray:
+    """The sum of some chunks' results (of item k of each)."""
+    return np.sum([result if k is None else result[k] for result in results], axis=0)
 
 
 # --- in the tasks ----------------------------------------------------------------------
