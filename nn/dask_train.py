@@ -4,7 +4,7 @@ when X and y are `dask.array` arrays (install the `dask` extra).
 Every pass over the data is one Dask computation: each chunk of rows builds its
 compiled rows (features, then the encoded target) and runs the compiled loss in a
 task, returning a few numbers (its loss sum, its correct count, its summed
-parameter gradients), which Dask adds up as a tree. Nothing of size n comes back
+parameter gradients), which a tree of tasks adds up. Nothing of size n comes back
 to the client, so a dataset on disk is read one chunk at a time. A step of `fit`
 is one such pass over its batch: with `batch_size=None`, the whole dataset.
 """
@@ -150,9 +150,8 @@ def _totals(
         compiled_loss.target_kind, compiled_loss.target_width, classify, rows, compiled_loss.single_output
     )
     f = compiled_loss.compiled
-    width = 2 + (len(f.params) if with_grad else 0)
     y = y.rechunk({0: X.chunks[0]})
-    sums = dask_batch.sum_chunks(f, [X, y], _loss_chunk, (spec, with_grad), width)
+    sums = dask_batch.sum_chunks(f, [X, y], _loss_chunk, (spec, with_grad))
     return float(sums[0]), float(sums[1]), sums[2:]
 
 
@@ -201,7 +200,7 @@ def accuracy(model: Module, X: Any, y: Any, classify: Classify, classify_rows: C
     except (TracingError, TypeError, ValueError) as error:
         raise ValueError(f"accuracy: the model cannot be compiled to run on a dask array ({error})") from error
     spec = _ChunkLoss("number", 0, classify, classify_rows, single_output)
-    sums = dask_batch.sum_chunks(f, [X, y.rechunk({0: X.chunks[0]})], _count_chunk, (spec,), 1)
+    sums = dask_batch.sum_chunks(f, [X, y.rechunk({0: X.chunks[0]})], _count_chunk, (spec,))
     return float(sums[0]) / X.shape[0]
 
 

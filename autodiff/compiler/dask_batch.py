@@ -8,7 +8,7 @@ one chunk at a time, and the chunks are spread over the workers.
 
 The parameters' values are read when the call is made and travel with its tasks,
 so an optimizer step between two calls is always seen. Summed parameter gradients
-are added up as a tree of Dask reductions and come back as a numpy array; per-row
+are added up by a tree of tasks (8 chunks per addition) and come back as numpy; per-row
 results (values, aux, input gradients, per-example gradients) stay Dask arrays
 with X's row chunks, so nothing of size n is gathered unless the caller asks for
 it. Computing them runs their chunks again, with the parameters of the call.
@@ -90,10 +90,10 @@ def batch_value_and_grad(f: CompiledFunction, X: Any, per_example: bool, accumul
 
 
 def sum_chunks(
-    f: CompiledFunction, arrays: Sequence[Any], chunk_fn: Callable[..., np.ndarray], args: tuple, width: int
+    f: CompiledFunction, arrays: Sequence[Any], chunk_fn: Callable[..., np.ndarray], args: tuple
 ) -> np.ndarray:
     """The sum over the row chunks of chunk_fn(f, token, *blocks, offset, p, *args), a vector of
-    `width` numbers per chunk, added up as a tree and computed now (one pass over the data)."""
+    the same length for every chunk, added up as a tree and computed now (one pass over the data)."""
     return _tree_sum(map_chunks(f, arrays, chunk_fn, args, "sum"), None)
 
 
