@@ -113,11 +113,9 @@ def cluster(workers: int, tuned: bool) -> Iterator[Any]:
     for name in MALLOC_TUNED:  # a previous cluster's nanny left its setting here, which would win
         os.environ.pop(name, None)
     environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in MALLOC_TUNED.items()} if tuned else {}
-    with (
-        dask.config.set(environ),
-        LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as local,
-        Client(local, set_as_default=False) as client,
-    ):
+    with dask.config.set(environ):  # read when the workers start; not left in force for the next cluster
+        local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
+    with local, Client(local, set_as_default=False) as client:
         client.wait_for_workers(workers)
         yield client
 

@@ -302,12 +302,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per engine (default 7)")
     parser.add_argument("--quick", action="store_true", help="smaller workloads and 3 repeats")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dask", action="store_true", help="run demos/bench_dask.py instead (needs the dask extra)")
-    args, rest = parser.parse_known_args(argv)
-    if args.dask:  # its own options follow: python -m demos.benchmark --dask --examples 1000000
+    parser.add_argument("--dask", action="store_true", help="run demos/bench_dask.py instead, with its options")
+    argv = sys.argv[1:] if argv is None else argv
+    if "--dask" in argv:  # python -m demos.benchmark --dask --examples 1000000
         from demos import bench_dask
 
-        return bench_dask.main([*rest, "--seed", str(args.seed)])
+        return bench_dask.main([arg for arg in argv if arg != "--dask"])
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else args.repeats
     width, depth, chain = (1000, 20, 100_000) if args.quick else (1000, 100, 1_000_000)
