@@ -1,4 +1,4 @@
-"""autodiff: a scalar reverse-mode automatic differentiation engine.
+"""autodiff: a scalar automatic differentiation engine, reverse mode (backward) and forward mode (jvp).
 
 >>> from autodiff import Value
 >>> x1, x2 = Value(2.0, "x1"), Value(5.0, "x2")
@@ -8,39 +8,83 @@
 (5.5, 1.7163)
 """
 
+from .anomaly import detect_anomaly, is_anomaly_enabled
 from .backward import topological_order
-from .compiler import compile
+from .forward_mode import jvp
 from .functional import grad, value_and_grad
-from .functions import cos, dot, exp, leaky_relu, log, logsumexp, relu, sigmoid, sin, softplus, sqrt, sum, tanh
+from .functions import (
+    acos,
+    asin,
+    atan,
+    atan2,
+    ceil,
+    clamp,
+    cos,
+    cosh,
+    dot,
+    exp,
+    expm1,
+    floor,
+    leaky_relu,
+    log,
+    log1p,
+    log2,
+    log10,
+    logsumexp,
+    relu,
+    remainder,
+    sigmoid,
+    sin,
+    sinh,
+    softplus,
+    sqrt,
+    sum,
+    tan,
+    tanh,
+)
+from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckResult, gradcheck
-from .value import Value, enable_grad, is_grad_enabled, no_grad
+from .jacobians import hessian, jacobian
+from .ops import Op
+from .value import Value
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Value",
+    "Value", "Op",
     "no_grad", "enable_grad", "is_grad_enabled",
-    "grad", "value_and_grad",
+    "grad", "value_and_grad", "jvp", "jacobian", "hessian",
+    "detect_anomaly", "is_anomaly_enabled",
     "gradcheck", "GradcheckResult",
     "topological_order",
     "compile",
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
+    "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "log1p", "expm1", "log2", "log10",
+    "floor", "ceil", "remainder", "clamp",
     "sum", "logsumexp", "dot",
     "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError",
+    "to_html", "save_html", "show_backward",
 ]  # fmt: skip
 
-# The graph functions load on first use (PEP 562), so `import autodiff` stays as light as the engine.
-_GRAPH_NAMES = ("draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError")
+# The compiler and the graph functions load on first use (PEP 562), so `import autodiff` stays
+# as light as the engine.
+_LAZY = {
+    "compile": "compiler", "compiler": "compiler",
+    **{name: "graph" for name in ("graph", "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError",
+                                   "to_html", "save_html", "show_backward")},
+}  # fmt: skip
 
 
 def __getattr__(name: str):
-    if name in _GRAPH_NAMES or name == "graph":
+    if name in _LAZY:
         import importlib
 
-        graph = importlib.import_module(".graph", __name__)  # sets autodiff.graph: no further calls for it
-        return graph if name == "graph" else getattr(graph, name)
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)  # sets autodiff.<module>
+        value = module if name == _LAZY[name] else getattr(module, name)
+        globals()[name] = value  # no further calls for it
+        return value
     raise AttributeError(f"module 'autodiff' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_GRAPH_NAMES))
+    return sorted(set(globals()) | set(_LAZY))

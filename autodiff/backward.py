@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
-from .numerics import MAX_FLOAT, FloatMath, ValueMath
+from . import grad_mode
+from .errors import add_context
+from .numerics import MAX_FLOAT
 
 if TYPE_CHECKING:
     from .value import Value
@@ -12,122 +18,184 @@ if TYPE_CHECKING:
 __all__ = ["topological_order", "backward"]
 
 
-def topological_order(root: Value) -> list[Value]:
+_PARENTS = attrgetter("parents")
+
+
+def topological_order(root: Value, parents: Callable[[Value], Sequence[Value]] | None = None) -> list[Value]:
     """Every node `root` depends on, each after all of its parents; `root` is last.
 
-    An iterative depth-first walk, so graphs of any depth are fine. A node stays
-    on the stack until its parents are finished, first parent first; then it is
-    appended. So `x1 * x2` lists x1's subgraph before x2's, and a neuron's inputs
-    come in their order.
+    A depth-first walk, iterative, so graphs of any depth are fine. A node is listed
+    once all its parents are, and the parents are walked last one first: `x1 * x2`
+    lists x2's subgraph before x1's. So backward(), which goes through this list from
+    the end, reads an expression from the root the way it is written, first operand
+    first: in ln(x1) + x1*x2 it visits ln(x1) before x1*x2.
+
+    Args:
+        root: the output.
+        parents: the edges to follow, `node -> its parents` (default: `node.parents`); the
+            graph drawing walks a neuron call's inputs, and stops where a drawing is cut.
     """
-    order = []
-    expanded = set()
-    finished = set()
-    stack = [root]
-    while stack:
-        node = stack[-1]
-        if node in expanded:
-            stack.pop()
-            if node not in finished:  # a node can be pushed by several children
-                finished.add(node)
-                order.append(node)
-            continue
-        expanded.add(node)
-        for parent in reversed(node.parents):  # reversed: the first parent is finished first
-            if parent not in expanded:
-                stack.append(parent)
+    order: list[Value] = []
+    depth_first(root, order.append, order.append, parents or _PARENTS)
     return order
 
 
-def backward(root: Value, create_graph: bool = False) -> None:
-    """Set every node's `grad` to d(root)/d(node), summed over every path.
+def depth_first(
+    root: Value,
+    on_node: Callable[[Value], Any],
+    on_leaf: Callable[[Value], Any],
+    parents_of: Callable[[Value], Sequence[Value]] = _PARENTS,
+) -> None:
+    """Call on_leaf(node) for each node without parents, and on_node(node) for the others,
+    each once, in topological order (the order of `topological_order`).
 
-    Leaves accumulate (`+=`) across calls, like PyTorch; the other nodes are
-    reset first, so they hold this pass only. If the pass fails (a derivative
-    that is not finite), the leaves' gradients are left as they were before it.
+    A node is popped twice: first to expand it (it goes back on the stack, finishing
+    this time, with its parents above it, the last parent on top), then to finish it.
+    The stack holds only nodes and booleans, which the cyclic GC does not track, so a
+    walk down a million-op chain does not make it scan the whole graph.
     """
-    order = topological_order(root)
-    leaves = []
-    for node in order:
-        if not node.parents:
-            leaves.append((node, node.grad))
-        node.grad = 0.0
-    root.grad = 1.0
+    seen: set[Value] = set()
+    mark = seen.add
+    stack = [root]
+    push, pop = stack.append, stack.pop
+    expanding = [True]
+    push_mode, pop_mode = expanding.append, expanding.pop
+    while stack:
+        node = pop()
+        if not pop_mode():
+            on_node(node)
+        elif node not in seen:
+            mark(node)
+            parents = parents_of(node)
+            if parents:
+                push(node)
+                push_mode(False)
+                for parent in parents:
+                    if parent not in seen:
+                        push(parent)
+                        push_mode(True)
+            else:
+                on_leaf(node)
+
+
+def backward(root: Value, gradient: float = 1.0, create_graph: bool = False) -> None:
+    """Set every node's `grad` to gradient * d(root)/d(node), summed over every path.
+
+    Leaves accumulate across calls, like PyTorch: each gets this pass's total added to
+    what it held. The other nodes hold this pass only, and constants get nothing. If the
+    pass fails (a derivative that is not finite), every leaf is left as it was.
+    """
+    seed = _checked_seed(gradient)
+    interior, leaves = _nodes_of(root)
+    held = _start_pass(interior, leaves)
+    root.grad = seed
     try:
         if create_graph:
-            from .value import enable_grad
+            from .higher_order import chain_rule_building_graph
 
-            with enable_grad():  # the gradients' graph is what was asked for, even inside no_grad()
-                _backward_building_graph(order)
+            chain_rule_building_graph(interior, leaves)
+        elif grad_mode.overridden and grad_mode.state.anomaly:  # detect_anomaly(): check every step
+            from .anomaly import chain_rule_checked
+
+            chain_rule_checked(interior)
         else:
-            _backward_floats(order)
-        # This pass's total, added to what each leaf held before, as PyTorch accumulates.
-        totals = [leaf.grad if _is_zero(previous) else previous + leaf.grad for leaf, previous in leaves]
-        for (leaf, _), total in zip(leaves, totals):
-            if isinstance(total, float) and not -MAX_FLOAT <= total <= MAX_FLOAT:
-                raise OverflowError(f"backward: the accumulated gradient at {_describe(leaf)} is not finite")
+            _chain_rule(interior)
+        totals = _totals(root, leaves, held)
     except BaseException:
-        for leaf, previous in leaves:
-            leaf.grad = previous
+        for leaf, before in zip(leaves, held):
+            leaf.grad = before
         raise
-    for (leaf, _), total in zip(leaves, totals):
+    for leaf, total in zip(leaves, totals):
         leaf.grad = total
 
 
-def _backward_floats(order: list[Value]) -> None:
-    for node in reversed(order):
+def _nodes_of(root: Value) -> tuple[list[Value], list[Value]]:
+    """The nodes with parents in topological order, and the leaves that get a gradient (not constants)."""
+    from .value import Constant
+
+    interior: list[Value] = []
+    leaves: list[Value] = []
+    depth_first(root, interior.append, leaves.append)
+    return interior, [leaf for leaf in leaves if type(leaf) is not Constant]
+
+
+def _start_pass(interior: list[Value], leaves: list[Value]) -> list[Any]:
+    """Set every gradient to 0 for this pass; return what the leaves held, to add to (or restore)."""
+    held = [leaf.grad for leaf in leaves]
+    for node in leaves:
+        node.grad = 0.0
+    for node in interior:
+        node.grad = 0.0
+    return held
+
+
+def _chain_rule(interior: list[Value]) -> None:
+    """From the root back: each node adds grad * d(node)/d(parent) to each parent's grad (its op's backward step)."""
+    node = None
+    try:
+        for node in reversed(interior):
+            grad = node.grad
+            if grad:  # a zero gradient contributes nothing (and skips an undefined local derivative)
+                node._op._backward(node, grad)
+    except (ArithmeticError, ValueError) as error:
+        from .anomaly import inputs, op_at
+
+        add_context(error, f"{op_at(node)}: the derivative is not finite or undefined at inputs ({inputs(node)})")
+        raise
+
+
+def _totals(root: Value, leaves: list[Value], held: list[Any]) -> list[Any]:
+    """Each leaf's new grad, this pass's total added to what it held; an error if one is not finite."""
+    totals = []
+    for leaf, before in zip(leaves, held):
+        grad = leaf.grad
+        if type(grad) is float and not -MAX_FLOAT <= grad <= MAX_FLOAT:
+            raise _not_finite(root)
+        total = grad if _is_zero(before) else before + grad
+        if isinstance(total, float) and not -MAX_FLOAT <= total <= MAX_FLOAT:
+            raise OverflowError(f"backward: the accumulated gradient at {describe(leaf)} is not finite")
+        totals.append(total)
+    return totals
+
+
+def _not_finite(root: Value) -> OverflowError:
+    """The error for a pass whose gradients overflowed: it names the first node, from the root back,
+    whose gradient was not finite (every node after it in the pass got a non-finite share of it)."""
+    from .value import Constant
+
+    for node in reversed(topological_order(root)):
         grad = node.grad
-        if not -MAX_FLOAT <= grad <= MAX_FLOAT:
-            raise OverflowError(f"backward: the gradient at {_describe(node)} is not finite ({grad!r})")
-        parents = node.parents
-        if not parents or grad == 0.0:  # a zero gradient contributes nothing
-            continue
-        try:
-            partials = node._op.partials(FloatMath, node.data, *[p.data for p in parents])
-        except (ArithmeticError, ValueError) as error:
-            raise _undefined_derivative(node, error) from error
-        for parent, partial in zip(parents, partials):
-            parent.grad += grad * partial
+        if type(node) is not Constant and isinstance(grad, float) and not -MAX_FLOAT <= grad <= MAX_FLOAT:
+            return OverflowError(f"backward: the gradient at {describe(node)} is not finite ({grad!r})")
+    return OverflowError("backward: a gradient is not finite")
 
 
-def _backward_building_graph(order: list[Value]) -> None:
-    # The same rules, evaluated on Values: each contribution grad * partial is a new node.
-    from .value import Value
-
-    for node in reversed(order):
-        parents = node.parents
-        grad = node.grad
-        if not parents or _is_zero(grad):  # a zero gradient contributes nothing
-            continue
-        try:
-            partials = node._op.partials(ValueMath, node, *parents)
-            for parent, partial in zip(parents, partials):
-                if _is_zero(partial):  # relu below 0, the losing side of max: no path, no node
-                    continue
-                contribution = grad if _is_one(partial) else grad * partial
-                previous = parent.grad
-                parent.grad = contribution if _is_zero(previous) else previous + contribution
-        except (ArithmeticError, ValueError) as error:
-            raise _undefined_derivative(node, error) from error
-    for node in order:
-        if not isinstance(node.grad, Value):
-            node.grad = Value(node.grad)
-
-
-def _is_one(x: object) -> bool:
-    return isinstance(x, float) and x == 1.0
+def _checked_seed(gradient: object) -> float:
+    if type(gradient) is float and -MAX_FLOAT <= gradient <= MAX_FLOAT:
+        return gradient
+    if isinstance(gradient, bool):  # backward(True) meant create_graph=True, which comes second
+        raise TypeError(f"backward: gradient must be a number, got bool ({gradient!r}); pass create_graph=True by name")
+    if not isinstance(gradient, numbers.Real):
+        raise TypeError(f"backward: gradient must be a number, got {type(gradient).__name__} ({gradient!r})")
+    try:
+        seed = float(gradient)
+    except OverflowError:
+        seed = math.inf
+    if not -MAX_FLOAT <= seed <= MAX_FLOAT:
+        raise ValueError(f"backward: gradient must be a finite number, got {gradient!r}")
+    return seed
 
 
 def _is_zero(x: object) -> bool:
     return isinstance(x, float) and x == 0.0
 
 
-def _describe(node: Value) -> str:
+def describe(node: Value) -> str:
+    """`'+' node 'h' (data=2.0)` or `leaf 'x' (data=1.0)`, for error messages; in anomaly mode with
+    where the node was created."""
+    from .anomaly import created_at
+
     name = f" {node.label!r}" if node.label else ""
     kind = f"{node.op!r} node" if node.op else "leaf"
-    return f"{kind}{name} (data={node.data!r})"
-
-
-def _undefined_derivative(node: Value, error: Exception) -> Exception:
-    inputs = ", ".join(repr(p.data) for p in node.parents[:4]) + (", ..." if len(node.parents) > 4 else "")
-    return type(error)(f"{node.op}: the derivative is not finite or undefined at inputs ({inputs}): {error}")
+    where = created_at(node)
+    return f"{kind}{name} (data={node.data!r}){' ' + where if where else ''}"

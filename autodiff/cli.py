@@ -1,14 +1,16 @@
 """The `autodiff` command: `autodiff graph "log(x1) + x1*x2 - sin(x2)" --at x1=2 x2=5 -o f.svg`.
 
 Bad input ends with a one-line error on stderr and exit code 2 (1 when the
-problem is the machine: no renderer installed), never a traceback. A closed
-output pipe (`autodiff graph ... | head -2`) ends quietly with exit code 1, and
-text that the terminal's encoding cannot show is written with ASCII stand-ins.
+problem is the machine: no renderer installed, output that cannot be written),
+never a traceback. A closed output pipe (`autodiff graph ... | head -2`) ends
+quietly with exit code 1, and text that the terminal's encoding cannot show is
+written with ASCII stand-ins.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import keyword
 import math
@@ -16,7 +18,7 @@ import os
 import shlex
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -24,7 +26,15 @@ __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 # The file name decides what -o writes.
-_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot"}
+_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot", ".html": "html", ".htm": "html"}
+# What -o FILE.html leaves to the page (it shows each gradient and term as the pass reaches them).
+_PAGE_DECIDES = {"--no-grad": "no_grad", "--color-by-grad": "color_by_grad", "--contributions": "contributions"}
+# The renderer's messages name its arguments; the command line says its options instead.
+_OPTION_NAMES = {
+    "renderer='dot'": "--renderer dot",
+    "renderer='wasm'": "--renderer wasm",
+    "a smaller depth or max_nodes": "a smaller --depth or --max-nodes",
+}
 # ASCII stand-ins for the symbols of the printed text, where the output encoding lacks them.
 _ASCII = str.maketrans({"×": "x", "…": "...", "≥": ">=", "·": "*"})
 
@@ -35,6 +45,13 @@ class _Exit(Exception):
     def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
         super().__init__(message)
         self.code = code
+
+
+class _OutputFailed(_Exit):
+    """Stdout or stderr cannot be written (closed, or a full disk): exit code 1."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, EXIT_FAILED)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,7 +90,8 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "-o",
         "--output",
         metavar="FILE",
-        help='write the graph here: FILE.svg (a picture), FILE.dot or FILE.gv (DOT source), or "-" for stdout',
+        help="write the graph here: FILE.svg (a picture), FILE.dot or FILE.gv (DOT source), FILE.html (a page "
+        'that steps through the backward pass), or "-" for stdout',
     )
     graph.add_argument(
         "--format",
@@ -133,10 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extras:
             raise _Exit(f"unrecognized arguments: {' '.join(extras)} (see autodiff graph --help)")
         code = _graph(args)
-        sys.stdout.flush()  # here, so that a closed pipe is reported below rather than at exit
+        _flush_stdout()  # here, so that a closed pipe or a full disk is reported below rather than at exit
         return code
     except _Exit as error:
-        _say(f"autodiff: error: {error}", sys.stderr)
+        if isinstance(error, _OutputFailed):  # what stdout still holds would fail again at exit
+            _silence_stdout()
+        _complain(f"autodiff: error: {error}")
         return error.code
     except BrokenPipeError:  # the reader went away (| head): stop quietly, as the Python docs advise
         _silence_stdout()
@@ -169,6 +189,14 @@ def _is_option(arg: str, options: set[str]) -> bool:
     return name in options or (name.startswith("--") and any(o.startswith(name) for o in options))
 
 
+def _stream(name: str) -> TextIO:
+    """sys.stdout or sys.stderr; refused when the shell closed it (`>&-` makes it None)."""
+    stream = getattr(sys, name)
+    if stream is None:
+        raise _OutputFailed(f"{name} is closed, so the results cannot be printed: redirect it (> /dev/null) instead")
+    return stream
+
+
 def _say(text: str, stream: TextIO) -> None:
     """Write a line of text; characters the stream's encoding lacks become ASCII stand-ins or escapes."""
     encoding = getattr(stream, "encoding", None) or "utf-8"
@@ -178,18 +206,54 @@ def _say(text: str, stream: TextIO) -> None:
         text = text.translate(_ASCII).encode(encoding, "backslashreplace").decode(encoding)
     except LookupError:  # an encoding Python does not know: leave the text to the stream
         pass
-    stream.write(text + "\n")
+    with _writing(stream):
+        stream.write(text + "\n")
+
+
+def _complain(text: str) -> None:
+    """Print an error on stderr, if there is a stderr that can take it: the exit code says the rest."""
+    try:
+        _say(text, _stream("stderr"))
+        sys.stderr.flush()
+    except (_Exit, OSError, ValueError):
+        pass
 
 
 def _write_stdout(text: str) -> None:
     """Write SVG or DOT to stdout as UTF-8 (what both declare), whatever the terminal's encoding."""
-    buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is None:
-        sys.stdout.write(text)
-        return
-    sys.stdout.flush()
-    buffer.write(text.encode("utf-8"))
-    buffer.flush()
+    stdout = _stream("stdout")
+    buffer = getattr(stdout, "buffer", None)
+    with _writing(stdout):
+        if buffer is None:
+            stdout.write(text)
+            return
+        stdout.flush()
+        data = memoryview(text.encode("utf-8"))
+        # Unbuffered (python -u, PYTHONUNBUFFERED), stdout's buffer is the raw file, whose write may take only
+        # part of the data (when the reader of a pipe goes away mid-write): write the rest, which then fails.
+        while data:
+            written = buffer.write(data)  # None: a non-blocking stdout took nothing this time
+            data = data[written or 0 :]
+        buffer.flush()
+
+
+def _flush_stdout() -> None:
+    if sys.stdout is not None:
+        with _writing(sys.stdout):
+            sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _writing(stream: TextIO) -> Iterator[None]:
+    """Turn a failed write on `stream` (a full disk, /dev/full) into a one-line error with exit code 1; a
+    closed pipe stays a BrokenPipeError, which ends quietly."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        name = "stdout" if stream is sys.stdout else "stderr" if stream is sys.stderr else "the output"
+        raise _OutputFailed(f"cannot write to {name}: {error.strerror or error}") from None
 
 
 def _silence_stdout() -> None:
@@ -197,15 +261,18 @@ def _silence_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):  # not a real file (tests capture it)
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture it), or closed (None)
         pass
 
 
 def _graph(args: argparse.Namespace) -> int:
     from .expression import ExpressionError, parse_expression
-    from .graph import GraphTooLargeError, RendererError, draw_dot, explain, render_svg
+    from .graph import GraphTooLargeError, RendererError, draw_dot, explain, render_svg, to_html
 
     fmt = _output_format(args.output, args.format)
+    if fmt == "html" and (flags := [flag for flag, name in _PAGE_DECIDES.items() if getattr(args, name)]):
+        raise _Exit(f"-o {args.output!r}: the page shows each gradient and term as the pass reaches it; "
+                    f"leave out {flags[0]}")  # fmt: skip
     try:
         expression = parse_expression(args.expression)
     except ExpressionError as error:
@@ -223,7 +290,7 @@ def _graph(args: argparse.Namespace) -> int:
         raise _Exit(f"{error}") from None
 
     to_stdout = args.output == "-"
-    report = sys.stderr if to_stdout else sys.stdout
+    report = _stream("stderr" if to_stdout else "stdout")
     point = ", ".join(f"{name}={_number(v)}" for name, v in values.items())
     _say(f"{f}({point}) = {out.data!r}", report)
     for name, leaf in leaves.items():
@@ -244,14 +311,19 @@ def _graph(args: argparse.Namespace) -> int:
             color_by_grad=args.color_by_grad,
             show_contributions=args.contributions,
         )
-        text = graph.source if fmt == "dot" else render_svg(graph.source, args.renderer)
+        if fmt == "html":
+            text = to_html(out, args.renderer, rankdir=args.rankdir, max_nodes=args.max_nodes, depth=args.depth)
+        else:
+            text = graph.source if fmt == "dot" else render_svg(graph.source, args.renderer)
     except GraphTooLargeError as error:
         raise _Exit(
             f"the graph has {error.n_nodes} nodes, more than --max-nodes {error.max_nodes}: "
             "pass --depth N to draw only the N ops nearest the result, or raise --max-nodes"
         ) from None
     except RendererError as error:  # in the command line's words: --renderer dot, not renderer='dot'
-        message = str(error).replace("renderer='dot'", "--renderer dot").replace("renderer='wasm'", "--renderer wasm")
+        message = str(error)
+        for api, option in _OPTION_NAMES.items():
+            message = message.replace(api, option)
         raise _Exit(message, EXIT_FAILED) from None
     if to_stdout:
         _write_stdout(text)
@@ -271,7 +343,8 @@ def _output_format(output: str | None, fmt: str | None) -> str:
     by_name = _FORMATS.get(Path(output).suffix.lower())
     if by_name is None:
         raise _Exit(
-            f"-o {output!r}: the file name must end in .svg (the picture) or .dot/.gv (DOT source); "
+            f"-o {output!r}: the file name must end in .svg (the picture) or .dot/.gv (DOT source), or .html (a "
+            "page that steps through the backward pass); "
             "other formats (.png, .pdf) are not written: convert the SVG"
         )
     if fmt is not None and fmt != by_name:

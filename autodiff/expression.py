@@ -11,10 +11,10 @@ evaluation, before the power is computed.
 from __future__ import annotations
 
 import ast
-import io
+import functools
 import math
 import re
-import tokenize
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -64,6 +64,21 @@ FUNCTIONS: dict[str, tuple[int, int | None, Callable[..., Value]]] = {
     "softplus": _unary(functions.softplus),
     "relu": _unary(functions.relu),
     "abs": _unary(abs),
+    "tan": _unary(functions.tan),
+    "asin": _unary(functions.asin),
+    "acos": _unary(functions.acos),
+    "atan": _unary(functions.atan),
+    "sinh": _unary(functions.sinh),
+    "cosh": _unary(functions.cosh),
+    "log1p": _unary(functions.log1p),
+    "expm1": _unary(functions.expm1),
+    "log2": _unary(functions.log2),
+    "log10": _unary(functions.log10),
+    "floor": _unary(functions.floor),
+    "ceil": _unary(functions.ceil),
+    "atan2": (2, 2, functions.atan2),
+    "remainder": (2, 2, functions.remainder),  # a % b, with the sign of b
+    "clamp": (3, 3, functions.clamp),
     "leaky_relu": (1, 2, lambda x, slope=None: x.leaky_relu() if slope is None else x.leaky_relu(slope.data)),
     "max": (2, None, _fold("max")),
     "min": (2, None, _fold("min")),
@@ -94,11 +109,10 @@ class Expression:
     text: str
     tree: ast.Expression
 
-    @property
+    @functools.cached_property
     def variables(self) -> list[str]:
         """The variable names, in order of first appearance."""
-        called = _called_names(self.tree)
-        names = [n for n in ast.walk(self.tree) if isinstance(n, ast.Name) and id(n) not in called]
+        names = [n for n in _operands(self.tree.body) if isinstance(n, ast.Name)]
         ordered = sorted(names, key=lambda n: (n.lineno, n.col_offset))
         return list(dict.fromkeys(n.id for n in ordered))
 
@@ -129,21 +143,49 @@ def parse_expression(text: str) -> Expression:
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"the expression is {len(text)} characters long, more than the limit of {MAX_LENGTH}")
     _check_brackets(text)
-    _check_operators(text)
+    # Python warns about some texts it still parses ("1if x else 2": SyntaxWarning, invalid decimal literal);
+    # the checks below refuse them with a reason, so the warning would only add a second line.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _check_operators(text)
+        tree = _parse(text.strip())
+    _check(tree, text.strip())
+    return Expression(text.strip(), tree)
+
+
+def _parse(text: str) -> ast.Expression:
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        return ast.parse(text, mode="eval")
     except SyntaxError as error:
         if "Exceeds the limit" in error.msg:  # Python 3.11+ refuses to convert integers of over 4300 digits
             digits = max(len(run) for run in re.findall(r"\d+", text))
             raise ExpressionError(f"a number in the expression is too long ({digits} digits) for a float") from None
-        where = f" at column {error.offset}" if error.offset else ""
-        raise ExpressionError(f"invalid syntax{where}: {error.msg}") from None
+        raise ExpressionError(_syntax_error(error, text)) from None
     except (RecursionError, MemoryError):  # Python's parser gives up on very deep nesting
         raise ExpressionError(f"the expression is nested too deeply to parse (limit: {MAX_DEPTH} levels)") from None
     except (ValueError, OverflowError) as error:  # null bytes, integer literals too long to convert
         raise ExpressionError(f"cannot parse the expression: {error}") from None
-    _check(tree, text.strip())
-    return Expression(text.strip(), tree)
+
+
+def _syntax_error(error: SyntaxError, text: str) -> str:
+    """One line for Python's SyntaxError: where it is, and the text there (Python's message is often only
+    "invalid syntax")."""
+    lines = text.split("\n")
+    row = min(max(error.lineno or 1, 1), len(lines))
+    line, column = lines[row - 1], error.offset or 0
+    where = f"line {row}, column {column}" if len(lines) > 1 else f"column {column}"
+    message = error.msg
+    if not message.startswith("invalid syntax"):  # Python said what is wrong: "'(' was never closed"
+        return f"invalid syntax at {where}: {message}"
+    hint = message[len("invalid syntax") :].strip(" .")  # "Perhaps you forgot a comma?"
+    hint = f"; {hint[0].lower()}{hint[1:]}" if hint else ""
+    if not 1 <= column <= len(line):  # Python points past the end: "x*", "log(x) +"
+        shown = repr(text) if len(text) <= 40 else repr("…" + text[-39:])
+        return f"invalid syntax: the expression ends too early: {shown}{hint}"
+    end = error.end_offset if error.end_offset and error.end_offset > column else column + 1
+    start = max(0, column - 20)  # 40 characters of the line around the column
+    shown = ("…" if start else "") + line[start : start + 40] + ("…" if start + 40 < len(line) else "")
+    return f"invalid syntax at {where}: unexpected {line[column - 1 : end - 1]!r} in {shown!r}{hint}"
 
 
 def _check_brackets(text: str) -> None:
@@ -158,23 +200,33 @@ def _check_brackets(text: str) -> None:
         raise ExpressionError(f"the expression nests brackets {deepest} deep, more than the limit of {MAX_DEPTH // 2}")
 
 
+# Python's tokens, as far as counting operators needs them: names, numbers (whose exponent may have a sign),
+# other operators, and the operators counted. Operators inside a string or a comment are counted too: never
+# fewer than Python's tokenizer finds, as many for an expression with neither (the tests compare them).
+_TOKENS = re.compile(
+    r"""[^\W\d]\w*
+      | 0[xXoObB]\w*
+      | (?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][-+]?\d(?:_?\d)*)?[jJ]?
+      | //=? | \*\*= | [-+*/%@&|^<>=!:]=
+      | (\*\*|[-+*/])
+    """,
+    re.VERBOSE,
+)
+
+
+def _count_operators(text: str) -> int:
+    return sum(1 for operator in _TOKENS.findall(text) if operator)
+
+
 def _check_operators(text: str) -> None:
     """At most MAX_OPERATORS operators, counted before parsing: Python's parser recurses on a long sum."""
-    try:
-        count = sum(
-            1
-            for token in tokenize.generate_tokens(io.StringIO(text).readline)
-            if token.type == tokenize.OP and token.string in _OPERATORS.values()
-        )
-    except (tokenize.TokenError, SyntaxError):  # let the parser name the syntax error
-        return
+    count = _count_operators(text)
     if count > MAX_OPERATORS:
         raise ExpressionError(f"the expression has {count} operators, more than the limit of {MAX_OPERATORS}")
 
 
 def _check(tree: ast.Expression, text: str) -> None:
     """Every node is on the whitelist and nested at most MAX_DEPTH deep (walked without recursion)."""
-    called = _called_names(tree)
     stack = [(tree.body, 1)]
     while stack:
         node, depth = stack.pop()
@@ -182,10 +234,32 @@ def _check(tree: ast.Expression, text: str) -> None:
             raise ExpressionError(
                 f"the expression nests calls, brackets or operators more than {MAX_DEPTH} levels deep"
             )
-        _check_node(node, called, text)
-        for child in ast.iter_child_nodes(node):
-            if not _is_context(child):
-                stack.append((child, depth if _continues_chain(node, child) else depth + 1))
+        _check_node(node, text)
+        for child in _children(node):
+            stack.append((child, depth if _continues_chain(node, child) else depth + 1))
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """The operands of `node`: not its context or operator, nor the name of a called function (_check_call's)."""
+    if isinstance(node, (ast.Name, ast.Constant)):
+        return []
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return list(node.args)  # keyword arguments are refused by _check_call
+    return [child for child in ast.iter_child_nodes(node) if not _is_context(child)]
+
+
+def _operands(root: ast.AST) -> list[ast.AST]:
+    """Every node under `root` (included) that _check visits, walked without recursion."""
+    out, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(_children(node))
+    return out
 
 
 def _continues_chain(node: ast.AST, child: ast.AST) -> bool:
@@ -197,40 +271,42 @@ def _is_context(node: ast.AST) -> bool:
     return isinstance(node, (ast.expr_context, ast.operator, ast.unaryop))
 
 
-def _check_node(node: ast.AST, called: set[int], text: str) -> None:
-    shown = _segment(text, node)
-    if isinstance(node, ast.BinOp) and type(node.op) not in _OPERATORS:
-        raise ExpressionError(f"the operator {_REFUSED_OPERATORS.get(type(node.op), '?')} is not allowed: {shown}")
-    if isinstance(node, ast.UnaryOp) and not isinstance(node.op, (ast.USub, ast.UAdd)):
-        raise ExpressionError(f"the operator {_REFUSED_OPERATORS.get(type(node.op), '?')} is not allowed: {shown}")
+def _check_node(node: ast.AST, text: str) -> None:
+    # The node's text is cut out only for an error message: cutting it costs a pass over the whole text.
+    refused_op = (isinstance(node, ast.BinOp) and type(node.op) not in _OPERATORS) or (
+        isinstance(node, ast.UnaryOp) and not isinstance(node.op, (ast.USub, ast.UAdd))
+    )
+    if refused_op:
+        operator = _REFUSED_OPERATORS.get(type(node.op), "?")
+        raise ExpressionError(f"the operator {operator} is not allowed: {_segment(text, node)}")
     if isinstance(node, ast.Constant):
         _number(node, text)
     elif isinstance(node, ast.Call):
         _check_call(node, text)
     elif isinstance(node, ast.Name):
-        if node.id in FUNCTIONS and id(node) not in called:
+        if node.id in FUNCTIONS:  # a called name is not visited: _check_call checks it
             raise ExpressionError(f"{node.id!r} is a function: call it, as in {node.id}(x)")
     elif not isinstance(node, (ast.BinOp, ast.UnaryOp)):
         what = _REFUSED.get(type(node), type(node).__name__)
-        raise ExpressionError(f"{what} is not allowed: {shown}; {_ALLOWED}")
+        raise ExpressionError(f"{what} is not allowed: {_segment(text, node)}; {_ALLOWED}")
 
 
 def _check_call(node: ast.Call, text: str) -> None:
-    shown = _segment(text, node)
     if not isinstance(node.func, ast.Name):
-        raise ExpressionError(f"only the engine's functions can be called, by name: {shown}")
+        raise ExpressionError(f"only the engine's functions can be called, by name: {_segment(text, node)}")
     name = node.func.id
     if name not in FUNCTIONS:
         raise ExpressionError(f"unknown function {name!r}; the functions are: {', '.join(sorted(FUNCTIONS))}")
     if node.keywords:
-        raise ExpressionError(f"keyword arguments are not allowed: {shown}")
+        raise ExpressionError(f"keyword arguments are not allowed: {_segment(text, node)}")
     fewest, most, _ = FUNCTIONS[name]
     n = len(node.args)
     if n < fewest or (most is not None and n > most):
         expected = f"{fewest}" if fewest == most else f"{fewest} to {most}" if most else f"at least {fewest}"
-        raise ExpressionError(f"{name}() takes {expected} argument{'s' if expected != '1' else ''}, got {n}: {shown}")
+        plural = "s" if expected != "1" else ""
+        raise ExpressionError(f"{name}() takes {expected} argument{plural}, got {n}: {_segment(text, node)}")
     if name == "leaky_relu" and n == 2 and _literal(node.args[1]) is None:
-        raise ExpressionError(f"leaky_relu's slope must be a number: {shown}")
+        raise ExpressionError(f"leaky_relu's slope must be a number: {_segment(text, node)}")
 
 
 def _number(node: ast.Constant, text: str) -> float:
@@ -258,13 +334,11 @@ def _literal(node: ast.AST) -> float | None:
     return None
 
 
-def _called_names(tree: ast.AST) -> set[int]:
-    """The ids of the Name nodes that are called as functions."""
-    return {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-
-
 def _segment(text: str, node: ast.AST, width: int = 40) -> str:
-    segment = ast.get_source_segment(text, node) or type(node).__name__
+    return _cut(ast.get_source_segment(text, node) or type(node).__name__, width)
+
+
+def _cut(segment: str, width: int = 40) -> str:
     return repr(segment if len(segment) <= width else segment[: width - 1] + "…")
 
 

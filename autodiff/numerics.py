@@ -1,12 +1,8 @@
-"""The math the op rules are written against, for plain floats and for Values.
+"""The math namespace on plain floats: the eager engine's numbers.
 
 Every rule in `autodiff.ops` takes a math namespace `m` as its first argument and
-calls `m.exp`, `m.log`, `m.step`, ... for anything beyond `+ - * / **`. The same
-rule then runs on floats (`FloatMath`: the eager engine), on Values (`ValueMath`:
-gradients that are themselves differentiable, `backward(create_graph=True)`), and
-in `autodiff.compile`, on numpy arrays and on generated source code.
-
-`FloatMath` is also where domain and range errors are raised: the message names
+calls `m.exp`, `m.log`, `m.step`, ... (the contract: `autodiff.namespace`). On
+floats, this is also where domain and range errors are raised: the message names
 the op and shows the offending value.
 """
 
@@ -15,12 +11,14 @@ from __future__ import annotations
 import math
 from operator import mul
 
-__all__ = ["FloatMath", "ValueMath", "MAX_FLOAT"]
+from .namespace import Namespace
+
+__all__ = ["FloatMath", "MAX_FLOAT"]
 
 MAX_FLOAT = 1.7976931348623157e308
 
 
-class FloatMath:
+class FloatMath(metaclass=Namespace):
     """Rules evaluated on Python floats, with named domain and range errors."""
 
     @staticmethod
@@ -66,8 +64,97 @@ class FloatMath:
         m = max(xs)
         return m + math.log(sum([math.exp(x - m) for x in xs], 0.0))
 
+    @staticmethod
+    def softmax(xs: tuple[float, ...]) -> tuple[float, ...]:
+        # e^(x_i - m) / sum_j e^(x_j - m), m = max x_j: the differences are exact where x_i - log-sum-exp
+        # is not (at x = (1e16, 1e16) the rounded log-sum-exp equals x_i, which would give 1.0, 1.0).
+        m = max(xs)
+        exps = [math.exp(x - m) for x in xs]
+        total = sum(exps, 0.0)
+        return tuple([e / total for e in exps])
+
     sin = staticmethod(math.sin)
     cos = staticmethod(math.cos)
+    tan = staticmethod(math.tan)  # finite for every float: pi/2 is not one
+    atan = staticmethod(math.atan)
+    atan2 = staticmethod(math.atan2)
+
+    @staticmethod
+    def asin(x: float) -> float:
+        if not -1.0 <= x <= 1.0:
+            raise ValueError(f"asin: input must be in [-1, 1], got {x!r}")
+        return math.asin(x)
+
+    @staticmethod
+    def acos(x: float) -> float:
+        if not -1.0 <= x <= 1.0:
+            raise ValueError(f"acos: input must be in [-1, 1], got {x!r}")
+        return math.acos(x)
+
+    @staticmethod
+    def sinh(x: float) -> float:
+        try:
+            return math.sinh(x)
+        except OverflowError:
+            raise OverflowError(f"sinh: result overflows a float, got {x!r}") from None
+
+    @staticmethod
+    def cosh(x: float) -> float:
+        try:
+            return math.cosh(x)
+        except OverflowError:
+            raise OverflowError(f"cosh: result overflows a float, got {x!r}") from None
+
+    @staticmethod
+    def log1p(x: float) -> float:
+        if x <= -1.0:
+            raise ValueError(f"log1p: input must be > -1, got {x!r}")
+        return math.log1p(x)
+
+    @staticmethod
+    def expm1(x: float) -> float:
+        try:
+            return math.expm1(x)
+        except OverflowError:
+            raise OverflowError(f"expm1: result overflows a float, got {x!r}") from None
+
+    @staticmethod
+    def log2(x: float) -> float:
+        if x <= 0.0:
+            raise ValueError(f"log2: input must be > 0, got {x!r}")
+        return math.log2(x)
+
+    @staticmethod
+    def log10(x: float) -> float:
+        if x <= 0.0:
+            raise ValueError(f"log10: input must be > 0, got {x!r}")
+        return math.log10(x)
+
+    @staticmethod
+    def log_or_zero(x: float) -> float:
+        if x == 0.0:
+            return 0.0
+        return FloatMath.log(x)
+
+    @staticmethod
+    def floor(x: float) -> float:
+        return float(math.floor(x))
+
+    @staticmethod
+    def ceil(x: float) -> float:
+        return float(math.ceil(x))
+
+    @staticmethod
+    def remainder(a: float, b: float) -> float:
+        if b == 0.0:
+            raise ZeroDivisionError(f"%: division by zero, got {a!r} % {b!r}")
+        return a % b
+
+    @staticmethod
+    def floor_divide(a: float, b: float) -> float:
+        if b == 0.0:
+            raise ZeroDivisionError(f"//: division by zero, got {a!r} // {b!r}")
+        return a // b
 
     @staticmethod
     def div(a: float, b: float) -> float:
@@ -88,11 +175,11 @@ class FloatMath:
 
     @staticmethod
     def pow_variable_exponent(a: float, b: float) -> float:
-        # d/db a^b = a^b ln(a) exists only for a > 0.
-        if a <= 0.0:
+        # d/db a^b = a^b ln(a) exists for a > 0; at a = 0 it is taken as 0 (0^b is constant for b > 0).
+        if a < 0.0:
             raise ValueError(
-                f"**: the base must be > 0 when the exponent is a Value (d/db a**b = a**b * log(a)), "
-                f"got base {a!r}; use a plain number as the exponent for a base <= 0"
+                f"**: the base must be >= 0 when the exponent is a Value (d/db a**b = a**b * log(a)), "
+                f"got base {a!r}; use a plain number as the exponent for a negative base"
             )
         return FloatMath.pow(a, b)
 
@@ -124,52 +211,3 @@ class FloatMath:
     @staticmethod
     def constant(c: float) -> float:
         return c
-
-
-class ValueMath:
-    """Rules evaluated on Values: the local derivatives become graph nodes themselves.
-
-    Piecewise-constant factors (`step`, `sign`) are plain floats: their derivative
-    is zero wherever it exists, so they carry no graph.
-    """
-
-    @staticmethod
-    def exp(x):
-        return x.exp()
-
-    @staticmethod
-    def log(x):
-        return x.log()
-
-    @staticmethod
-    def sigmoid(x):
-        return x.sigmoid()
-
-    @staticmethod
-    def sin(x):
-        return x.sin()
-
-    @staticmethod
-    def cos(x):
-        return x.cos()
-
-    @staticmethod
-    def power_rule(x, c):
-        c = _data(c)
-        return c * x ** (c - 1.0) if c != 0.0 else 0.0
-
-    @staticmethod
-    def step(a, b, tie: float) -> float:
-        return FloatMath.step(_data(a), _data(b), tie)
-
-    @staticmethod
-    def sign(x) -> float:
-        return FloatMath.sign(_data(x))
-
-    @staticmethod
-    def constant(c) -> float:
-        return _data(c)
-
-
-def _data(x) -> float:
-    return x if isinstance(x, float) else x.data

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import functools
 import numbers
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from . import ops
+from . import grad_mode, ops
+from .grad_mode import data_read, enable_grad, is_grad_enabled, no_grad
 from .numerics import MAX_FLOAT, FloatMath
-from .ops import CONSTANT, LEAF, Op
+from .ops import Op
 
 if TYPE_CHECKING:
     from .graph.explain import Explanation
 
-__all__ = ["Value", "no_grad", "enable_grad", "is_grad_enabled", "as_value"]
+__all__ = ["Value", "Constant", "no_grad", "enable_grad", "is_grad_enabled", "as_value", "apply"]
 
 Number = int | float
-
-_grad_enabled = True
-_on_data_read: Callable[[str], None] | None = None
 
 
 class Value:
@@ -42,157 +38,228 @@ class Value:
         self.grad = 0.0
         self.label = label
         self.parents: tuple[Value, ...] = ()
-        self._op = LEAF
+        self._op: Op | None = None
 
     @property
     def op(self) -> str:
-        return self._op.name
+        """The name of the op that made this node; "" for a leaf."""
+        return self._op.name if self._op is not None else ""
+
+    @property
+    def primitive(self) -> Op | None:
+        """The `Op` that made this node (its rules: `forward`, `partials`); None for a leaf."""
+        return self._op
+
+    @property
+    def is_constant(self) -> bool:
+        """True for a number used inside an op (the 2 in `x * 2`): a leaf that gets no gradient."""
+        return False
 
     def __repr__(self) -> str:
         fields = [f"data={self.data!r}", f"grad={self.grad!r}"]
-        if self._op.name:
+        if self._op is not None:
             fields.append(f"op={self._op.name!r}")
         if self.label:
             fields.append(f"label={self.label!r}")
         return f"Value({', '.join(fields)})"
 
     # --- arithmetic: a Value or a plain number on either side -----------------
+    # Each op's code is generated from its rules (autodiff/specialize.py); an operand that is
+    # not a number gives NotImplemented, so Python raises a TypeError naming both types.
     def __add__(self, other: Value | Number) -> Value:
-        return _binary(ops.ADD, self, other)
+        return ops.ADD._apply(self, other)
 
     def __radd__(self, other: Number) -> Value:
-        return _binary(ops.ADD, other, self)
+        return ops.ADD._apply(other, self)
 
     def __sub__(self, other: Value | Number) -> Value:
-        return _binary(ops.SUB, self, other)
+        return ops.SUB._apply(self, other)
 
     def __rsub__(self, other: Number) -> Value:
-        return _binary(ops.SUB, other, self)
+        return ops.SUB._apply(other, self)
 
     def __mul__(self, other: Value | Number) -> Value:
-        return _binary(ops.MUL, self, other)
+        return ops.MUL._apply(self, other)
 
     def __rmul__(self, other: Number) -> Value:
-        return _binary(ops.MUL, other, self)
+        return ops.MUL._apply(other, self)
 
     def __truediv__(self, other: Value | Number) -> Value:
-        return _binary(ops.DIV, self, other)
+        return ops.DIV._apply(self, other)
 
     def __rtruediv__(self, other: Number) -> Value:
-        return _binary(ops.DIV, other, self)
+        return ops.DIV._apply(other, self)
 
     def __pow__(self, other: Value | Number) -> Value:
-        if isinstance(other, Value) and other._op is not CONSTANT:
-            return apply(ops.POW, self, other)
-        return _binary(ops.POW_CONST, self, other)
+        """x ** c for a number c (the power rule); x ** y for a Value y needs x > 0 (d/dy = x**y log x)."""
+        if isinstance(other, Value) and not other.is_constant:
+            return ops.POW._apply(self, other)
+        return ops.POW_CONST._apply(self, other)
 
     def __rpow__(self, other: Number) -> Value:
-        return _binary(ops.POW, other, self)
+        return ops.POW._apply(other, self)
+
+    def __mod__(self, other: Value | Number) -> Value:
+        """a % b with the sign of b (Python's and torch.remainder's); d/da = 1, d/db = -(a // b)."""
+        return ops.REMAINDER._apply(self, other)
+
+    def __rmod__(self, other: Number) -> Value:
+        return ops.REMAINDER._apply(other, self)
 
     def __pos__(self) -> Value:
         return self
 
     def __neg__(self) -> Value:
-        return _unary(ops.NEG, self)
+        return ops.NEG._apply(self)
 
     def __abs__(self) -> Value:
-        return _unary(ops.ABS, self)
+        return ops.ABS._apply(self)
 
     # --- functions -------------------------------------------------------------
     def exp(self) -> Value:
-        return _unary(ops.EXP, self)
+        return ops.EXP._apply(self)
 
     def log(self) -> Value:
-        return _unary(ops.LOG, self)
+        return ops.LOG._apply(self)
 
     def sqrt(self) -> Value:
-        return _unary(ops.SQRT, self)
+        return ops.SQRT._apply(self)
 
     def sin(self) -> Value:
-        return _unary(ops.SIN, self)
+        return ops.SIN._apply(self)
 
     def cos(self) -> Value:
-        return _unary(ops.COS, self)
+        return ops.COS._apply(self)
 
     def tanh(self) -> Value:
-        return _unary(ops.TANH, self)
+        return ops.TANH._apply(self)
 
     def sigmoid(self) -> Value:
-        return _unary(ops.SIGMOID, self)
+        return ops.SIGMOID._apply(self)
 
     def softplus(self) -> Value:
         """log(1 + e**x), a smooth relu; its derivative is the sigmoid."""
-        return _unary(ops.SOFTPLUS, self)
+        return ops.SOFTPLUS._apply(self)
+
+    def tan(self) -> Value:
+        return ops.TAN._apply(self)
+
+    def asin(self) -> Value:
+        """The arcsine, for -1 <= x <= 1 (its derivative is infinite at +-1)."""
+        return ops.ASIN._apply(self)
+
+    def acos(self) -> Value:
+        """The arccosine, for -1 <= x <= 1 (its derivative is infinite at +-1)."""
+        return ops.ACOS._apply(self)
+
+    def atan(self) -> Value:
+        return ops.ATAN._apply(self)
+
+    def atan2(self, x: Value | Number) -> Value:
+        """atan2(self, x): the angle of the point (x, self), in [-pi, pi]."""
+        return apply(ops.ATAN2, (self, x))
+
+    def sinh(self) -> Value:
+        return ops.SINH._apply(self)
+
+    def cosh(self) -> Value:
+        return ops.COSH._apply(self)
+
+    def log1p(self) -> Value:
+        """log(1 + x), accurate for small x; x must be > -1."""
+        return ops.LOG1P._apply(self)
+
+    def expm1(self) -> Value:
+        """e**x - 1, accurate for small x."""
+        return ops.EXPM1._apply(self)
+
+    def log2(self) -> Value:
+        return ops.LOG2._apply(self)
+
+    def log10(self) -> Value:
+        return ops.LOG10._apply(self)
+
+    def floor(self) -> Value:
+        """The largest integer <= x; its derivative is 0 (as PyTorch's)."""
+        return ops.FLOOR._apply(self)
+
+    def ceil(self) -> Value:
+        """The smallest integer >= x; its derivative is 0 (as PyTorch's)."""
+        return ops.CEIL._apply(self)
+
+    def clamp(self, lo: Value | Number | None = None, hi: Value | Number | None = None) -> Value:
+        """min(max(x, lo), hi) with torch.clamp's gradient: x gets it where lo <= x <= hi, bounds
+        included. A missing bound is none (the largest float); a Value bound gets a gradient too."""
+        return apply(ops.CLAMP, clamp_operands(self, lo, hi))
 
     def relu(self) -> Value:
         """max(x, 0), with relu'(0) = 0."""
-        return _unary(ops.RELU, self)
+        return ops.RELU._apply(self)
 
     def leaky_relu(self, slope: Number = 0.01) -> Value:
         """x for x > 0, slope * x otherwise; the derivative at 0 is `slope`."""
-        return apply(ops.LEAKY_RELU, self, constant(slope, "leaky_relu"))
+        return apply(ops.LEAKY_RELU, (self, slope))
 
     def max(self, other: Value | Number) -> Value:
         """The larger input gets the whole gradient; tied inputs get half each."""
-        return _method(ops.MAX, self, other)
+        return apply(ops.MAX, (self, other))
 
     def min(self, other: Value | Number) -> Value:
         """The smaller input gets the whole gradient; tied inputs get half each."""
-        return _method(ops.MIN, self, other)
+        return apply(ops.MIN, (self, other))
 
     # --- reading the data: comparisons, truth, float() record nothing -----------
     # No __eq__: Values compare and hash by identity, so they work in sets and dicts.
-    # `autodiff.compile` sets _on_data_read while tracing, to catch data-dependent branches.
+    # `autodiff.compile` watches these reads while tracing, to catch data-dependent branches.
     def __lt__(self, other: Value | Number) -> bool:
-        if _on_data_read is not None:
-            _on_data_read("a comparison (<)")
+        data_read("a comparison (<)")
         return self.data < _data_of(other)
 
     def __le__(self, other: Value | Number) -> bool:
-        if _on_data_read is not None:
-            _on_data_read("a comparison (<=)")
+        data_read("a comparison (<=)")
         return self.data <= _data_of(other)
 
     def __gt__(self, other: Value | Number) -> bool:
-        if _on_data_read is not None:
-            _on_data_read("a comparison (>)")
+        data_read("a comparison (>)")
         return self.data > _data_of(other)
 
     def __ge__(self, other: Value | Number) -> bool:
-        if _on_data_read is not None:
-            _on_data_read("a comparison (>=)")
+        data_read("a comparison (>=)")
         return self.data >= _data_of(other)
 
     def __bool__(self) -> bool:
         """True when data != 0, as for a float."""
-        if _on_data_read is not None:
-            _on_data_read("a truth test (if / and / or / bool())")
+        data_read("a truth test (if / and / or / bool())")
         return self.data != 0.0
 
     def __float__(self) -> float:
-        if _on_data_read is not None:
-            _on_data_read("float()")
+        data_read("float()")
         return self.data
 
     def __format__(self, spec: str) -> str:
+        data_read("format() (an f-string)")
         return format(self.data, spec) if spec else repr(self)
 
     # --- gradients ---------------------------------------------------------------
-    def backward(self, create_graph: bool = False) -> None:
-        """Set `grad` on every node of the graph to d(self)/d(node).
+    def backward(self, gradient: Number = 1.0, create_graph: bool = False) -> None:
+        """Set `grad` on every node of the graph to gradient * d(self)/d(node).
 
         Leaf gradients accumulate across calls; the gradients of the other nodes
-        hold this pass only. With `create_graph=True` the gradients are Values
-        built from the same ops, so they can be differentiated again.
+        hold this pass only; constants get none. With `create_graph=True` the
+        gradients are Values built from the same ops, so they can be differentiated again.
+
+        Args:
+            gradient: the seed, d(loss)/d(self) when self feeds a larger computation
+                (PyTorch's `gradient`): every gradient is scaled by it.
+            create_graph: build the gradients as differentiable Values.
         """
         from .backward import backward
 
-        backward(self, create_graph=create_graph)
+        backward(self, gradient, create_graph=create_graph)
 
     def detach(self) -> Value:
         """A new leaf with the same data and label, cut from this node's graph."""
-        if _on_data_read is not None:
-            _on_data_read("detach()")
+        data_read("detach()")
         return Value(self.data, self.label)
 
     def explain_grad(self, root: Value) -> Explanation:
@@ -212,6 +279,64 @@ class Value:
         return mimebundle(self, include, exclude)
 
 
+class Constant(Value):
+    """A plain number used inside an op (the 2 in `x * 2`): a leaf whose gradient is always 0.
+
+    Like a Python number next to a tensor in PyTorch, it is not differentiated: the
+    backward pass does not visit it. A constant cannot be changed, so the engine
+    makes one per number and shares it (`x * 2` and `y * 2` hold the same 2.0):
+    a loop that multiplies by 1.0001 a million times allocates it once.
+    """
+
+    __slots__ = ()
+
+    # The same for every constant, so kept once on the class.
+    label = ""
+    parents = ()
+    _op = None
+
+    @property
+    def grad(self) -> float:
+        """Always 0.0: a constant is not differentiated."""
+        return 0.0
+
+    @property
+    def is_constant(self) -> bool:
+        return True
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "grad":  # what a pass writes to every node's grad: a constant has none to keep
+            return
+        raise AttributeError(f"a constant cannot be changed (it is shared by every op that uses {self.data!r})")
+
+    def __copy__(self) -> Constant:
+        """A constant of the same number that is not shared (a drawing shows each use on its own)."""
+        fresh = _new(Constant)
+        _set_data(fresh, self.data)
+        return fresh
+
+    def __reduce__(self) -> tuple:
+        return (constant_of, (self.data,))
+
+
+_set_data = Value.data.__set__  # the slot itself, past Constant.__setattr__
+shared_constants: dict[float, Constant] = {}  # one constant per number, shared
+_MAX_CONSTANTS = 4096  # when more numbers than this were seen, start over (a loop over data, say)
+
+
+def constant_of(x: float) -> Constant:
+    """The constant holding the finite float x (one per number: -0.0 and 0.0 are different numbers)."""
+    node = shared_constants.get(x) if x else None  # 0.0 == -0.0 as keys: zeros are not shared
+    if node is None:
+        node = _new(Constant)
+        _set_data(node, x)
+        if x:
+            if len(shared_constants) >= _MAX_CONSTANTS:
+                shared_constants.clear()
+            shared_constants[x] = node
+    return node
+
+
 def _checked_float(data: object) -> float:
     if type(data) is float and -MAX_FLOAT <= data <= MAX_FLOAT:  # the common case, fast
         return data
@@ -223,145 +348,117 @@ def _checked_float(data: object) -> float:
     except OverflowError:  # an int beyond the float range
         raise ValueError("Value: data must be a finite number, got an int too large for a float") from None
     if not -MAX_FLOAT <= x <= MAX_FLOAT:
-        raise ValueError(f"Value: data must be a finite number, got {x!r}")
+        raise ValueError(f"Value: data must be a finite number, got {data!r}")
     return x
 
 
-def constant(x: object, op_name: str) -> Value:
-    """A plain number used inside an op, as a constant leaf."""
-    if type(x) is not float and (isinstance(x, bool) or not isinstance(x, numbers.Real)):
+def operand_float(x: object, op_name: str) -> float:
+    """A plain-number operand of the op `op_name` as a finite float, or an error naming the op."""
+    if type(x) is float and -MAX_FLOAT <= x <= MAX_FLOAT:
+        return x
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{op_name}: expected a Value or a number, got {type(x).__name__} ({x!r})")
-    node = _new(Value)
     try:
-        node.data = _checked_float(x)
+        return _checked_float(x)
     except ValueError:
         shown = "an int too large for a float" if isinstance(x, numbers.Integral) else repr(x)
         raise ValueError(f"{op_name}: operands must be finite numbers, got {shown}") from None
-    node.grad = 0.0
-    node.label = ""
-    node.parents = ()
-    node._op = CONSTANT
-    return node
+
+
+def constant(x: object, op_name: str) -> Constant:
+    """A plain number used inside the op `op_name`, as a constant leaf."""
+    return constant_of(operand_float(x, op_name))
+
+
+def lift(x: object, op: Op) -> Value | Any:
+    """An operand of `op` as a Value: a Value as is, a number as a constant, anything else NotImplemented."""
+    if type(x) is float and -MAX_FLOAT <= x <= MAX_FLOAT:  # the common case
+        return constant_of(x)
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        return NotImplemented
+    return constant(x, op.name)
 
 
 def as_value(x: Value | Number) -> Value:
-    """`x` itself if it is a Value, else a constant leaf holding it."""
-    return x if isinstance(x, Value) else constant(x, "as_value")
+    """`x` itself if it is a Value, else a new leaf holding it."""
+    return x if isinstance(x, Value) else Value(x)
+
+
+def apply(op: Op, operands: tuple) -> Value | float:
+    """`op` on `operands`: a new node if any of them is a Value (numbers become constants), else a float."""
+    if op.arity is not None and len(operands) != op.arity:
+        raise TypeError(f"{op.name}: takes {op.arity} operand{'s' * (op.arity != 1)}, got {len(operands)}")
+    for x in operands:
+        if isinstance(x, Value):
+            out = op._apply(*operands)
+            if out is NotImplemented:
+                bad = next(x for x in operands if lift(x, op) is NotImplemented)
+                raise TypeError(f"{op.name}: expected a Value or a number, got {type(bad).__name__} ({bad!r})")
+            return out
+    data = op.forward(FloatMath, *[operand_float(x, op.name) for x in operands])
+    return checked_result(op, data, operands)
+
+
+def checked_result(op: Op, data: object, operands: tuple) -> float:
+    """An op's forward result as a finite float, or an error naming the op."""
+    if type(data) is float and -MAX_FLOAT <= data <= MAX_FLOAT:
+        return data
+    if isinstance(data, bool) or not isinstance(data, numbers.Real):
+        raise TypeError(f"{op.name}: forward must return a number, got {type(data).__name__} ({data!r})")
+    try:
+        x = float(data)
+    except OverflowError:
+        x = float("inf")
+    if -MAX_FLOAT <= x <= MAX_FLOAT:
+        return x
+    raise not_finite(op, x, operands)
+
+
+def not_finite(op: Op, data: float, operands: tuple) -> OverflowError:
+    shown = ", ".join(repr(_data_of(x)) for x in operands[:4]) + (", ..." if len(operands) > 4 else "")
+    return OverflowError(f"{op.name}: result is not a finite float ({data!r}), inputs {shown}")
+
+
+def new_node(data: float, parents: tuple[Value, ...], op: Op) -> Value:
+    """A node made by `op`, recorded in the graph unless this thread is in `no_grad()`."""
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    if grad_mode.overridden:
+        return record(out, parents, op)
+    out.parents = parents
+    out._op = op
+    return out
+
+
+def record(out: Value, parents: tuple[Value, ...], op: Op) -> Value:
+    """Finish a new node when some thread is in a mode block: a leaf in `no_grad()`, a node that
+    knows where it was created in `detect_anomaly()`."""
+    if grad_mode.is_grad_enabled():
+        if grad_mode.state.anomaly:
+            return _anomaly.located(out, parents, op)
+        out.parents = parents
+        out._op = op
+    else:
+        out.parents = ()
+        out._op = None
+    return out
+
+
+def clamp_operands(x: object, lo: object, hi: object) -> tuple:
+    """clamp's three operands; a missing bound is the largest float, which bounds every finite x (as inf would)."""
+    if lo is None and hi is None:
+        raise TypeError("clamp: give a lower bound lo, an upper bound hi, or both")
+    return (x, -MAX_FLOAT if lo is None else lo, MAX_FLOAT if hi is None else hi)
 
 
 def _data_of(x: object) -> float:
     return x.data if isinstance(x, Value) else _checked_float(x)
 
 
-def _binary(op: Op, a: object, b: object) -> Value:
-    if type(a) is not Value:
-        a = _operand(a, op)
-        if a is NotImplemented:
-            return a
-    if type(b) is not Value:
-        b = _operand(b, op)
-        if b is NotImplemented:
-            return b
-    data = op.forward(FloatMath, a.data, b.data)
-    if -MAX_FLOAT <= data <= MAX_FLOAT:
-        return _node(data, (a, b), op)
-    raise _not_finite(op, data, (a, b))
-
-
-def _method(op: Op, a: Value, b: object) -> Value:
-    # An operator can hand NotImplemented back to Python; a method call must raise itself.
-    out = _binary(op, a, b)
-    if out is NotImplemented:
-        raise TypeError(f"{op.name}: expected a Value or a number, got {type(b).__name__} ({b!r})")
-    return out
-
-
-def _operand(x: object, op: Op) -> Value:
-    if isinstance(x, Value):
-        return x
-    if type(x) is float or type(x) is int:
-        return constant(x, op.name)
-    # Python turns NotImplemented into "unsupported operand type(s)", naming both types.
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        return NotImplemented
-    return constant(x, op.name)
-
-
-def _unary(op: Op, x: Value) -> Value:
-    data = op.forward(FloatMath, x.data)
-    if -MAX_FLOAT <= data <= MAX_FLOAT:
-        return _node(data, (x,), op)
-    raise _not_finite(op, data, (x,))
-
-
-def apply(op: Op, *parents: Value) -> Value:
-    """Run `op` forward on the parents' data and record the result as a new node."""
-    data = op.forward(FloatMath, *[p.data for p in parents])
-    if -MAX_FLOAT <= data <= MAX_FLOAT:
-        return _node(data, parents, op)
-    raise _not_finite(op, data, parents)
-
-
-def _node(data: float, parents: tuple[Value, ...], op: Op) -> Value:
-    out = _new(Value)
-    out.data = data
-    out.grad = 0.0
-    out.label = ""
-    if _grad_enabled:
-        out.parents = parents
-        out._op = op
-    else:
-        out.parents = ()
-        out._op = LEAF
-    return out
-
-
 _new = object.__new__
 
-
-def _not_finite(op: Op, data: float, parents: tuple[Value, ...]) -> OverflowError:
-    shown = ", ".join(repr(p.data) for p in parents[:4]) + (", ..." if len(parents) > 4 else "")
-    return OverflowError(f"{op.name}: result is not a finite float ({data!r}), inputs {shown}")
-
-
-class _GradMode:
-    """A `with` block that turns graph recording off or on, and restores it after."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def __enter__(self) -> None:
-        global _grad_enabled
-        if not self.enabled and _on_data_read is not None:
-            _on_data_read("no_grad()")  # values computed here would be baked into a compiled program
-        self.previous = _grad_enabled
-        _grad_enabled = self.enabled
-
-    def __exit__(self, *exc_info: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self.previous
-
-    def __call__(self, fn: Callable) -> Callable:
-        """Use as a decorator: `fn` runs in this mode at every call."""
-
-        @functools.wraps(fn)
-        def in_mode(*args, **kwargs):
-            with _GradMode(self.enabled):
-                return fn(*args, **kwargs)
-
-        return in_mode
-
-
-def no_grad() -> _GradMode:
-    """Inside this block, ops compute values but record no graph (results are leaves)."""
-    return _GradMode(False)
-
-
-def enable_grad() -> _GradMode:
-    """Record the graph inside this block, even within an enclosing `no_grad()`."""
-    return _GradMode(True)
-
-
-def is_grad_enabled() -> bool:
-    """False inside `no_grad()`."""
-    return _grad_enabled
+from . import anomaly as _anomaly  # noqa: E402  (anomaly.py subclasses Value: bound once both exist)

@@ -3,10 +3,9 @@
     python -m demos.backprop_equations            # a second or two; writes out/backprop_equations.png
     python -m demos.backprop_equations --quick    # a smaller batch
 
-The forward/backprop notebook (001_c20bbb9382e7f644.txt in ../shared/references/)
-derives four equations for the gradient of the cost C = sum over examples of
-1/2 ||a^L - y||^2, vectorised over a layer (and, with one column per example,
-over a batch):
+The forward/backprop notebook derives four equations for the gradient of the cost
+C = sum over examples of 1/2 ||a^L - y||^2, vectorised over a layer (and, with one
+column per example, over a batch):
 
     BP1  delta^L = (a^L - y) * sigma'(z^L)                    the error of the last layer
     BP2  delta^l = (W^(l+1))^T delta^(l+1) * sigma'(z^l)      moves the error one layer back
@@ -16,7 +15,7 @@ over a batch):
 The engine knows none of this: it applies the chain rule one scalar op at a time.
 This demo computes the gradients of the notebook's 2-3-3-1 network on a batch of
 make_circles points both ways, and prints the largest differences. Then it answers
-the Q&A on batches (003_ea3042dfdea6a7ce.txt): one gradient for a batch is the mean
+the Q&A on batch gradients: one gradient for a batch is the mean
 of the per-example gradients.
 """
 

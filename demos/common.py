@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "parser", "int_between", "number_between", "positive_float", "output_folder", "pyplot",
-    "save_png", "Checks", "grid", "model_logits", "one_line_errors",
+    "parser", "add_renderer_option", "int_between", "number_between", "positive_float", "output_folder", "pyplot",
+    "save_png", "Checks", "grid", "model_logits", "one_line_errors", "missing_extra_in_one_line",
 ]  # fmt: skip
 
 Main = Callable[[list[str] | None], dict]
@@ -40,6 +40,17 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("out"), help="folder for the pictures (default: out/)")
     p.add_argument("--quick", action="store_true", help="a smaller, faster run (as the smoke tests run it)")
     return p
+
+
+def add_renderer_option(p: argparse.ArgumentParser) -> None:
+    """--renderer, for the demos that draw graphs as SVG: which Graphviz renders them."""
+    p.add_argument(
+        "--renderer",
+        choices=("auto", "dot", "wasm"),
+        default="auto",
+        help="Graphviz for the SVG graphs: the system dot, the embedded wasm one, or auto: dot if it is on PATH, "
+        "else wasm (default: auto; the gallery uses wasm, the same everywhere)",
+    )
 
 
 def int_between(low: int, high: int) -> Callable[[str], int]:
@@ -99,14 +110,46 @@ def output_folder(path: Path) -> Path:
     return path
 
 
+EXTRA_PACKAGES = {"numpy": "numpy", "matplotlib": "matplotlib", "PIL": "Pillow"}
+"""The modules the demos import from their extras, by top-level name, with the package that provides each."""
+
+
+def missing_extra_in_one_line(extra: str) -> Callable[[Main], Main]:
+    """Decorate a main(): an import of a module of `extra` that is not installed ends it in one line, not a traceback.
+
+    The line names the missing package and the command that installs the extra,
+    `pip install -e ".[<extra>]"` (the demos run from a clone). An import of any
+    other missing module is a bug, and keeps its traceback.
+    """
+
+    def decorate(main: Main) -> Main:
+        @functools.wraps(main)
+        def run(argv: list[str] | None = None) -> dict:
+            try:
+                return main(argv)
+            except ModuleNotFoundError as error:
+                package = EXTRA_PACKAGES.get((error.name or "").partition(".")[0])
+                if package is None:
+                    raise
+                raise SystemExit(
+                    f'error: this needs {package}, from the {extra} extra: pip install -e ".[{extra}]"'
+                ) from None
+
+        return run
+
+    return decorate
+
+
 def one_line_errors(main: Main) -> Main:
     """Decorate a demo's main(): a failure the user can fix ends it with one line, `error: ...`, not a traceback.
 
     Such failures are training that diverges (nn.train.NonFiniteLossError, most
-    often a learning rate too large) and files that cannot be written (OSError).
+    often a learning rate too large), files that cannot be written (OSError) and a
+    missing numpy, matplotlib or Pillow (the demos extra is not installed).
     Anything else is a bug, and keeps its traceback.
     """
 
+    @missing_extra_in_one_line("demos")
     @functools.wraps(main)
     def run(argv: list[str] | None = None) -> dict:
         import nn
@@ -123,10 +166,8 @@ def one_line_errors(main: Main) -> Main:
 
 def pyplot() -> Any:
     """matplotlib.pyplot on the Agg backend (no display needed), imported on first use."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise SystemExit("error: the demos draw with matplotlib: pip install -e '.[demos]'") from None
+    import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -3,11 +3,10 @@
     python -m demos.gradient_flow            # a few seconds; writes four SVG graphs and a PNG to out/
     python -m demos.gradient_flow --quick    # timings up to n = 40 only
 
-The lecture notes on computation graphs (002_91ec91e4140641fb.txt in
-../shared/references/) read three patterns off the backward pass: + distributes
-the upstream gradient to its inputs unchanged, * switches (each input gets the
-upstream gradient times the other input), and max routes it to the input that was
-selected, the other gets nothing. They work the example
+The lecture notes on computation graphs read three patterns off the backward pass:
++ distributes the upstream gradient to its inputs unchanged, * switches (each input
+gets the upstream gradient times the other input), and max routes it to the input
+that was selected, the other gets nothing. They work the example
 f(x1, x2) = ln(x1) + x1 x2 - sin(x2) at (2, 5), where x2 reaches f by two paths
 whose gradients add up. Each is drawn here as an SVG, every edge labelled with its
 term of the chain rule (upstream grad x local derivative), and explained in text.
@@ -27,7 +26,16 @@ from collections.abc import Callable, Sequence
 
 import autodiff
 from autodiff import Value
-from demos.common import Checks, int_between, one_line_errors, output_folder, parser, pyplot, save_png
+from demos.common import (
+    Checks,
+    add_renderer_option,
+    int_between,
+    one_line_errors,
+    output_folder,
+    parser,
+    pyplot,
+    save_png,
+)
 
 
 class Dual:
@@ -102,10 +110,10 @@ def best_time(run: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
-def save_graph(root: Value, path, skipped: list) -> list:
+def save_graph(root: Value, path, skipped: list, renderer: str = "auto") -> list:
     """Write root's graph as SVG with each edge's chain-rule term; report and skip when no renderer is installed."""
     try:
-        autodiff.save_svg(root, path, show_contributions=True)
+        autodiff.save_svg(root, path, renderer=renderer, show_contributions=True)
     except autodiff.graph.RendererUnavailable as error:
         if not skipped:
             print(f"  (no SVG: {error})")
@@ -125,6 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
     args_parser.add_argument(
         "--repeats", type=int_between(1, 100), default=3, help="timed runs per n, best kept (default: 3)"
     )
+    add_renderer_option(args_parser)
     args = args_parser.parse_args(argv)
     max_n = args.max_n or (40 if args.quick else 200)
     out = output_folder(args.out)
@@ -156,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
         for v, by_rule, by_nudge in zip((x, y), expected, numeric):
             checks.close(f"{title}: d f / d {v.label}, engine vs the rule", v.grad, by_rule, 0.0)
             checks.close(f"{title}: d f / d {v.label}, engine vs central differences", v.grad, by_nudge, 1e-8)
-        files += save_graph(f, out / f"gradient_flow_{name}.svg", skipped)
+        files += save_graph(f, out / f"gradient_flow_{name}.svg", skipped, args.renderer)
 
     # --- 2. The lecture's example ---------------------------------------------------------------------
     # f(x1, x2) = ln(x1) + x1 x2 - sin(x2) at (2, 5). x1 reaches f through ln and
@@ -174,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict:
         checks.close(f"d f / d {v.label}: engine vs the closed form", v.grad, closed_form, 1e-15)
         checks.close(f"d f / d {v.label}: engine vs forward mode (dual numbers)", v.grad, dual, 1e-15)
     results["lecture_gradients"] = (x1.grad, x2.grad)
-    files += save_graph(f, out / "gradient_flow_f.svg", skipped)
+    files += save_graph(f, out / "gradient_flow_f.svg", skipped, args.renderer)
 
     # --- 3. Forward mode against reverse mode ------------------------------------------------------------
     # f_chain has n inputs and one output. Forward mode gets one derivative per pass,

@@ -3,14 +3,14 @@
     python -m demos.hidden_representations            # ~2 s; writes out/hidden_representations.gif
     python -m demos.hidden_representations --quick    # fewer points, epochs and frames
 
-The forward/backprop notebook (001_c20bbb9382e7f644.txt in ../shared/references/)
-opens with this animation and ends by training its 2-3-3-1 network on two
-concentric circles (make_circles, factor 0.3, noise 0.1). No straight line
-separates the circles in the input plane; but the output neuron only draws a plane,
-w . h + b = 0, through the last hidden layer's activations h. So training must move
-the points, as the hidden layer sees them, until a plane separates the classes.
-Each frame shows that 3-D hidden representation with the output neuron's plane
-(left) beside the decision boundary it makes in the input plane (right).
+The forward/backprop notebook opens with this animation and ends by training its
+2-3-3-1 network on two concentric circles (make_circles, factor 0.3, noise 0.1). No
+straight line separates the circles in the input plane; but the output neuron only
+draws a plane, w . h + b = 0, through the last hidden layer's activations h. So
+training must move the points, as the hidden layer sees them, until a plane
+separates the classes. Each frame shows that 3-D hidden representation with the
+output neuron's plane (left) beside the decision boundary it makes in the input
+plane (right).
 """
 
 from __future__ import annotations
@@ -38,6 +38,18 @@ def frame_epochs(epochs: int, frames: int) -> list[int]:
     return sorted(chosen | {0, epochs})
 
 
+def gif_frame(fig, dpi: int):
+    """The figure as it is drawn now, as a frame of a GIF: a palette of 64 colours, enough for a plot."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    with Image.open(buffer) as image:
+        return image.convert("RGB").quantize(64, dither=Image.Dither.NONE)
+
+
 def hidden_and_logit(model: nn.MLP):
     """The model compiled to give, for a batch of points, its logits and its last hidden layer's activations."""
 
@@ -63,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args_parser.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate (default: 0.01)")
     args_parser.add_argument(
-        "--dpi", type=int_between(20, 600), default=60, help="resolution of the GIF, 20 to 600 (default: 60)"
+        "--dpi", type=int_between(20, 600), default=80, help="resolution of the GIF, 20 to 600 (default: 80)"
     )
     args = args_parser.parse_args(argv)
     n = args.samples or (100 if args.quick else 300)
@@ -129,7 +141,6 @@ def main(argv: list[str] | None = None) -> dict:
 
     # --- 4. The animation ---------------------------------------------------------------------------------
     plt = pyplot()
-    from matplotlib.animation import FuncAnimation, PillowWriter
     from tqdm import tqdm
 
     fig = plt.figure(figsize=(8, 3.8))
@@ -153,24 +164,34 @@ def main(argv: list[str] | None = None) -> dict:
         coords = [None] * 3
         coords[others[0]], coords[others[1]], coords[k] = u, v, solved
         space.plot_wireframe(*coords, color="gray", linewidth=0.5)  # few colours: a small GIF
-        space.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1), xlabel="h1", ylabel="h2", zlabel="h3")
-        space.set(xticklabels=[], yticklabels=[], zticklabels=[])
-        for axis in (space.xaxis, space.yaxis, space.zaxis):
+        space.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1))
+        ticks = [-1, 0, 1]  # tanh units: every activation is in (-1, 1)
+        space.set(xticks=ticks, yticks=ticks, zticks=ticks)
+        space.tick_params(labelsize=9, pad=0)
+        for axis, name in zip((space.xaxis, space.yaxis, space.zaxis), ("h1", "h2", "h3")):
             axis.pane.fill = False
-        space.set_title("last hidden layer, and the output's plane", fontsize=9)
+            axis.set_label_text(name, fontsize=10)
+            axis.labelpad = -2
+        space.set_title("last hidden layer, and the output's plane", fontsize=10)
         plane.contourf(xx, yy, s["grid"] > 0, levels=[-0.5, 0.5, 1.5], colors=["#cfe0f3", "#f6d0cf"])
         plane.contour(xx, yy, s["grid"], levels=[0.0], colors="gray", linewidths=1)
         plane.scatter(Xa[:, 0], Xa[:, 1], c=colors, s=6)
         plane.set_aspect("equal")
-        plane.tick_params(labelsize=6)
-        plane.set_title(f"input plane: epoch {s['epoch']}, accuracy {s['accuracy']:.2f}", fontsize=9)
+        plane.tick_params(labelsize=9)
+        plane.set(xlabel="x1", ylabel="x2")
+        plane.xaxis.label.set_fontsize(10)
+        plane.yaxis.label.set_fontsize(10)
+        plane.set_title(f"input plane: epoch {s['epoch']}, accuracy {s['accuracy']:.2f}", fontsize=10)
 
-    fig.tight_layout()
-    animation = FuncAnimation(fig, draw, frames=len(snapshots))
-    gif = out / "hidden_representations.gif"
-    with tqdm(total=len(snapshots), desc="drawing frames", disable=None) as bar:
-        animation.save(gif, writer=PillowWriter(fps=2), dpi=args.dpi, progress_callback=lambda i, total: bar.update(1))
+    draw(0)
+    fig.tight_layout()  # once, so that the frames do not shift
+    frames = []
+    for i in tqdm(range(len(snapshots)), desc="drawing frames", disable=None, leave=False):
+        draw(i)
+        frames.append(gif_frame(fig, args.dpi))
     plt.close(fig)
+    gif = out / "hidden_representations.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=500, loop=0, optimize=True)  # 2 per second
     print(f"\n4. wrote {gif} ({len(snapshots)} frames)")
 
     checks.finish()

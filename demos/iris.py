@@ -3,11 +3,11 @@
     python -m demos.iris            # a few seconds; writes out/iris.png
     python -m demos.iris --quick    # fewer epochs
 
-The article (000_f8b1a047b884caa2.txt in ../shared/references/) derives the
-gradients of a network with one ReLU hidden layer and a softmax output under the
-cross-entropy cost, and ends by training such a network to tell three species of
-iris apart from their sepal and petal lengths and widths. Its key results, for one
-example x with one-hot label y, logits z_L = W_L a_(L-1) + b_L and a_L = softmax(z_L):
+The backprop derivation article derives the gradients of a network with one ReLU
+hidden layer and a softmax output under the cross-entropy cost, and ends by training
+such a network to tell three species of iris apart from their sepal and petal
+lengths and widths. Its key results, for one example x with one-hot label y, logits
+z_L = W_L a_(L-1) + b_L and a_L = softmax(z_L):
 
     dC/dz_L     = a_L - y                                   (softmax with cross-entropy)
     dC/dW_L     = (a_L - y) a_(L-1)^T                       (an outer product)

@@ -1,6 +1,6 @@
 """The main job: an MLP learns two moons with the engine; its decision boundary, its training, one neuron's graph.
 
-    python -m demos.moons                                              # ~6 s; writes three files to out/
+    python -m demos.moons                                              # ~6 s; writes four files to out/
     python -m demos.moons --compiled --samples 12500 --test-size 0.2   # trains on 10,000 points in 5-15 s
     python -m demos.moons --quick                                      # a small, fast run
 
@@ -14,6 +14,8 @@ numpy call). It writes to --out:
     moons_training.png   loss and accuracy per epoch, on the training and test sets
     moons_neuron.svg     one hidden neuron's computation, with the gradient of one
                          example's loss at every node and edge
+    moons_neuron.html    a page that steps through backward() from that neuron's
+                         output, node by node (open it in a browser)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import nn
 from autodiff import Value
 from demos.common import (
     Checks,
+    add_renderer_option,
     grid,
     int_between,
     model_logits,
@@ -74,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=positive_float, default=0.01, help="Adam's learning rate (default: 0.01)")
     p.add_argument("--compiled", action="store_true",
                    help="train through autodiff.compile: fit(..., compiled=True), fast on many points")  # fmt: skip
+    add_renderer_option(p)
     return p
 
 
@@ -154,6 +158,7 @@ def main(argv: list[str] | None = None) -> dict:
         ax.scatter(
             [], [], c="gray", marker=marker, s=size, edgecolors=edge, linewidths=0.4, label=name
         )  # for the legend
+    ax.set(xlabel="x0, the first input", ylabel="x1, the second input")  # as the neuron's graph names them
     ax.set_title(f"decision boundary: train {train_accuracy:.3f}, test {test_accuracy:.3f}", fontsize=10)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
@@ -183,7 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
         hardest = max(
             range(len(X_test)), key=lambda i: nn.losses.binary_cross_entropy(model(X_test[i]), y_test[i]).data
         )
-    neuron = draw_one_neuron(model, X_test[hardest], y_test[hardest], out, checks)
+    neuron = draw_one_neuron(model, X_test[hardest], y_test[hardest], out, checks, args.renderer)
     results["neuron"] = neuron["neuron"]
     results["files"] += neuron["files"]
 
@@ -191,7 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Checks) -> dict:
+def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Checks, renderer: str = "auto") -> dict:
     """Section 5: one example's loss, backward, and the graph of one first-layer neuron with its gradients."""
 
     # The test point with the largest loss goes through the network with the eager
@@ -242,12 +247,25 @@ def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Che
 
     path = out / "moons_neuron.svg"
     try:
-        autodiff.save_svg(hidden[k], path, module=model, show_contributions=True)
+        # Top to bottom: the records stack their fields, so the picture is narrow enough to be read at full size.
+        autodiff.save_svg(hidden[k], path, renderer=renderer, rankdir="TB", module=model, show_contributions=True)
     except autodiff.graph.RendererUnavailable as error:
         print(f"  skipped {path}: {error}")
         return {"neuron": k, "files": []}
     print(f"  wrote {path}")
-    return {"neuron": k, "files": [path]}
+
+    # The same neuron's backward pass, step by step, in a page to open in a browser:
+    # backward() from its output h (so each gradient there is d(h)/d(node)) visits
+    # relu, "+" and dot, and the edge into dot from w[i] carries the term 1 × x[i].
+    # Check: the page's last step gives d(h)/d(w[i]) = relu'(z) · x[i], exactly x[i] for an active relu.
+    page = out / "moons_neuron.html"
+    autodiff.save_html(hidden[k], page, module=model)
+    record = autodiff.graph.replay.record_backward(hidden[k])
+    slope = 1.0 if hidden[k].data > 0 else 0.0
+    for i in range(2):
+        checks.close(f"the page's d(h{k})/d(w[{i}]) vs relu' · x[{i}]", record.grads[neuron.w[i]], slope * x[i], 0.0)
+    print(f"  wrote {page}: backward() from h{k}, step by step")
+    return {"neuron": k, "files": [path, page]}
 
 
 def name_weighted_sums(outputs: list[Value], layer: str) -> None:

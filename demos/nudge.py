@@ -3,9 +3,8 @@
     python -m demos.nudge            # a second or two; writes out/nudge.png
     python -m demos.nudge --quick    # the same, with fewer nudges drawn
 
-Reproduces the backprop section of the forward/backprop notebook
-(001_c20bbb9382e7f644.txt in ../shared/references/). Its 1-1-1-1 sigmoid chain
-computes, for one example (x, y),
+Reproduces the backprop section of the forward/backprop notebook. Its 1-1-1-1
+sigmoid chain computes, for one example (x, y),
 
     z1 = w1 x + b1,  a1 = sigmoid(z1),  z2 = w2 a1 + b2,  a2 = sigmoid(z2),
     z3 = w3 a2 + b3, a3 = sigmoid(z3),  C0 = (a3 - y)^2.

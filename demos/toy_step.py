@@ -3,12 +3,11 @@
     python -m demos.toy_step            # a few seconds; writes out/toy_step.png
     python -m demos.toy_step --quick    # fewer epochs
 
-Reproduces the opening of the forward/backprop notebook (001_c20bbb9382e7f644.txt
-in ../shared/references/): its toy dataset of 1000 points on [-5, 5] labelled by
-sign; the smallest network one can imagine, one sigmoid neuron per layer
-(parameters w1, b1, w2, b2, w3, b3); then a network with layers of 3 and 2
-sigmoid neurons, each layer computing a = sigmoid(W a_prev + b). Both are drawn
-output against input, before and after training with the engine.
+Reproduces the opening of the forward/backprop notebook: its toy dataset of 1000
+points on [-5, 5] labelled by sign; the smallest network one can imagine, one
+sigmoid neuron per layer (parameters w1, b1, w2, b2, w3, b3); then a network with
+layers of 3 and 2 sigmoid neurons, each layer computing a = sigmoid(W a_prev + b).
+Both are drawn output against input, before and after training with the engine.
 """
 
 from __future__ import annotations
@@ -144,10 +143,11 @@ def main(argv: list[str] | None = None) -> dict:
             ax.scatter(xs, targets, s=4, color="tab:blue", label="target (label + 1) / 2")
             ax.plot(xs, outputs, color="tab:orange", lw=2, label="network output")
             ax.set_title(f"{name}, {when} training", fontsize=10)
-    axes[0][0].legend(fontsize=8, loc="center left")
     for ax in axes[1]:
         ax.set_xlabel("input x")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))  # room below the plots for the legend, which so covers no curve
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9, markerscale=3, frameon=False)
     path = out / "toy_step.png"
     save_png(fig, path)
     print(f"\n5. wrote {path}")

@@ -95,8 +95,17 @@ class CompiledLoss:
                     if self.target_kind == "vector" and len(t) != self.target_width:
                         raise ValueError(f"fit: target {t!r} has {len(t)} entries; the first had {self.target_width}")
 
-    def rows(self, X: Sequence[Any], y: Sequence[Any]) -> list[list[float]]:
-        return [[float(v) for v in x] + self._encode(t) for x, t in zip(X, y)]
+    def rows(self, X: Sequence[Any], y: Sequence[Any]) -> Any:
+        """The compiled function's batch: each example's features (as float() reads them), then its
+        encoded target, as one float array made by numpy rather than number by number."""
+        import numpy as np
+
+        features = np.asarray(X, dtype=float).reshape(len(X), self.nin)
+        if self.target_kind == "class":  # check_targets has refused anything but a class index
+            targets = np.eye(self.target_width)[np.asarray(y, dtype=np.intp)]
+        else:
+            targets = np.asarray(y, dtype=float).reshape(len(y), self.target_width)
+        return np.concatenate([features, targets], axis=1)
 
     def run(self, X: Sequence[Any], y: Sequence[Any]) -> tuple[Any, list[Any], Any]:
         """Per-example losses, the model's outputs (floats) and the summed parameter gradients."""
@@ -108,7 +117,7 @@ class CompiledLoss:
         """One minibatch step on the batch's mean loss: the mean of the per-example gradients."""
         values, outputs, grads = self.run(X, y)
         optimizer.zero_grad()
-        for p, g in zip(self.params, grads):
-            p.grad += float(g) / len(X)
+        for p, g in zip(self.params, (grads / len(X)).tolist()):
+            p.grad += g
         optimizer.step()
         return float(values.mean()), outputs

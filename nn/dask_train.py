@@ -19,12 +19,23 @@ import numpy as np
 
 import autodiff
 from autodiff.compiler import TracingError, dask_batch
+from autodiff.errors import add_context
 
 from .compiled import CompiledLoss
 from .module import Module
 from .optim import Optimizer
 
-__all__ = ["is_dask", "aligned", "first_example", "distinct_targets", "batches", "step", "evaluate", "accuracy"]
+__all__ = [
+    "is_dask",
+    "aligned",
+    "first_example",
+    "distinct_targets",
+    "check_targets",
+    "batches",
+    "step",
+    "evaluate",
+    "accuracy",
+]
 
 Classify = Callable[[Any], Any]
 ClassifyRows = Callable[[np.ndarray], np.ndarray]
@@ -75,13 +86,38 @@ def first_example(X: Any, y: Any) -> tuple[list[float], Any]:
     return x0.tolist(), t0.tolist()
 
 
-def distinct_targets(y: Any) -> list[Any]:
-    """Each distinct target once (a label per class, say), for the loss's own checks; one pass over y."""
+def distinct_targets(y: Any) -> tuple[list[Any], list[int]]:
+    """Each distinct target once (a label per class, say) and the first row that holds it, in one pass
+    over y; for rows of numbers, the first row only (their width is the shape's, finiteness is checked
+    per chunk)."""
+    import dask
     import dask.array as da
 
     if y.ndim == 1:
-        return da.unique(y).compute().tolist()
-    return [y[0].compute().tolist()]  # rows of numbers: the width is the shape's, finiteness is checked per chunk
+        values, rows = dask.compute(*da.unique(y, return_index=True))
+        return values.tolist(), rows.tolist()
+    return [y[0].compute().tolist()], [0]
+
+
+def check_targets(model: Module, loss: Any, x0: list[float], y: Any, validation_y: Any) -> tuple[list, list]:
+    """The loss's own checks on every distinct target of y (and of validation_y), with the model's
+    prediction for x0, as `fit` checks lists: a bad target is named by a row that holds it.
+    Returns the distinct targets of y and of validation_y (empty without it)."""
+    with autodiff.no_grad():
+        prediction = model(x0)
+    found = []
+    for name, targets in (("y", y), ("validation_data y", validation_y)):
+        values, rows = ([], []) if targets is None else distinct_targets(targets)
+        for t, i in zip(values, rows):
+            try:
+                loss(prediction, t)
+            except ArithmeticError:  # the losses check a target before computing: t is valid
+                pass
+            except (TypeError, ValueError) as error:
+                add_context(error, f"fit: {name}[{i}]")
+                raise
+        found.append(values)
+    return found[0], found[1]
 
 
 def batches(X: Any, y: Any, batch_size: int | None, shuffle: bool, rng: Any) -> Iterator[tuple[Any, Any]]:

@@ -1,10 +1,9 @@
 """Neurons, layers of neurons, and multilayer perceptrons.
 
-Weight layout as in the forward/backprop notebook (001_c20bbb9382e7f644.txt in
-../shared/references/): row k of a layer's weight matrix W holds the weights into
-neuron k, so `layer.neurons[k].w[j]` is W[k][j], and a layer computes
-a = activation(W x + b). `parameters()` is neuron-major: each neuron's weights,
-then its bias.
+Weight layout as in the forward/backprop notebook: row k of a layer's weight matrix
+W holds the weights into neuron k, so `layer.neurons[k].w[j]` is W[k][j], and a
+layer computes a = activation(W x + b). `parameters()` is neuron-major: each
+neuron's weights, then its bias.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import Any
 
 import autodiff
 from autodiff import Value
+from autodiff.errors import add_context
 
 from ._random import Seed, generator
 from .module import Module
@@ -207,7 +207,8 @@ def _as_values(x: object, nin: int, who: str) -> list[Value]:
             try:
                 v = Value(v)
             except (TypeError, ValueError) as error:
-                raise type(error)(f"{who}: input {i}: {error}") from None
+                add_context(error, f"{who}: input {i}")
+                raise
         xs.append(v)
     return xs
 

@@ -1,8 +1,10 @@
 """Optimizers: SGD (with momentum) and Adam, with the update rules of torch.optim.
 
 Each optimizer reads `p.grad` of its parameters and changes `p.data`. A step is
-all or nothing: if any new value would not be finite, `step()` raises and no
-parameter (and no optimizer state) changes.
+all or nothing: every new value is computed before any is assigned, so if one
+would not be finite, `step()` raises and no parameter (and no optimizer state)
+changes; and an exception while assigning (a KeyboardInterrupt) puts back the
+values assigned so far.
 
 Learning-rate schedules: pass `schedule`, a function of the step number t = 0, 1,
 2, ... that returns the learning rate of step t, e.g.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from autodiff import Value
 
@@ -40,27 +43,37 @@ class Optimizer:
             p.grad = 0.0
 
     def step(self) -> None:
-        """Update every parameter from its gradient."""
+        """Update every parameter from its gradient: all of them, or none if anything goes wrong."""
         name = type(self).__name__
         if self.schedule is not None:
-            self.lr = _check_lr(f"{name}: schedule({self.steps})", self.schedule(self.steps))
+            lr = _check_lr(f"{name}: schedule({self.steps})", self.schedule(self.steps))
         else:  # it may have been set between steps
-            self.lr = _check_lr(name, self.lr)
+            lr = _check_lr(name, self.lr)
         grads = [_grad_of(name, i, p) for i, p in enumerate(self.params)]
-        new_data, commit = self._update([p.data for p in self.params], grads)
+        data = [p.data for p in self.params]
+        new_data, new_state = self._update(lr, data, grads)
         for i, x in enumerate(new_data):
             if not math.isfinite(x):
                 raise OverflowError(
                     f"{name}: step {self.steps} would make parameter {i} {x!r} "
-                    f"(data {self.params[i].data!r}, grad {grads[i]!r}); nothing was changed"
+                    f"(data {data[i]!r}, grad {grads[i]!r}); nothing was changed"
                 )
-        commit()
-        for p, x in zip(self.params, new_data):
-            p.data = x
-        self.steps += 1
+        new_state.update(lr=lr, steps=self.steps + 1)
+        old_state = {key: getattr(self, key) for key in new_state}
+        try:
+            for p, x in zip(self.params, new_data):
+                p.data = x
+            for key, value in new_state.items():
+                setattr(self, key, value)
+        except BaseException:  # an interrupt or a failing assignment half-way: put back what was assigned
+            for p, x in zip(self.params, data):
+                p.data = x
+            for key, value in old_state.items():
+                setattr(self, key, value)
+            raise
 
-    def _update(self, data: list[float], grads: list[float]) -> tuple[list[float], Callable[[], None]]:
-        """The new parameter values, and a function that saves the new optimizer state."""
+    def _update(self, lr: float, data: list[float], grads: list[float]) -> tuple[list[float], dict[str, Any]]:
+        """The new parameter values, and the new optimizer state (attribute name -> value), computed but not set."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -95,17 +108,13 @@ class SGD(Optimizer):
         self.weight_decay = _check_in("SGD", "weight_decay", weight_decay, 0.0, None)
         self.buffers: list[float] | None = None
 
-    def _update(self, data: list[float], grads: list[float]) -> tuple[list[float], Callable[[], None]]:
-        lr, mu, wd = self.lr, self.momentum, self.weight_decay
+    def _update(self, lr: float, data: list[float], grads: list[float]) -> tuple[list[float], dict[str, Any]]:
+        mu, wd = self.momentum, self.weight_decay
         g = [gi + wd * p for p, gi in zip(data, grads)] if wd else grads
         if not mu:
-            return [p - lr * gi for p, gi in zip(data, g)], lambda: None
+            return [p - lr * gi for p, gi in zip(data, g)], {}
         buf = g if self.buffers is None else [mu * b + gi for b, gi in zip(self.buffers, g)]
-
-        def commit() -> None:
-            self.buffers = buf
-
-        return [p - lr * b for p, b in zip(data, buf)], commit
+        return [p - lr * b for p, b in zip(data, buf)], {"buffers": buf}
 
     def __repr__(self) -> str:
         return (
@@ -152,20 +161,16 @@ class Adam(Optimizer):
         self.m = [0.0] * len(self.params)
         self.v = [0.0] * len(self.params)
 
-    def _update(self, data: list[float], grads: list[float]) -> tuple[list[float], Callable[[], None]]:
+    def _update(self, lr: float, data: list[float], grads: list[float]) -> tuple[list[float], dict[str, Any]]:
         (beta1, beta2), eps, wd = self.betas, self.eps, self.weight_decay
         t = self.steps + 1
         g = [gi + wd * p for p, gi in zip(data, grads)] if wd else grads
         m = [beta1 * mi + (1.0 - beta1) * gi for mi, gi in zip(self.m, g)]
         v = [beta2 * vi + (1.0 - beta2) * gi * gi for vi, gi in zip(self.v, g)]
-        step_size = self.lr / (1.0 - beta1**t)
+        step_size = lr / (1.0 - beta1**t)
         sqrt_correction2 = math.sqrt(1.0 - beta2**t)
         new = [p - step_size * (mi / (math.sqrt(vi) / sqrt_correction2 + eps)) for p, mi, vi in zip(data, m, v)]
-
-        def commit() -> None:
-            self.m, self.v = m, v
-
-        return new, commit
+        return new, {"m": m, "v": v}
 
     def __repr__(self) -> str:
         return (

@@ -8,13 +8,15 @@ known model types and its constructor arguments, and holds the parameters by nam
      "parameters": {"layers.0.neurons.0.w.0": 0.53, ...}}
 
 A malformed or hostile file raises ValueError naming the file and what is wrong,
-before any model is built.
+before any model is built. Only a regular file is read (not a directory, a FIFO or
+a device such as /dev/zero), and at most `max_bytes` of it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,10 +24,11 @@ from typing import Any
 from .layers import MLP, Layer, Neuron
 from .module import Module
 
-__all__ = ["save", "load", "FORMAT", "VERSION"]
+__all__ = ["save", "load", "FORMAT", "VERSION", "MAX_BYTES"]
 
 FORMAT = "autodiff.nn"
 VERSION = 1
+MAX_BYTES = 64 * 2**20  # what load reads by default: 64 MiB, about a million parameters at ~50 bytes each
 
 # The model types a file may name, with the keys of their config.
 _TYPES: dict[str, tuple[type[Module], tuple[str, ...]]] = {
@@ -82,19 +85,26 @@ def _file_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def load(path: str | os.PathLike) -> Module:
+def load(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> Module:
     """Read a model written by `save`: a new model with the saved architecture and parameters.
 
     Args:
         path: the file to read.
+        max_bytes: refuse a file larger than this (64 MiB by default), before parsing it.
 
     Raises:
-        ValueError: the file is not valid JSON or not a saved model (the message
-            names the file, and the line for a syntax error).
+        ValueError: the path is not a regular file, the file is larger than
+            max_bytes, not valid JSON or not a saved model (the message names the
+            file, and the line for a syntax error).
     """
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+        raise TypeError(f"load: max_bytes must be an int, got {type(max_bytes).__name__} ({max_bytes!r})")
+    if max_bytes < 1:
+        raise ValueError(f"load: max_bytes must be >= 1, got {max_bytes!r}")
     path = Path(path)
+    data = _read_bytes(path, max_bytes)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(f"load: {path}: not a text (UTF-8) file: {error}") from None
     try:
@@ -109,6 +119,37 @@ def load(path: str | os.PathLike) -> Module:
         return _build(document)
     except (TypeError, ValueError) as error:
         raise ValueError(f"load: {path}: {error}") from None
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The bytes of the regular file at `path`, at most max_bytes of them."""
+    _check_regular(path, os.stat(path).st_mode)  # before opening: opening a device can do things
+    # Without blocking: opening a FIFO for reading would wait for a writer. What was opened is checked again, in
+    # case the path was swapped for something else in between.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as f:
+        opened = os.fstat(fd)
+        _check_regular(path, opened.st_mode)
+        size = opened.st_size
+        data = f.read(max_bytes + 1) if size <= max_bytes else b""  # the size can grow, or lie (/proc files)
+    if size > max_bytes or len(data) > max_bytes:
+        shown = f"is {size} bytes" if size > max_bytes else f"holds more than {max_bytes} bytes"
+        raise ValueError(
+            f"load: {path}: the file {shown}, more than max_bytes={max_bytes}; "
+            "if it is a model you trust, raise the limit: nn.load(path, max_bytes=...)"
+        )
+    return data
+
+
+def _check_regular(path: Path, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kinds = [
+        (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+    ]  # fmt: skip
+    kind = next((name for test, name in kinds if test(mode)), "something other than a file")
+    raise ValueError(f"load: {path}: not a regular file but {kind}; a saved model is a file written by nn.save")
 
 
 def _build(document: Any) -> Module:

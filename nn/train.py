@@ -1,9 +1,8 @@
 """Minibatch training: `fit`, one step at a time, with `evaluate` and `accuracy`.
 
-A batch's loss is the mean of its examples' losses, so each step follows the
-mean of the per-example gradients (the batch-gradient Q&A,
-003_ea3042dfdea6a7ce.txt in ../shared/references/). One step is one call of
-`train_step`, the seam where a compiled path can take over.
+A batch's loss is the mean of its examples' losses, so each step follows the mean of
+the per-example gradients (as the Q&A on batch gradients explains). One step is one
+call of `train_step`, the seam where a compiled path can take over.
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from typing import Any
 
 import autodiff
 from autodiff import Value
+from autodiff.errors import add_context
 
 from . import losses
 from ._random import Seed, generator
@@ -181,6 +181,11 @@ def fit(
         NonFiniteLossError: a loss, gradient or update was not finite; the message
             names the epoch and step, the parameters keep their values from before
             that step, and the error's `history` holds the epochs that finished.
+            The first example's loss is computed before the first step (to check
+            the targets, and to trace it when compiled), so an overflow there is
+            this error too, before anything changes.
+        ValueError, TypeError: a target the loss refuses, in y or validation_data
+            (every target is checked before the first step), named by its index.
     """
     loss_fn, loss_name = _loss_function(loss)
     default_rule = classify is None
@@ -202,10 +207,10 @@ def fit(
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("fit: validation_data must be a pair (X_val, y_val)")
-        if _is_dask(*validation_data):
-            from . import dask_train
-
+        if on_dask:  # lists too become dask arrays
             validation_data = dask_train.aligned("fit: validation_data", model, *validation_data)
+        elif _is_dask(*validation_data):
+            raise ValueError("fit: validation_data holds dask arrays but X and y do not; give dask arrays for both")
         else:
             _check_data("fit: validation_data", model, *validation_data)
     for i, callback in enumerate(callbacks):
@@ -214,13 +219,22 @@ def fit(
     rng = generator("fit", seed)
     n_steps = 1 if batch_size is None else math.ceil(len(X) / batch_size)
     history = History()
-    if compiled and len(X):
-        from .compiled import CompiledLoss  # imported here: it needs numpy
-
-        compiled_loss = CompiledLoss(model, loss_fn, *(dask_train.first_example(X, y) if on_dask else (X[0], y[0])))
-        for targets in [y] if validation_data is None else [y, validation_data[1]]:
-            compiled_loss.check_targets(dask_train.distinct_targets(targets) if _is_dask(targets) else targets)
-        rows_rule = _CLASSIFY_ROWS.get(loss_fn) if default_rule else None
+    try:  # before the first step, so that nothing changes if a target is bad or the loss overflows
+        if on_dask:  # the same checks, on the first example and each distinct target (one pass over y)
+            x0, t0 = dask_train.first_example(X, y)
+            validation_y = None if validation_data is None else validation_data[1]
+            targets = dask_train.check_targets(model, loss_fn, x0, y, validation_y)
+            compiled_loss = _compile(
+                model, loss_fn, [x0], [t0, *targets[0]], None if validation_y is None else ([x0], targets[1])
+            )
+        else:
+            _check_targets(model, loss_fn, X, y, validation_data)
+            compiled_loss = _compile(model, loss_fn, X, y, validation_data) if compiled and len(X) else None
+    except NonFiniteLossError as error:
+        error.history = history
+        raise
+    rows_rule = _CLASSIFY_ROWS.get(loss_fn) if default_rule else None
+    if compiled_loss is not None:
 
         def step_fn(Xb: Any, yb: Any) -> StepResult:
             if on_dask:
@@ -290,12 +304,80 @@ def _guarded_step(
     try:
         return step_fn(Xb, yb)
     except ArithmeticError as error:  # overflow in forward, backward or the update: nothing was updated
-        raise NonFiniteLossError(
-            f"fit: the loss is not finite at {where} ({type(error).__name__}: {error}); "
-            "the parameters keep their values from before this step"
-        ) from error
+        raise _non_finite(where, error) from error
     except ValueError as error:
         raise ValueError(f"fit: at {where}: {error}") from error
+
+
+def _non_finite(where: str, error: ArithmeticError, before: str = "this step") -> NonFiniteLossError:
+    return NonFiniteLossError(
+        f"fit: the loss is not finite at {where} ({type(error).__name__}: {error}); "
+        f"the parameters keep their values from before {before}"
+    )
+
+
+def _check_targets(
+    model: Module, loss: Loss, X: Sequence[Any], y: Sequence[Any], validation_data: tuple[Sequence, Sequence] | None
+) -> None:
+    """Run the loss on every distinct target (and validation target), with the model's prediction for X[0]: a
+    target the loss refuses (a label 2 for binary cross-entropy, a class index out of range) is an error
+    before the first step, naming where it is, and not at the step that meets it. A loss that overflows is an
+    error here only for X[0] and its own target y[0]; for the other targets the steps will tell."""
+    if not len(X):
+        return
+    first = "the first step"
+    with autodiff.no_grad():
+        try:
+            prediction = model(X[0])
+        except ArithmeticError as error:
+            raise _non_finite("X[0], before the first step", error, first) from error
+        except ValueError as error:  # a domain error of the model, as a step would report it
+            add_context(error, "fit: X[0]")
+            raise
+        for name, targets in [("y", y), ("validation_data y", validation_data[1] if validation_data else [])]:
+            seen: set[Any] = set()
+            for i, t in enumerate(targets):
+                key = _key(t)
+                if key is not None and key in seen:
+                    continue
+                seen.add(key)
+                try:
+                    loss(prediction, t)
+                except ArithmeticError as error:  # the losses check a target before computing: t is valid
+                    if name == "y" and i == 0:
+                        raise _non_finite("X[0], before the first step", error, first) from error
+                except (TypeError, ValueError) as error:  # the loss's own message, and where the target is
+                    add_context(error, f"fit: {name}[{i}]")
+                    raise
+
+
+def _key(target: Any) -> Any:
+    """A key for a target that tells apart what the loss may tell apart (1, 1.0 and True), or None."""
+    if isinstance(target, (list, tuple)):
+        keys = tuple(_key(t) for t in target)
+        return None if None in keys else keys
+    try:
+        hash(target)
+    except TypeError:
+        return None
+    return type(target), target
+
+
+def _compile(
+    model: Module, loss: Loss, X: Sequence[Any], y: Sequence[Any], validation_data: tuple[Sequence, Sequence] | None
+) -> Any:
+    """The loss compiled for `fit(compiled=True)`, traced at the first example."""
+    from .compiled import CompiledLoss  # imported here: it needs numpy
+
+    try:
+        compiled_loss = CompiledLoss(model, loss, X[0], y[0])
+        compiled_loss.check_targets(y)
+        if validation_data is not None:
+            compiled_loss.check_targets(validation_data[1])
+    except ArithmeticError as error:  # the eager steps would meet it too: the same error as theirs
+        where = "X[0], while fit(compiled=True) traces the loss, before the first step"
+        raise _non_finite(where, error, "the first step") from error
+    return compiled_loss
 
 
 def evaluate(
@@ -323,7 +405,7 @@ def evaluate(
 
         X, y = dask_train.aligned("evaluate", model, X, y)
         compiled_loss = CompiledLoss(model, loss_fn, *dask_train.first_example(X, y))
-        compiled_loss.check_targets(dask_train.distinct_targets(y))
+        compiled_loss.check_targets(dask_train.distinct_targets(y)[0])
         return dask_train.evaluate(compiled_loss, X, y, classify, rows_rule)
     _check_data("evaluate", model, X, y)
     with autodiff.no_grad():

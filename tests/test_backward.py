@@ -61,6 +61,7 @@ def test_backward_on_a_leaf_seeds_its_own_gradient():
     assert x.grad == 1.0
 
 
+@pytest.mark.slow
 def test_a_chain_of_a_million_ops_backpropagates_without_recursion_error():
     x = Value(0.5)
     c = Value(1.0 + 1e-7)
@@ -70,6 +71,17 @@ def test_a_chain_of_a_million_ops_backpropagates_without_recursion_error():
     y.backward()
     assert x.grad == pytest.approx(c.data**1_000_000, rel=1e-9)
     assert c.grad == pytest.approx(1_000_000 * 0.5 * c.data**999_999, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_a_chain_of_a_million_ops_with_numbers_at_every_step_backpropagates():
+    x = Value(0.5)
+    y = x
+    for _ in range(500_000):
+        y = y * 1.0001 + 0.0001  # two op nodes a step, and the two numbers shared as constants
+    y.backward()
+    assert x.grad == pytest.approx(1.0001**500_000, rel=1e-9)
+    assert y.parents[1].grad == 0.0 and y.parents[0].parents[1].grad == 0.0  # constants get no gradient
 
 
 def test_topological_order_puts_every_node_after_its_parents_once():
@@ -117,3 +129,55 @@ def test_an_accumulated_gradient_that_overflows_is_an_error_and_changes_no_leaf(
     with pytest.raises(OverflowError, match="accumulated gradient"):
         (y + x * 1e308).backward()  # this pass gives x 1e308 more, y 1.0 more
     assert (x.grad, y.grad) == (1e308, 0.5)
+
+
+# --- backward(gradient=...): PyTorch's seed -----------------------------------------------
+def test_a_seed_scales_every_gradient():
+    x1, x2 = Value(2.0), Value(5.0)
+    f = x1.log() + x1 * x2 - x2.sin()
+    f.backward(gradient=-2.5)
+    assert (f.grad, x1.grad, x2.grad) == (-2.5, -2.5 * 5.5, -2.5 * (2.0 - math.cos(5.0)))
+
+
+def test_a_seed_is_the_gradient_of_a_larger_computation_at_this_output():
+    # d(loss)/dx through an intermediate y: y.backward(gradient=dloss/dy) equals loss.backward()
+    x = Value(0.7)
+    y = x.tanh() * x
+    dloss_dy = 2.0 * y.data  # loss = y ** 2
+    y.backward(gradient=dloss_dy)
+    seeded = x.grad
+    x.grad = 0.0
+    (y**2).backward()
+    assert seeded == pytest.approx(x.grad, rel=1e-15)
+
+
+def test_a_seed_with_create_graph_scales_the_gradient_graph():
+    x = Value(2.0)
+    (x**3).backward(gradient=0.5, create_graph=True)
+    assert x.grad.data == 6.0  # 0.5 * 3 x^2
+    g = x.grad
+    x.grad = 0.0
+    g.backward()
+    assert x.grad == 6.0  # 0.5 * 6 x
+
+
+@pytest.mark.parametrize(
+    "seed, error, message",
+    [
+        ("1", TypeError, r"backward: gradient must be a number, got str"),
+        (True, TypeError, r"backward: gradient must be a number, got bool .* pass create_graph=True by name"),
+        (math.inf, ValueError, r"backward: gradient must be a finite number, got inf"),
+        (10**400, ValueError, r"backward: gradient must be a finite number"),
+    ],
+)
+def test_a_bad_seed_is_named(seed, error, message):
+    x = Value(1.0)
+    with pytest.raises(error, match=message):
+        (x * 2.0).backward(seed)
+    assert x.grad == 0.0
+
+
+def test_an_int_seed_is_a_float():
+    x = Value(1.0)
+    (x * 2.0).backward(3)
+    assert x.grad == 6.0 and type(x.grad) is float

@@ -65,7 +65,9 @@ def test_explain_prints_each_gradient_as_a_sum_over_edges(capsys):
 
 def test_help_works(capsys):
     code, out, _ = run(capsys, "graph", "--help")
-    assert code == 0 and "--at NAME=VALUE" in out and "never run as Python code" in out
+    words = " ".join(out.split())  # argparse wraps the text at the terminal's width
+    assert code == 0 and "--at NAME=VALUE" in out and "never run as Python code" in words
+    assert "functions abs, acos, asin, atan, atan2, ceil, clamp," in words and "remainder," in words
     assert run(capsys, "--help")[0] == 0 and run(capsys, "--version")[1] == "autodiff 0.1.0\n"
 
 
@@ -203,3 +205,84 @@ def test_text_an_ascii_terminal_cannot_show_is_escaped_not_a_traceback():
     assert "f  (operand 1)              1  x                 2  =     2" in done.stdout
     dot = subprocess.run([*argv[:-1], "-o", "-", "--format", "dot"], capture_output=True, env=env)
     assert dot.returncode == 0 and "{ \xe9 | data 1 | grad 2 }".encode() in dot.stdout  # DOT is UTF-8
+
+
+def autodiff_process(*argv, unbuffered, **options):
+    """`python -m autodiff ARGV` with stdout buffered as usual, or unbuffered (PYTHONUNBUFFERED=1)."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    return subprocess.Popen([sys.executable, "-m", "autodiff", *argv], env=env, **options)
+
+
+def assert_one_line_error(stderr, message):
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr
+    assert stderr.splitlines()[-1] == f"autodiff: error: {message}"
+
+
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+
+
+@needs_dev_full
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("options", [[], ["-o", "-"], ["-o", "-", "--format", "dot"]], ids=" ".join)
+def test_a_full_disk_on_stdout_is_a_one_line_error_and_exit_code_1(options, unbuffered):
+    with open("/dev/full", "w") as full:
+        process = autodiff_process(*LECTURE, *options, unbuffered=unbuffered, stdout=full, stderr=subprocess.PIPE)
+        _, err = process.communicate()
+    assert process.returncode == 1
+    assert_one_line_error(err.decode(), "cannot write to stdout: No space left on device")
+
+
+@pytest.mark.parametrize("options", [["-o", "f.svg"], ["-o", "-"], []], ids=" ".join)
+def test_a_closed_stdout_is_a_one_line_error_and_exit_code_1(options, tmp_path):
+    process = autodiff_process(
+        *LECTURE, *options, unbuffered=False, stderr=subprocess.PIPE, cwd=tmp_path, preexec_fn=lambda: os.close(1)
+    )  # as the shell's >&- does
+    _, err = process.communicate()
+    assert process.returncode == 1 and list(tmp_path.iterdir()) == []  # it stops at the first line it cannot print
+    message = "stdout is closed, so the results cannot be printed: redirect it (> /dev/null) instead"
+    assert_one_line_error(err.decode(), message)
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_a_pipe_closed_in_the_middle_of_the_graph_ends_quietly_with_exit_code_1(unbuffered):
+    # The DOT text (about 330 kB) is more than a pipe holds, so the reader leaves in the middle of it, as
+    # `| head -2` does. Unbuffered, a write may then take part of the text without an error: the rest must fail.
+    expression = "+".join(["sin(x)"] * 600)
+    argv = ["graph", expression, "--at", "x=1", "-o", "-", "--format", "dot", "--max-nodes", "5000"]
+    process = autodiff_process(*argv, unbuffered=unbuffered, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline().startswith(b"digraph")
+    process.stdout.readline()
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait() == 1
+    assert [line.split(" = ")[0] for line in err.splitlines()] == ["f(x=1)", "df/dx"]  # no error: quiet
+
+
+def test_with_stderr_closed_bad_input_still_ends_with_its_exit_code():
+    process = autodiff_process("graph", "x*", "--at", "x=1", unbuffered=False, preexec_fn=lambda: os.close(2))
+    assert process.wait() == 2  # not 1, the code of a crash
+
+
+def test_python_warnings_about_the_text_are_not_printed():
+    done = subprocess.run(
+        [sys.executable, "-m", "autodiff", "graph", "1if x else 2", "--at", "x=1"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("autodiff: error: a conditional expression is not allowed: '1if x else 2'")
+    assert done.stderr.count("\n") == 1 and "Warning" not in done.stderr
+
+
+@needs_wasm
+def test_a_trap_of_the_embedded_renderer_is_one_line_in_the_command_lines_words(capsys, monkeypatch, tmp_path):
+    from test_graph_render import trapping_renderer
+
+    from autodiff.graph import render
+
+    monkeypatch.setattr(render, "_wasm_render", lambda: trapping_renderer)
+    code, _, err = run(capsys, *LECTURE, "--renderer", "wasm", "-o", str(tmp_path / "f.svg"))
+    assert code == 1 and err.count("\n") == 1 and list(tmp_path.iterdir()) == []
+    assert err.startswith("autodiff: error: the embedded Graphviz stopped on this graph (Trap: wasm trap: ")
+    assert err.endswith("draw fewer nodes (a smaller --depth or --max-nodes), or render with the system Graphviz "
+                        "(--renderer dot)\n")  # fmt: skip

@@ -2,11 +2,8 @@
 
 import importlib
 import math
-import ntpath
 import random
 import re
-import traceback
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +12,6 @@ from hypothesis import strategies as st
 
 import autodiff
 from autodiff import Value
-from autodiff import value as value_module
 from autodiff.compiler import TracingError
 from autodiff.testing import expressions
 
@@ -207,6 +203,39 @@ def test_kinks_keep_the_eager_subgradients_in_batches():
     assert grads.tolist() == expected
 
 
+def new_primitives(x, y, z):
+    """Every primitive of forward mode's issue, in one function."""
+    return (x.tan() + y.asin() + y.acos() + x.atan() + y.atan2(x) + x.sinh() + z.cosh() + y.log1p() + x.expm1()
+            + z.log2() + z.log10() + (x * 3.0).floor() + (x * 3.0).ceil() + z % y + 7.0 % z + x.clamp(y, z)
+            + x.clamp(hi=0.2) + 0.0**z + x**z)  # fmt: skip
+
+
+def test_the_new_primitives_compile_to_the_eager_results_on_floats_and_batches():
+    rows = [[0.3, 0.4, 1.7], [0.2, 0.5, 2.5], [1.0 / 3.0, 0.5, 0.5], [0.25, 0.25, 1.5]]  # the last two: kinks
+    compiled = autodiff.compile(new_primitives, rows[0])
+    values, grads, _ = compiled.batch_value_and_grad(rows)
+    for i, row in enumerate(rows):
+        value, expected, _ = eager(new_primitives, row)
+        assert close(compiled(row), value) and close(values[i], value)
+        assert all(close(a, b) for a, b in zip(compiled.value_and_grad(row)[1], expected))
+        assert all(close(a, b) for a, b in zip(grads[i], expected))
+
+
+def test_the_new_primitives_domain_errors_are_the_eager_ones_in_batches():
+    asin = autodiff.compile(lambda x: x.asin(), [0.5])
+    with pytest.raises(ValueError, match=r"example 1: asin: input must be in \[-1, 1\], got 1\.5"):
+        asin.batch([[0.5], [1.5]])
+    with pytest.raises(ZeroDivisionError, match=r"example 1: asin: the derivative is not finite or undefined"):
+        asin.batch_value_and_grad([[0.5], [1.0]])
+    remainder = autodiff.compile(lambda a, b: a % b, [1.0, 2.0])
+    with pytest.raises(ZeroDivisionError, match=r"%: division by zero, got 1\.0 % 0\.0"):
+        remainder.value_and_grad([1.0, 0.0])
+    power = autodiff.compile(lambda a, b: a**b, [1.0, 2.0])
+    assert power.value_and_grad([0.0, 2.0])[:2] == (0.0, [0.0, 0.0])
+    with pytest.raises(ZeroDivisionError, match=r"example 0: \*\*: 0\.0 cannot be raised to a negative power"):
+        power.batch([[0.0, -1.0]])
+
+
 def test_bad_inputs_get_clear_errors():
     compiled = autodiff.compile(lambda x, y: x * y, [1.0, 2.0])
     with pytest.raises(ValueError, match="expected 2 inputs, got 1"):
@@ -276,18 +305,24 @@ def test_has_aux_needs_a_pair():
         autodiff.compile(lambda x: x * x, [1.0], has_aux=True)
 
 
-def test_the_users_line_is_found_on_windows_paths(monkeypatch):
-    trace_module = importlib.import_module("autodiff.compiler.trace")  # the package's `trace` is the function
+def test_the_users_line_is_told_apart_from_the_engines_on_windows_paths(monkeypatch):
+    from autodiff import frames
 
-    stack = [
-        traceback.FrameSummary(r"C:\work\autodiff_demo\train.py", 7, "loss", line="if x > 0:"),
-        traceback.FrameSummary(r"C:\work\autodiff\value.py", 150, "__gt__", line="_on_data_read(...)"),
-        traceback.FrameSummary(r"C:\work\autodiff\compiler\trace.py", 120, "refuse", line="frame = _user_frame()"),
-    ]
-    monkeypatch.setattr(value_module, "__file__", r"C:\work\autodiff\value.py")
-    monkeypatch.setattr(trace_module, "os", SimpleNamespace(path=ntpath, sep="\\"), raising=False)
-    monkeypatch.setattr(trace_module, "traceback", SimpleNamespace(extract_stack=lambda: stack))
-    assert trace_module._user_frame() is stack[0]
+    monkeypatch.setattr(frames, "PACKAGE", "C:\\work\\autodiff\\")
+    assert not frames.is_engine_file(r"C:\work\autodiff_demo\train.py")  # a sibling folder, not the package
+    assert frames.is_engine_file(r"C:\work\autodiff\value.py")
+    assert frames.is_engine_file(r"C:\work\autodiff\compiler\trace.py")
+    assert frames.is_engine_file("<autodiff: * apply>")  # the engine's generated code
+
+
+def test_a_branch_error_names_the_users_file_and_line():
+    def loss(x):
+        if x > 0:  # the line the error must show
+            return x
+        return -x
+
+    with pytest.raises(TracingError, match=r"test_compile\.py:\d+ \(if x > 0:"):
+        autodiff.compile(loss, [1.0])
 
 
 def test_a_parameter_listed_twice_is_refused_and_a_listed_captured_one_appears_once():

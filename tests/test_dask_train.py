@@ -1,10 +1,5 @@
 """fit, evaluate and accuracy on Dask arrays: the steps of compiled training on lists, run on worker processes."""
 
-import re
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 np = pytest.importorskip("numpy")
@@ -162,23 +157,3 @@ def test_bad_dask_data_is_refused_with_what_was_wrong(on_cluster):
         fit_on(da.from_array(bad, chunks=(30, 2)), yd)
     with pytest.raises(ValueError, match=r"evaluate: X must have shape \(examples, 2\)"):
         evaluate(model, da.zeros((5, 3)), da.zeros(5), "binary_cross_entropy")
-
-
-# --- the README's example --------------------------------------------------------------
-@pytest.mark.slow
-def test_the_readme_example_trains_from_files_on_a_local_cluster_and_prints_what_it_shows(tmp_path):
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Large datasets and clusters", 1)[1].split("\n## ", 1)[0]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
-    expected, after_print = [], False
-    for line in map(str.strip, code.splitlines()):  # the whole-line comments that follow a print(...)
-        if line.startswith("print("):
-            after_print = True
-        elif after_print and line.startswith("#"):
-            expected.append(line[2:])
-        else:
-            after_print = False
-    (tmp_path / "example.py").write_text(code, encoding="utf-8")
-    run = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, check=True)
-    assert len(expected) == 2 and run.stdout.splitlines() == expected
-    assert (tmp_path / "moons_X.npy").exists()

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from demos import backprop_equations, common, gradient_flow, hidden_representations, iris, moons, nudge, toy_step
 from demos.common import Checks
@@ -37,8 +38,6 @@ def assert_svg(path: Path) -> None:
 
 
 def assert_gif(path: Path, frames: int) -> None:
-    from PIL import Image
-
     assert path.read_bytes()[:6] in (b"GIF87a", b"GIF89a"), f"{path} is not a GIF"
     with Image.open(path) as image:
         assert image.n_frames == frames
@@ -55,6 +54,37 @@ def test_toy_step_checks_its_gradients_and_learns_the_step(tmp_path):
     assert results["accuracy 1-3-2-1 network"] > 0.9
     assert results["files"] == [tmp_path / "toy_step.png"]
     assert_png(tmp_path / "toy_step.png")
+
+
+def saved_figures(demo, monkeypatch) -> dict:
+    """{file name: (figure, its renderer)} of every PNG the demo saves, laid out as saved (and written too)."""
+    figures = {}
+
+    def save(fig, path):
+        fig.canvas.draw()  # lays out the figure, so that the positions of its parts are final
+        figures[path.name] = fig, fig.canvas.get_renderer()
+        return common.save_png(fig, path)
+
+    monkeypatch.setattr(demo, "save_png", save)
+    return figures
+
+
+def test_the_toy_step_legend_covers_no_plot(tmp_path, monkeypatch):
+    figures = saved_figures(toy_step, monkeypatch)
+    run(toy_step, tmp_path)
+    fig, renderer = figures["toy_step.png"]
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+    assert len(legends) == 1
+    box = legends[0].get_window_extent(renderer)
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent(renderer)), f"the legend covers {ax.get_title()!r}"
+
+
+def test_the_moons_boundary_has_axis_labels(tmp_path, monkeypatch):
+    figures = saved_figures(moons, monkeypatch)
+    run(moons, tmp_path)
+    (ax,) = figures["moons_boundary.png"][0].axes
+    assert ax.get_xlabel() and ax.get_ylabel()
 
 
 def test_nudge_slopes_equal_the_engine_gradients_and_the_chain_rule(tmp_path):
@@ -91,6 +121,8 @@ def test_hidden_representations_draw_the_networks_own_plane_in_a_gif(tmp_path):
     assert results["accuracy_by_plane"] == results["accuracy"]
     assert results["frames"] == 4
     assert_gif(tmp_path / "hidden_representations.gif", frames=4)
+    with Image.open(tmp_path / "hidden_representations.gif") as image:
+        assert image.size[0] >= 640  # shown at full size in the README, with 9 pt tick labels: 10 pixels high
 
 
 @pytest.mark.parametrize("compiled", [False, True])
@@ -103,6 +135,7 @@ def test_moons_trains_and_writes_its_pictures(tmp_path, compiled):
     if can_render_svg():
         assert_svg(tmp_path / "moons_neuron.svg")
         assert "layers.0.neurons" in (tmp_path / "moons_neuron.svg").read_text(encoding="utf-8")
+        assert "layers.0.neurons" in (tmp_path / "moons_neuron.html").read_text(encoding="utf-8")  # its backward page
 
 
 def test_moons_trains_the_same_network_eagerly_and_compiled(tmp_path):
@@ -124,6 +157,18 @@ def test_gradient_flow_reproduces_the_lecture_and_forward_mode_agrees_with_rever
             assert_svg(tmp_path / f"gradient_flow_{name}.svg")
     else:
         assert len(results["skipped"]) == 4
+
+
+@pytest.mark.parametrize("renderer", ["dot", "wasm"])
+def test_the_graph_demos_render_with_the_renderer_asked_for(renderer, tmp_path):
+    import autodiff
+    from demos.draw_gallery import lecture_example
+
+    if renderer not in autodiff.graph.available_renderers():
+        pytest.skip(f"the {renderer} renderer is not installed here")
+    run(gradient_flow, tmp_path, "--max-n", "5", "--repeats", "1", "--renderer", renderer)
+    drawn = (tmp_path / "gradient_flow_f.svg").read_text(encoding="utf-8")
+    assert drawn == autodiff.to_svg(lecture_example(), renderer=renderer, show_contributions=True)
 
 
 def test_gradient_flow_fits_how_the_time_grows_only_over_enough_n(tmp_path, capsys):
@@ -260,6 +305,70 @@ def test_the_main_job_runs_from_the_command_line_and_rejects_bad_input_in_one_li
     diverges = python_m("--quick", "--lr", "1e300", "--out", str(tmp_path))
     assert diverges.returncode == 1
     assert diverges.stderr.startswith("error: fit: the loss is not finite") and "Traceback" not in diverges.stderr
+
+
+HIDE_AND_RUN = """
+import runpy, sys
+
+class Hide:
+    \"\"\"Makes the named modules look not installed: their import fails as a missing module's does.\"\"\"
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {hidden!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+
+sys.meta_path.insert(0, Hide())
+runpy.run_module({module!r}, run_name="__main__", alter_sys=True)
+"""
+
+
+def run_without(hidden: set[str], module: str, *args: str) -> subprocess.CompletedProcess:
+    """python -m module args, in a fresh interpreter in which the hidden modules cannot be imported."""
+    code = HIDE_AND_RUN.format(hidden=hidden, module=module)
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("module", "hidden", "package"),
+    [pytest.param(demo.__name__, {"numpy"}, "numpy", id=f"{demo.__name__[6:]}-numpy") for demo in DEMOS]
+    + [
+        pytest.param("demos.moons", {"matplotlib"}, "matplotlib", id="moons-matplotlib"),
+        pytest.param("demos.nudge", {"PIL"}, "Pillow", id="nudge-Pillow"),
+    ],
+)
+def test_a_demo_without_its_extra_says_in_one_line_which_extra_to_install(module, hidden, package, tmp_path):
+    done = run_without(hidden, module, "--quick", "--out", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr == f'error: this needs {package}, from the demos extra: pip install -e ".[demos]"\n'
+
+
+def test_the_benchmark_without_numpy_names_the_bench_extra():
+    done = run_without({"numpy"}, "demos.benchmark", "--quick")
+    assert done.returncode == 1
+    assert done.stderr == 'error: this needs numpy, from the bench extra: pip install -e ".[bench]"\n'
+
+
+def test_help_needs_no_extra():
+    done = run_without({"numpy", "matplotlib", "PIL"}, "demos.moons", "--help")
+    assert done.returncode == 0 and "--quick" in done.stdout and done.stderr == ""
+
+
+def test_pip_install_leaves_the_demos_out_they_run_from_a_clone():
+    tomllib = pytest.importorskip("tomllib")
+    setuptools = pytest.importorskip("setuptools")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    installed = setuptools.find_packages(str(ROOT), **config["packages"]["find"])
+    assert "autodiff" in installed and "nn" in installed
+    assert not [name for name in installed if name.split(".")[0] in ("demos", "tests")]
+
+
+def test_a_missing_module_of_no_extra_is_a_bug_and_keeps_its_traceback():
+    @common.one_line_errors
+    def main(argv):
+        import a_module_that_no_extra_provides  # noqa: F401
+
+    with pytest.raises(ModuleNotFoundError, match="a_module_that_no_extra_provides"):
+        main([])
 
 
 def test_a_failed_check_ends_the_demo_with_an_error_naming_it(capsys):

@@ -113,3 +113,79 @@ def test_a_no_grad_decorated_function_can_call_itself():
         return 0 if n == 0 else 1 + depth(n - 1)
 
     assert depth(3) == 3 and autodiff.is_grad_enabled()
+
+
+# --- argnums and has_aux, as in JAX -----------------------------------------------------
+def f_xy(x, y):
+    return x * y + y.sin()
+
+
+def test_argnums_int_gives_that_arguments_gradient_alone():
+    assert grad(f_xy, argnums=0)(2.0, 3.0) == 3.0
+    assert grad(f_xy, argnums=1)(2.0, 3.0) == 2.0 + math.cos(3.0)
+    assert grad(f_xy, argnums=-1)(2.0, 3.0) == 2.0 + math.cos(3.0)
+    assert value_and_grad(f_xy, argnums=1)(2.0, 3.0) == (6.0 + math.sin(3.0), 2.0 + math.cos(3.0))
+
+
+def test_argnums_tuple_gives_a_tuple_in_its_order():
+    assert grad(f_xy, argnums=(1, 0))(2.0, 3.0) == (2.0 + math.cos(3.0), 3.0)
+    assert grad(f_xy, argnums=(0,))(2.0, 3.0) == (3.0,)
+    assert grad(lambda x: x * x, argnums=(0,))(3.0) == (6.0,)
+
+
+def test_the_default_differentiates_every_argument_as_before():
+    # JAX's default is argnums=0; ours keeps the documented behaviour: a tuple for several arguments.
+    assert grad(f_xy)(2.0, 3.0) == (3.0, 2.0 + math.cos(3.0))
+    assert grad(lambda x: x * x)(3.0) == 6.0
+
+
+def test_arguments_not_differentiated_are_values_or_passed_as_they_are():
+    seen = {}
+
+    def loss(w, xs, name):
+        seen["xs"], seen["name"] = xs, name
+        return autodiff.sum([w * x.sin() for x in xs])
+
+    assert grad(loss, argnums=0)(2.0, [0.5, 1.5], "run 1") == math.sin(0.5) + math.sin(1.5)
+    assert all(isinstance(x, Value) for x in seen["xs"]) and seen["name"] == "run 1"
+
+
+def test_a_list_argument_in_argnums_gets_a_list_gradient():
+    assert grad(lambda scale, xs: scale * autodiff.dot(xs, xs), argnums=1)(3.0, [1.0, 2.0]) == [6.0, 12.0]
+
+
+def test_has_aux_returns_the_aux_with_values_read_as_floats():
+    def loss(x, y):
+        prediction = x * y
+        return (prediction - 1.0) ** 2, {"prediction": prediction, "inputs": [x, y], "note": "ok"}
+
+    (value, aux), gradient = value_and_grad(loss, has_aux=True)(2.0, 3.0)
+    assert value == 25.0 and gradient == (30.0, 20.0)
+    assert aux == {"prediction": 6.0, "inputs": [2.0, 3.0], "note": "ok"}
+    assert grad(loss, argnums=1, has_aux=True)(2.0, 3.0) == (20.0, aux)
+
+
+def test_has_aux_needs_a_pair():
+    message = r"<lambda>: with has_aux=True, the function must return \(value, aux\), got Value"
+    with pytest.raises(TypeError, match=message):
+        grad(lambda x: x * 2.0, has_aux=True)(1.0)
+
+
+@pytest.mark.parametrize(
+    "argnums, error, message",
+    [
+        (2, ValueError, r"f_xy: argnums 2 is out of range for 2 arguments"),
+        ((0, -2), ValueError, r"f_xy: argnums names argument 0 twice"),
+        (True, TypeError, r"f_xy: argnums must be an int or a tuple of ints, got True"),
+        ("0", TypeError, r"f_xy: argnums must be an int or a tuple of ints, got '0'"),
+        ((0, 1.0), TypeError, r"argnums must be an int or a tuple of ints"),
+    ],
+)
+def test_bad_argnums_are_named(argnums, error, message):
+    with pytest.raises(error, match=message):
+        grad(f_xy, argnums=argnums)(2.0, 3.0)
+
+
+def test_has_aux_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"has_aux must be True or False, got 1"):
+        grad(f_xy, has_aux=1)

@@ -41,12 +41,13 @@ def test_a_node_used_twice_by_one_op_has_two_edges_into_it():
     assert edges.count(("n0", "n1_op", "")) == 2
 
 
-def test_node_ids_follow_the_topological_order():
+def test_node_ids_follow_a_topological_order_first_input_first():
     f, _, _ = lecture_example()
-    source = draw_dot(f).source
-    order = autodiff.topological_order(f)
+    nodes = dot_nodes(draw_dot(f).source)
+    order = autodiff.topological_order(f, parents=lambda node: node.parents[::-1])
+    assert [node.label or node.op for node in order] == ["x1", "log", "x2", "*", "+", "sin", "f"]
     for i, node in enumerate(order):
-        assert f"data {autodiff.graph.format.number(node.data)}" in dot_nodes(source)[f"n{i}"]
+        assert f"data {autodiff.graph.format.number(node.data)}" in nodes[f"n{i}"]
 
 
 def test_the_same_expression_gives_the_same_source_every_time_and_in_another_process():
@@ -78,6 +79,15 @@ def test_edges_name_the_operands_where_their_order_matters():
     slope = dot_edges(draw_dot(a.leaky_relu(0.1)).source)
     assert "headlabel=slope" in [attrs for _, _, attrs in slope]
     assert "label=0.1 " in draw_dot(a.leaky_relu(0.1)).source  # the slope, a constant
+
+
+def test_edges_into_the_new_ordered_ops_name_their_operands():
+    a, b, c = Value(1.0, "a"), Value(2.0, "b"), Value(3.0, "c")
+    for out in (a % b, a.atan2(b)):
+        assert [attrs for _, _, attrs in dot_edges(draw_dot(out).source)[:2]] == ["headlabel=1", "headlabel=2"]
+    clamped = [attrs for _, head, attrs in dot_edges(draw_dot(a.clamp(b, c)).source) if head.endswith("_op")]
+    assert clamped == ["", "headlabel=lo", "headlabel=hi"]
+    assert "label=clamp" in draw_dot(a.clamp(b, c)).source and 'label="%"' in draw_dot(a % b).source
 
 
 def test_show_grad_false_draws_data_only():

@@ -124,14 +124,6 @@ def test_the_docstring_examples_hold(module):
     assert doctest.testmod(importlib.import_module(module)).failed == 0
 
 
-def test_the_readme_shows_the_explanation_that_explain_gives():
-    from pathlib import Path
-
-    f, x1, _ = lecture_example()
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    assert f">>> print(x1.explain_grad(f))\n{x1.explain_grad(f)}\n```" in readme
-
-
 def test_explain_accepts_a_numpy_integer_for_digits():
     np = pytest.importorskip("numpy")
     f, x1, _ = lecture_example()

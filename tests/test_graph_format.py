@@ -45,6 +45,9 @@ def test_describe_uses_labels_and_writes_unlabelled_nodes_as_expressions():
     assert describe(-(x1 * 3)) == "-(x1 * 3)"
     assert describe(x1 ** (x2**x1)) == "x1 ** x2 ** x1"
     assert describe((x1**x2) ** x1) == "(x1 ** x2) ** x1"
+    assert describe(x1 % (x2 % x1)) == "x1 % (x2 % x1)" and describe(x1 * x2 % x1) == "x1 * x2 % x1"
+    assert describe((x1 + x2) % 3) == "(x1 + x2) % 3"
+    assert describe(x1.atan2(x2).clamp(0, 1)) == "clamp(atan2(x1, x2), 0, 1)"
 
 
 def test_describe_cuts_deep_and_long_expressions():

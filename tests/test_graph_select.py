@@ -15,9 +15,11 @@ def chain(n: int) -> Value:
     return x
 
 
-def test_without_options_every_node_is_drawn_in_topological_order():
+def test_without_options_every_node_is_drawn_in_topological_order_first_input_first():
     f, _, _ = lecture_example()
-    assert [d.node for d in select_nodes(f)] == autodiff.topological_order(f)
+    drawn = [d.node for d in select_nodes(f)]
+    assert drawn == autodiff.topological_order(f, parents=lambda node: node.parents[::-1])
+    assert [node.label or node.op for node in drawn] == ["x1", "log", "x2", "*", "+", "sin", "f"]
 
 
 def test_depth_keeps_the_ops_nearest_the_root_and_cuts_the_rest():

@@ -37,6 +37,14 @@ def test_the_second_derivative_of_sin_is_minus_sin(x):
         (lambda v: v.sigmoid(), -0.8), (lambda v: v.cos(), 1.1), (lambda v: 1 / v, 1.5), (lambda v: v**-2, -1.5),
         (lambda v: v**Value(2.5), 1.4), (lambda v: 3**v, 0.7), (lambda v: (v * v).relu(), 0.9),
         (lambda v: v.leaky_relu(0.3) * v, -0.9), (lambda v: abs(v) * v, -2.0), (lambda v: v.max(v * v), 0.5),
+        # the primitives of forward mode's issue: each through create_graph
+        (lambda v: v.tan(), 0.4), (lambda v: v.asin(), 0.3), (lambda v: v.acos(), -0.5), (lambda v: v.atan(), 1.2),
+        (lambda v: (0.5 * v + 1.0).atan2(v), 0.8), (lambda v: v.atan2(-2.0), -0.6), (lambda v: v.sinh(), 0.7),
+        (lambda v: v.cosh(), -0.6), (lambda v: v.log1p(), 0.5), (lambda v: v.expm1(), -0.3), (lambda v: v.log2(), 1.7),
+        (lambda v: v.log10(), 2.5), (lambda v: v.floor() * v * v, 1.3), (lambda v: v.ceil() * v * v, -1.3),
+        (lambda v: (v * v % 0.7) * v, 1.1), (lambda v: (2.0 % v) * v * v, 0.9), (lambda v: v.clamp(0.0, 1.0) * v, 0.6),
+        (lambda v: (v * v).clamp(v, 2.0 * v) * v, 1.7), (lambda v: (v * v).clamp(v, 2.0 * v) * v, 0.8),
+        (lambda v: (v * v).clamp(v, 2.0 * v) * v, 3.0), (lambda v: 0.0 ** v * v + v ** v, 1.3),
     ],
 )  # fmt: skip
 def test_second_derivatives_match_central_differences_of_the_gradient(f, x):

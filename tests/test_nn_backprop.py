@@ -1,8 +1,7 @@
 """An MLP's gradients equal the closed-form backprop equations, and a batch's gradient is the mean of per-example ones.
 
-The reference is the vectorized BP1-BP4 of the forward/backprop notebook
-(001_c20bbb9382e7f644.txt in ../shared/references/), written in numpy over a
-whole batch, for the cost C = sum over examples of 1/2 ||a^L - y||^2:
+The reference is the vectorized BP1-BP4 of the forward/backprop notebook, written
+in numpy over a whole batch, for the cost C = sum over examples of 1/2 ||a^L - y||^2:
 
     BP1  delta^L = (a^L - y) * sigma'(z^L)
     BP2  delta^l = (W^(l+1))^T delta^(l+1) * sigma'(z^l)
@@ -133,7 +132,7 @@ def per_example_gradients(model, loss, X, y):
     ],
 )
 def test_a_training_step_follows_the_mean_of_the_per_example_gradients(loss, sizes, targets):
-    # The batch-gradient Q&A (003_ea3042dfdea6a7ce.txt): one gradient for a batch is the mean of the
+    # The Q&A on batch gradients: one gradient for a batch is the mean of the
     # per-example gradients. With lr = 1 and plain SGD, a step moves each parameter by exactly that mean.
     rng = np.random.default_rng(5)
     X = [list(x) for x in rng.normal(size=(12, 4))]

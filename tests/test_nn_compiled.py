@@ -121,3 +121,25 @@ def test_a_diverging_compiled_run_stops_with_the_epoch_and_step_and_keeps_finite
     assert failed_epoch == len(states) >= 2
     assert model.state_dict() == states[-1]
     assert all(math.isfinite(v) for v in model.state_dict().values())
+
+
+@pytest.mark.parametrize("where", ["input", "target"])
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_an_example_that_overflows_where_the_loss_is_traced_is_the_same_non_finite_loss_error_both_ways(
+    compiled, where
+):
+    X, y = nn.data.make_moons(20, noise=0.1, seed=0)
+    y = [float(t) for t in y]
+    if where == "input":
+        X[0] = [1e306, -1e306]  # the squared error of its prediction overflows
+    else:
+        y[0] = 1e200  # (prediction - 1e200) ** 2 overflows
+    model = nn.MLP(2, [4, 1], seed=0)
+    before = model.state_dict()
+    with pytest.raises(NonFiniteLossError, match=r"fit: the loss is not finite at X\[0\]") as info:
+        fit(model, X, y, loss="mse", optimizer=nn.optim.SGD(model.parameters(), lr=0.1), batch_size=5,
+            progress=False, compiled=compiled)  # fmt: skip
+    assert "before the first step" in str(info.value) and "OverflowError: **: result overflows" in str(info.value)
+    assert isinstance(info.value.__cause__, OverflowError)
+    assert info.value.history.epochs == 0
+    assert model.state_dict() == before

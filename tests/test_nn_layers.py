@@ -120,6 +120,7 @@ def pre_activation_spread(model, X):
     return statistics.pstdev(values)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_signals_keep_their_scale_through_twelve_layers_at_initialisation(activation):
     # Deep stacks train only if activations neither die out nor blow up with depth. With weights

@@ -178,6 +178,58 @@ def test_a_step_that_would_overflow_raises_and_changes_nothing():
     assert (c.data, adam.m, adam.v, adam.steps) == (1e308, [0.0], [0.0], 0)
 
 
+class InterruptedParameter(Value):
+    """A parameter whose next assignment of `data` raises KeyboardInterrupt (as Ctrl-C could), once armed."""
+
+    armed = False
+
+    @property
+    def data(self):
+        return Value.data.__get__(self)
+
+    @data.setter
+    def data(self, x):
+        if self.armed:
+            self.armed = False
+            raise KeyboardInterrupt
+        Value.data.__set__(self, x)
+
+
+OPTIMIZERS = {
+    "sgd-momentum": lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01, schedule=lambda t: 0.1 / (t + 1)),
+    "adam": lambda ps: Adam(ps, lr=0.05, weight_decay=0.01),
+}
+
+
+def optimizer_state(opt):
+    return {key: getattr(opt, key, None) for key in ("lr", "steps", "buffers", "m", "v")}
+
+
+@pytest.mark.parametrize("interrupted", [0, 2, 3], ids=["first", "middle", "last"])
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+def test_an_interrupt_while_parameters_are_assigned_changes_nothing(make_optimizer, interrupted):
+    params = [InterruptedParameter(x) for x in START]
+    reference = [Value(x) for x in START]  # the same optimizer on plain Values, never interrupted
+    opt, ref_opt = make_optimizer(params), make_optimizer(reference)
+    for ps, o in ((params, opt), (reference, ref_opt)):  # one step, so that moments and buffers hold something
+        for p, g in zip(ps, objective_gradient([p.data for p in ps])):
+            p.grad = g
+        o.step()
+    before = ([p.data for p in params], optimizer_state(opt))
+    for p, g in zip(params, objective_gradient(before[0])):
+        p.grad = g
+    params[interrupted].armed = True
+    with pytest.raises(KeyboardInterrupt):
+        opt.step()
+    assert ([p.data for p in params], optimizer_state(opt)) == before
+    opt.step()  # the step again, uninterrupted: as if the interrupted one never happened
+    for p, g in zip(reference, objective_gradient(before[0])):
+        p.grad = g
+    ref_opt.step()
+    assert [p.data for p in params] == [p.data for p in reference]
+    assert optimizer_state(opt) == optimizer_state(ref_opt)
+
+
 def test_a_parameter_listed_twice_is_stepped_once():
     p = Value(1.0)
     opt = SGD([p, p], lr=0.5)

@@ -150,3 +150,52 @@ def test_a_binary_file_is_an_error_naming_it(tmp_path):
 def test_a_missing_file_says_which(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nowhere.json"):
         load(tmp_path / "nowhere.json")
+
+
+def test_a_symlink_to_an_endless_device_is_refused_before_anything_is_read(tmp_path):
+    path = tmp_path / "model.json"
+    path.symlink_to("/dev/zero")  # read without bound, it fills the memory until the process is killed
+    with pytest.raises(ValueError, match=r"model.json: not a regular file but a character device"):
+        load(path)
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    path = tmp_path / "model.json"
+    os.mkfifo(path)  # opened for reading as usual, it blocks until something writes
+    with pytest.raises(ValueError, match=r"model.json: not a regular file but a FIFO"):
+        load(path)
+
+
+def test_a_directory_is_refused_naming_it(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=r"models: not a regular file but a directory"):
+        load(folder)
+
+
+def test_a_file_over_max_bytes_is_refused_before_parsing_saying_how_to_raise_the_limit(tmp_path):
+    path = tmp_path / "model.json"
+    save(MLP(2, [3, 1], seed=0), path)
+    size = path.stat().st_size
+    with pytest.raises(ValueError) as raised:
+        load(path, max_bytes=size - 1)
+    assert str(raised.value) == (
+        f"load: {path}: the file is {size} bytes, more than max_bytes={size - 1}; "
+        "if it is a model you trust, raise the limit: nn.load(path, max_bytes=...)"
+    )
+    assert load(path, max_bytes=size).state_dict() == MLP(2, [3, 1], seed=0).state_dict()
+    assert nn.serialize.MAX_BYTES == 64 * 2**20
+
+
+def test_a_file_that_says_it_is_small_but_holds_more_is_refused(tmp_path):
+    status = "/proc/self/status"  # its size reads as 0, its text is a few hundred bytes
+    if not os.path.exists(status) or os.stat(status).st_size != 0:
+        pytest.skip("needs Linux's /proc")
+    with pytest.raises(ValueError, match=r"status: the file holds more than 10 bytes, more than max_bytes=10"):
+        load(status, max_bytes=10)
+
+
+@pytest.mark.parametrize("max_bytes, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_max_bytes_must_be_a_positive_int(tmp_path, max_bytes, error):
+    with pytest.raises(error, match="load: max_bytes must be"):
+        load(write(tmp_path, good_document()), max_bytes=max_bytes)

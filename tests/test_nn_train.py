@@ -21,6 +21,7 @@ def train_moons(seed=0):
     return model, history, X, y
 
 
+@pytest.mark.slow
 def test_an_mlp_learns_the_moons_to_at_least_97_percent_on_training_and_fresh_data():
     model, history, X, y = train_moons()
     assert accuracy(model, X, y, loss="binary_cross_entropy") >= 0.97
@@ -203,7 +204,7 @@ def test_bad_arguments_to_fit_are_clear_errors():
         fit(model, X, y, loss="mse", optimizer=model.parameters())
     with pytest.raises(TypeError, match=r"fit: callbacks\[0\] must be a function"):
         fit(model, X, y, loss="mse", optimizer=opt, callbacks=["print"])
-    with pytest.raises(ValueError, match=r"fit: at epoch 1, step 1 of 1: hinge: label must be -1 or 1, got 0"):
+    with pytest.raises(ValueError, match=r"fit: y\[\d+\]: hinge: label must be -1 or 1, got 0"):
         fit(model, X, y, loss="hinge", optimizer=opt, batch_size=10)
     with pytest.raises(TypeError, match=r"fit: validation_data must be a pair"):
         fit(model, X, y, loss="mse", optimizer=opt, validation_data=X)
@@ -227,3 +228,58 @@ def test_numpy_integers_work_for_counts_and_seeds():
             seed=count(3), progress=False)  # fmt: skip
         results.append([p.data for p in model.parameters()])
     assert len(X) == 40 and results[0] == results[1]
+
+
+def three_classes(n):
+    X, _ = nn.data.make_moons(n, noise=0.1, seed=0)
+    return X, [i % 3 for i in range(n)]
+
+
+BAD_LAST_TARGETS = [
+    ("binary_cross_entropy", lambda n: (nn.data.make_moons(n, noise=0.1, seed=0)[0], [i % 2 for i in range(n)]), 1,
+     2, ValueError, r"fit: y\[39\]: binary_cross_entropy: target must be 0 or 1, got 2"),
+    ("hinge", lambda n: (nn.data.make_moons(n, noise=0.1, seed=0)[0], [1 - 2 * (i % 2) for i in range(n)]), 1,
+     0, ValueError, r"fit: y\[39\]: hinge: label must be -1 or 1, got 0"),
+    ("cross_entropy", three_classes, 3,
+     3, ValueError, r"fit: y\[39\]: cross_entropy: target must be a class index in \[0, 3\), got 3"),
+    ("cross_entropy", three_classes, 3,  # equal to 1, but not a class index: not taken for the 1 seen before
+     1.0, TypeError, r"fit: y\[39\]: cross_entropy: target must be a class index \(an int\), got float"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize(
+    "loss, data, nout, bad, error, message", BAD_LAST_TARGETS, ids=["bce 2", "hinge 0", "class 3", "class 1.0"]
+)
+def test_a_bad_target_in_the_last_batch_is_refused_before_the_first_step(
+    loss, data, nout, bad, error, message, compiled
+):
+    X, y = data(40)
+    y[-1] = bad
+    model = nn.MLP(2, [4, nout], seed=0)
+    before = model.state_dict()
+    optimizer = nn.optim.SGD(model.parameters(), lr=0.5)
+    with pytest.raises(error, match=message):
+        fit(model, X, y, loss=loss, optimizer=optimizer, batch_size=8, shuffle=False, progress=False, compiled=compiled)
+    assert model.state_dict() == before and optimizer.steps == 0
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_a_bad_validation_target_is_refused_before_the_first_step(compiled):
+    X, y = nn.data.make_moons(20, noise=0.1, seed=0)
+    model = nn.MLP(2, [4, 1], seed=0)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"fit: validation_data y\[1\]: binary_cross_entropy: target must be 0 or 1"):
+        fit(model, X, y, loss="binary_cross_entropy", optimizer=nn.optim.SGD(model.parameters(), lr=0.5),
+            validation_data=(X[:2], [0, -1]), progress=False, compiled=compiled)  # fmt: skip
+    assert model.state_dict() == before
+
+
+def test_a_target_is_checked_with_the_first_prediction_but_only_its_own_loss_must_be_finite():
+    model = nn.Neuron(2, activation="linear")
+    model.load_state_dict({"w.0": 1.0, "w.1": 0.0, "b": 0.0})  # the prediction is x[0]
+    X = [[1.5e154, 0.0]] + [[0.5 * i, 0.0] for i in range(1, 10)]
+    y = [x[0] for x in X]  # every loss is 0; X[0]'s prediction against y[1] would square to about 2e308
+    history = fit(model, X, y, loss="mse", optimizer=nn.optim.SGD(model.parameters(), lr=0.1), epochs=1,
+                  batch_size=10, progress=False)  # fmt: skip
+    assert history.loss == [0.0] and model.state_dict() == {"w.0": 1.0, "w.1": 0.0, "b": 0.0}

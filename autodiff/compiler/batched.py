@@ -1,43 +1,57 @@
 """Run a Program on a batch of examples with numpy, one op for many nodes at once.
 
-Every node that depends on the inputs is a row of a (rows x examples) array.
+Every node that depends on the inputs is a row of a (rows x examples) array V.
 Those nodes are scheduled by level (1 + the level of their deepest parent) and
 grouped by op; a group's outputs are contiguous rows, so one numpy call applies
-the op's rule (`autodiff/ops.py`, evaluated on `NumpyMath`) to every node of the
-group and every example at once.
+the op's rule (`autodiff/ops.py`) to every node of the group and every example at
+once. The schedule is written once as straight-line numpy source
+(`batch_source.py`): a call runs one generated function per block of examples, a
+few dozen numpy calls writing into arrays kept from call to call.
 
 Parameters and constants are shared by all examples: they enter as columns that
 broadcast over the batch, and a parameter's gradient is summed over the examples
 (or kept per example). Nodes that depend on parameters only, a regulariser say,
-are computed once per call rather than once per example: by their own compiled
-float program, whose inputs are the parameters and the gradients arriving at
-those nodes (or, for per-example gradients, by the eager engine).
+are scheduled the same way as rows of a column S, computed once per call; their
+gradients arrive from the batch (summed, or per example) and go back to the
+parameters after it.
 
 One pattern gets a matrix product: the `dot` nodes of a dense layer (weights all
 parameters, inputs the same rows) become W @ X, and their backward pass becomes
 G @ X.T and W.T @ G. That is the dot rule (d/dw_i = x_i, d/dx_i = w_i) summed over
 the examples and the layer's neurons; the fusion checks that the rule has that form.
+A bias added to such a dot (and read by nothing else) joins the product, as
+[W | b] @ [X; 1], + having partials 1 (checked too). Such a layer's weights sit next
+to each other in the parameter vector, so W is a view of it and G @ X.T lands in the
+gradient vector without a copy.
+
+An example whose numbers are not finite goes to the eager engine. Rather than every
+value, the check reads the rows that no consumer is known to carry an inf or nan
+from (a consumer made of +, - and * alone, or a dense layer, always does).
+
+Large batches run in blocks of examples, their arrays kept from call to call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import functions
-from ..ops import DOT, Op
-from ..value import Value, apply, constant, enable_grad
+from ..ops import ADD, DOT, Op
+from ..value import Value, constant
+from .batch_source import CONST, PARAM, ROW, SHARED, Group, Operand, Schedule, generate, propagates
 from .codegen import SourceMath, Sym
-from .compiled import CompiledFunction
 from .numpy_math import NumpyMath
-from .trace import Program, trace
+from .trace import Program
 
 __all__ = ["BatchedProgram"]
 
-ROW, PARAM, CONST, SHARED = "row", "param", "const", "shared"
-MAX_BLOCK_BYTES = 512 * 2**20  # split a batch so the value and gradient arrays stay under this
+BLOCK_EXAMPLES = 4096  # examples per block: a block's values and gradients stay in cache
+MAX_BLOCK_BYTES = 512 * 2**20  # and under this, for a program of very many nodes
+MAX_STATES = 8  # batch widths whose arrays and bound functions a thread keeps
+STACK_MIN = 8  # an op with this many operands of one kind reads them as one stacked array
 
 
 def _dot_rule_swaps_weights_and_inputs() -> bool:
@@ -49,29 +63,12 @@ def _dot_rule_swaps_weights_and_inputs() -> bool:
 DENSE_FUSION = _dot_rule_swaps_weights_and_inputs()
 
 
-@dataclass
-class Operand:
-    """Where one operand position of a group reads from, by kind and index."""
-
-    kind: str
-    index: np.ndarray
-    rows: slice | np.ndarray = field(init=False)
-    unique: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.rows = _as_slice(self.index)
-        self.unique = len(set(self.index.tolist())) == len(self.index)
+def _add_rule_is_a_sum() -> bool:
+    out = ADD.forward(SourceMath, Sym("a"), Sym("b"))
+    return out.src == "(a + b)" and ADD.partials(SourceMath, Sym("out"), Sym("a"), Sym("b")) == (1.0, 1.0)
 
 
-@dataclass
-class Group:
-    """Nodes of one op at one level, computed together; outputs are rows `rows`."""
-
-    op: Op
-    rows: slice
-    operands: list[Operand]
-    dense: bool = False  # operands: weights (nodes x k, flattened) as PARAM, inputs (k) as ROW
-    weights_shape: tuple[int, int] = (0, 0)
+AFFINE_FUSION = DENSE_FUSION and _add_rule_is_a_sum()
 
 
 class BatchedProgram:
@@ -81,12 +78,11 @@ class BatchedProgram:
         self.program = program
         ops, parents = program.ops, program.parents
         self.n_inputs = len(program.inputs)
-        self.param_slots = sorted({k for k in program.params if k is not None})
-        param_index = {k: j for j, k in enumerate(self.param_slots)}
+        param_set = {k for k in program.params if k is not None}
         const_index = {k: j for j, (k, _) in enumerate(program.constants)}
         self.constants = np.array([c for _, c in program.constants], dtype=float)
 
-        # Which nodes depend on the examples; the others are shared by the whole batch.
+        # Which nodes depend on the examples (rows of V); the others depend on parameters only (rows of S).
         per_example = [False] * len(program)
         for k in program.inputs:
             if k is not None:
@@ -94,67 +90,179 @@ class BatchedProgram:
         for k, op in enumerate(ops):
             if op is not None:
                 per_example[k] = any(per_example[j] for j in parents[k])
-        self.shared_slots = [k for k, op in enumerate(ops) if op is not None and not per_example[k]]
-        used_by_batch = {j for k, op in enumerate(ops) if op is not None and per_example[k] for j in parents[k]}
-        wanted = used_by_batch | set(program.aux)
-        self.shared_outputs = [k for k in self.shared_slots if k in wanted]
-        shared_index = {k: j for j, k in enumerate(self.shared_outputs)}
-
-        row = {k: i for i, k in enumerate(program.inputs) if k is not None}
 
         def kind(j: int) -> str:
-            if per_example[j]:
-                return ROW
-            return PARAM if j in param_index else SHARED if j in shared_index else CONST
-
-        def source(j: int) -> int:
-            index = {ROW: row, PARAM: param_index, SHARED: shared_index, CONST: const_index}[kind(j)]
-            return index[j]
+            if ops[j] is not None:
+                return ROW if per_example[j] else SHARED
+            return ROW if per_example[j] else PARAM if j in param_set else CONST
 
         level = [0] * len(program)
-        buckets: dict[tuple, list[int]] = {}
+        keys: dict[int, tuple] = {}
+        consumers = [0] * len(program)
+        for k in (program.output, *program.aux):
+            consumers[k] += 1
         for k, op in enumerate(ops):
-            if op is None or not per_example[k]:
+            if op is not None:
+                level[k] = 1 + max(level[j] for j in parents[k])
+                keys[k] = _group_key(op, level[k], parents[k], tuple(kind(j) for j in parents[k]))
+                for j in parents[k]:
+                    consumers[j] += 1
+        # A dense layer's bias: w . x + b, the dot read by nothing else, is one product [W | b] @ [X; 1].
+        fused = {
+            k: parents[k][0]
+            for k, op in enumerate(ops)
+            if AFFINE_FUSION and op is ADD and per_example[k] and kind(parents[k][1]) == PARAM
+            and keys.get(parents[k][0], (0, ""))[1] == "dense" and consumers[parents[k][0]] == 1
+        }  # fmt: skip
+        buckets: dict[bool, dict[tuple, list[int]]] = {True: {}, False: {}}
+        covered = set()  # nodes whose non-finite value would make a consumer's non-finite too
+        for k, op in enumerate(ops):
+            if op is None or k in fused.values():
                 continue
-            level[k] = 1 + max(level[j] for j in parents[k])
-            kinds = tuple(kind(j) for j in parents[k])
-            buckets.setdefault(self._group_key(op, level[k], parents[k], kinds), []).append(k)
+            key = keys[k] if k not in fused else (level[k], "affine", keys[fused[k]][2])
+            buckets[per_example[k]].setdefault(key, []).append(k)
+            dot = fused.get(k, k)
+            dense_from = len(parents[dot]) // 2 if key[1] in ("dense", "affine") else None  # W @ X carries X's inf
+            for i, j in enumerate(parents[dot]):
+                if dense_from is not None and i >= dense_from or propagates(ops[dot], len(parents[dot]), i):
+                    covered.add(j)
+        order = {space: sorted(buckets[space], key=lambda key: key[0]) for space in buckets}  # by level, stable
+        for space in buckets:
+            _read_order(buckets[space], order[space], {k: parents[fused.get(k, k)] for k in keys})
 
-        self.groups: list[Group] = []
-        next_row = self.n_inputs
-        for key in sorted(buckets, key=lambda key: key[0]):  # stable: by level, then first appearance
-            slots = buckets[key]
+        # The parameters' positions in the vector the batch reads: a dense layer's weights
+        # consecutive, row by row (its matrix is then a view), and each group's in its node order.
+        param_index: dict[int, int] = {}
+
+        def place(slots: Iterable[int]) -> None:
             for k in slots:
-                row[k] = next_row
-                next_row += 1
-            rows = slice(next_row - len(slots), next_row)
-            group_parents = [parents[k] for k in slots]
-            if key[1] == "dense":
-                half = len(group_parents[0]) // 2
-                weights = np.array([[param_index[j] for j in ps[:half]] for ps in group_parents])
-                inputs = np.array([row[j] for j in group_parents[0][half:]])
-                operands = [Operand(PARAM, weights.ravel()), Operand(ROW, inputs)]
-                self.groups.append(Group(DOT, rows, operands, dense=True, weights_shape=weights.shape))
-                continue
-            operands = [
-                Operand(kinds, np.array([source(ps[position]) for ps in group_parents]))
-                for position, kinds in enumerate(key[2])  # the group key holds each position's kind
-            ]
-            self.groups.append(Group(ops[slots[0]], rows, operands))
-        self.n_rows = next_row
-        self.output_row = row.get(program.output) if per_example[program.output] and ops[program.output] else None
-        self.aux_sources = [(kind(k), source(k)) for k in program.aux]
-        # Scratch rows for a group's gradient contributions (or a dense layer's input gradients).
-        self.scratch_rows = max([1] + [max(g.rows.stop - g.rows.start, g.weights_shape[1]) for g in self.groups])
-        self._buffers: dict[str, np.ndarray] = {}
-        self._shared_compiled: CompiledFunction | None = None
+                param_index.setdefault(k, len(param_index))
 
-    @staticmethod
-    def _group_key(op: Op, level: int, parents: tuple[int, ...], kinds: tuple[str, ...]) -> tuple:
-        half = len(parents) // 2
-        if DENSE_FUSION and op is DOT and all(k == PARAM for k in kinds[:half]) and all(k == ROW for k in kinds[half:]):
-            return (level, "dense", parents[half:])
-        return (level, id(op), kinds, len(parents))
+        for space in (True, False):
+            for key in order[space]:
+                group_parents = [parents[k] for k in buckets[space][key]]
+                if key[1] == "dense":
+                    place(j for ps in group_parents for j in ps[: len(ps) // 2])
+                elif key[1] == "affine":  # each neuron's weights, then its bias
+                    for k in buckets[space][key]:
+                        place([*parents[fused[k]][: len(parents[fused[k]]) // 2], parents[k][1]])
+                elif key[1] == "stack":
+                    if key[3] == PARAM:
+                        place(ps[i] for i in range(key[4]) for ps in group_parents)
+                else:
+                    for position, position_kind in enumerate(key[2]):
+                        if position_kind == PARAM:
+                            place(ps[position] for ps in group_parents)
+        place(k for k in program.params if k is not None)  # read by no group
+        self.param_slots = sorted(param_index, key=param_index.__getitem__)
+
+        rows: dict[str, dict[int, int]] = {
+            ROW: {k: i for i, k in enumerate(program.inputs) if k is not None},
+            SHARED: {},
+            PARAM: param_index,
+            CONST: const_index,
+        }
+
+        affine_inputs = {key[2] for key in order[True] if key[1] == "affine"}
+
+        def groups_of(space: bool, first_row: int) -> tuple[list[Group], int]:
+            """The space's groups, in level order; their rows in the order of `placed`. A group that
+            is the whole input of an affine layer is followed by a row of ones, that layer's [X; 1]."""
+            own = rows[ROW if space else SHARED]
+            next_row = first_row
+            for key in placed[space]:
+                for k in buckets[space][key]:
+                    own[k] = next_row
+                    next_row += 1
+                if space and tuple(buckets[space][key]) in affine_inputs:
+                    self.ones_rows.append(next_row)
+                    next_row += 1
+                if space and key in checked:
+                    self.checked_rows = slice(self.n_inputs, next_row)
+            groups = []
+            for key in order[space]:
+                slots = buckets[space][key]
+                dots = [fused.get(k, k) for k in slots]  # an affine node reads its dot's operands, and its bias
+                operands_of = [[(kind(j), rows[kind(j)][j]) for j in parents[d]] for d in dots]
+                if key[1] == "affine":
+                    operands_of = [[*node, (PARAM, param_index[parents[k][1]])] for node, k in zip(operands_of, slots)]
+                span = slice(own[slots[0]], own[slots[0]] + len(slots))
+                groups.append(_group(ops[dots[0]], key, span, operands_of))
+            return groups, next_row
+
+        # The rows of V whose values the check for non-finite numbers must read come first: those
+        # of a group with a node that no consumer carries an inf or nan from (the output, say).
+        checked = [key for key in order[True] if not covered.issuperset(buckets[True][key])]
+        placed = {False: order[False], True: checked + [key for key in order[True] if key not in checked]}
+        self.ones_rows: list[int] = []
+        self.checked_rows = slice(self.n_inputs, self.n_inputs)
+        self.shared_groups, n_shared = groups_of(False, 0)
+        self.groups, self.n_rows = groups_of(True, self.n_inputs)
+        self.shared_slots = sorted(rows[SHARED], key=rows[SHARED].__getitem__)
+        assert len(self.shared_slots) == n_shared
+        output = program.output
+        self.output_row = rows[ROW].get(output) if per_example[output] and ops[output] else None
+        self.aux_sources = [(kind(k), rows[kind(k)][k]) for k in program.aux]
+
+        # Gradients go back to the program's parameter list: internal position i is parameter take[i].
+        first: dict[int, int] = {}
+        for j, k in enumerate(program.params):
+            if k is not None:
+                first.setdefault(k, j)
+        self._param_take = np.array([first[k] for k in self.param_slots], dtype=np.intp)
+        self._used = np.array([j for j, k in enumerate(program.params) if k is not None], dtype=np.intp)
+        self._used_internal = np.array([param_index[program.params[j]] for j in self._used], dtype=np.intp)
+        self._all_used = len(self._used) == len(program.params) == len(param_index)
+        self._functions: dict[str, tuple[Callable[..., Any], ...]] = {}
+        self._local = threading.local()
+
+    def source(self, mode: str) -> str:
+        """The generated numpy source: mode "forward", "summed" or "per_example"."""
+        return generate(self._schedule(), mode)[0]
+
+    def _schedule(self) -> Schedule:
+        assert self.output_row is not None  # the caller runs such programs in the eager engine
+        return Schedule(
+            self.groups,
+            self.shared_groups,
+            self.n_inputs,
+            self.output_row,
+            self.constants,
+            len(self.param_slots),
+            self.ones_rows,
+        )
+
+    def _compiled(self, mode: str) -> tuple[Callable[..., Any], ...]:
+        """The binders of `mode` (see `batch_source.generate`), generated and compiled on first use."""
+        functions = self._functions.get(mode)
+        if functions is None:
+            text, bound = generate(self._schedule(), mode)
+            namespace: dict[str, Any] = {}
+            exec(compile(text, f"<autodiff.compile batch {mode}>", "exec"), namespace)
+            functions = self._functions[mode] = namespace["make"](np, NumpyMath, bound)
+        return functions
+
+    def _state(self, mode: str, width: int) -> _State:
+        """The arrays and bound functions for blocks of `width` examples, kept from call to call in
+        this thread (another thread gets its own: two calls at once must not share arrays)."""
+        state = self._local.__dict__.get("states", {}).get((mode, width))
+        if state is None:
+            V, G = self._arrays(width)  # first: new, wider arrays drop the states bound to the old ones
+            states = self._local.__dict__.setdefault("states", {})
+            if len(states) >= MAX_STATES:  # batch sizes seen long ago: let their arrays go
+                del states[next(iter(states))]
+            sizes = len(self.param_slots), len(self.shared_slots), self.checked_rows.stop - self.checked_rows.start
+            state = states[mode, width] = _State(self._compiled(mode), V, G, *sizes)
+        return state
+
+    def _arrays(self, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Values and gradients (rows x width): views of the widest arrays this thread has needed.
+        Fresh arrays of this size cost more in page faults than the arithmetic on them."""
+        arrays = getattr(self._local, "arrays", None)
+        if arrays is None or arrays[0].shape[1] < width:
+            arrays = self._local.arrays = (np.empty((self.n_rows, width)), np.empty((self.n_rows, width)))
+            self._local.states = {}  # their views were of the old arrays
+        return arrays[0][:, :width], arrays[1][:, :width]
 
     # --- running ---------------------------------------------------------------------
     def forward(self, X: np.ndarray, params: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -162,250 +270,235 @@ class BatchedProgram:
         An example with a non-finite number anywhere in its forward pass gets the value nan
         (the caller replays it in the eager engine)."""
         n = X.shape[0]
-        chunk = self._chunk(with_grad=False)
-        if n > chunk:
-            values, aux = zip(*[self.forward(X[i : i + chunk], params) for i in range(0, n, chunk)])
-            return np.concatenate(values), np.concatenate(aux)
-        P = np.array([params[j] for j in self._param_positions()], dtype=float)
-        columns = self._columns(P, self._shared_values(P))
-        V = self._buffer("values", n, self.n_rows)
-        self._forward(V, X, columns)
-        return self._outputs(V, columns)
-
-    def run(
-        self, X: np.ndarray, params: Sequence[float], per_example: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Values (n,), aux values (n, aux), input gradients (n, inputs), and parameter gradients
-        per example (n, params) or summed (params,), for the rows of X. An example whose
-        numbers are not finite needs the eager engine (the caller replays it); one with a
-        non-finite intermediate value gets the value nan, even if its output came back finite."""
-        n = X.shape[0]
-        chunk = self._chunk(with_grad=True)
-        if n > chunk:
-            parts = [self.run(X[i : i + chunk], params, per_example) for i in range(0, n, chunk)]
-            values, aux, inputs, grads = zip(*parts)
-            summed = np.concatenate(grads, axis=0) if per_example else np.sum(grads, axis=0)
-            return np.concatenate(values), np.concatenate(aux), np.concatenate(inputs, axis=0), summed
-
-        P = np.array([params[j] for j in self._param_positions()], dtype=float)
-        shared = None if per_example else self._shared_program(P)
-        if shared is None:  # the eager engine: per-example Jacobian rows, or nothing it could trace
-            shared_nodes, shared_leaves = self._shared_forward(P)
-            shared_values = [shared_nodes[k].data for k in self.shared_outputs]
-        else:
-            shared_values = self._compiled_shared_values(shared, P)
-        columns = self._columns(P, shared_values)
-        V, G = self._buffer("values", n, self.n_rows), self._buffer("grads", n, self.n_rows)
-        gathered = self._forward(V, X, columns)
-
-        G.fill(0.0)
-        G[self.output_row] = 1.0
-        scratch = self._buffer("scratch", n, self.scratch_rows)  # not a fresh array per group: page faults
-        shape = (lambda m: (m, n)) if per_example else (lambda m: (m,))
-        grads = {PARAM: np.zeros(shape(len(P))), SHARED: np.zeros(shape(len(columns[SHARED])))}
-        for group, operands in zip(reversed(self.groups), reversed(gathered)):
-            grad_out = G[group.rows]
-            if group.dense:
-                weights, inputs = operands
-                _add(G, group.operands[1], np.matmul(weights.T, grad_out, out=scratch[: weights.shape[1]]))
-                if per_example:
-                    contribution = (grad_out[:, None, :] * inputs[None, :, :]).reshape(-1, n)
-                else:
-                    contribution = (grad_out @ inputs.T).ravel()
-                _add(grads[PARAM], group.operands[0], contribution)
-                continue
-            partials = group.op.partials(NumpyMath, V[group.rows], *operands)
-            for operand, partial in zip(group.operands, partials):
-                if operand.kind == CONST or (type(partial) is float and partial == 0.0):
-                    continue
-                if type(partial) is float and partial == 1.0:
-                    contribution = grad_out
-                else:
-                    contribution = np.multiply(grad_out, partial, out=scratch[: len(grad_out)])
-                if operand.kind == ROW:
-                    _add(G, operand, contribution)
-                else:
-                    _add(grads[operand.kind], operand, contribution if per_example else contribution.sum(axis=1))
-
-        if shared is None:
-            self._shared_backward(shared_nodes, shared_leaves, grads, per_example)
-        elif self.shared_outputs:
-            grads[PARAM] += self._shared_param_grads(shared, P, grads[SHARED])
-        values, aux = self._outputs(V, columns)
-        return values, aux, G[: self.n_inputs].T.copy(), self._to_param_list(grads[PARAM], per_example)
-
-    def _chunk(self, with_grad: bool) -> int:
-        """How many examples one block holds: the value (gradient, scratch) arrays stay under MAX_BLOCK_BYTES."""
-        rows = 2 * self.n_rows + self.scratch_rows if with_grad else self.n_rows
-        return max(1, MAX_BLOCK_BYTES // (8 * rows))
-
-    def _columns(self, P: np.ndarray, shared_values: Sequence[float]) -> dict[str, np.ndarray]:
-        """The numbers shared by every example, by kind: parameters, constants, parameter-only nodes."""
-        return {PARAM: P, CONST: self.constants, SHARED: np.array(shared_values, dtype=float)}
-
-    def _forward(self, V: np.ndarray, X: np.ndarray, columns: dict[str, np.ndarray]) -> list[list[np.ndarray]]:
-        """Fill V with every node's value, group by group; return each group's operands."""
-        V[: self.n_inputs] = X.T
-        gathered = []
-        for group in self.groups:
-            operands = [V[o.rows] if o.kind == ROW else columns[o.kind][o.index][:, None] for o in group.operands]
-            if group.dense:
-                operands[0] = operands[0].reshape(group.weights_shape)
-                np.matmul(operands[0], operands[1], out=V[group.rows])
-            else:
-                V[group.rows] = group.op.forward(NumpyMath, *operands)
-            gathered.append(operands)
-        return gathered
-
-    def _outputs(self, V: np.ndarray, columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """The output's values, nan for an example with a non-finite intermediate (1 / inf is 0.0:
-        the output alone would not tell), and the aux values."""
-        values = V[self.output_row].copy()
-        values[~np.isfinite(V).all(axis=0)] = np.nan
-        aux = np.empty((V.shape[1], len(self.aux_sources)))
-        for j, (kind, index) in enumerate(self.aux_sources):
-            aux[:, j] = V[index] if kind == ROW else columns[kind][index]
+        values, aux = np.empty(n), np.empty((n, len(self.aux_sources)))
+        first = None
+        for start, stop in self._blocks(n, self.n_rows):
+            state = self._state("forward", stop - start)
+            if first is None:
+                first = state
+                self._start(state.P1, state.S, state.shared_forward, params)
+            elif state is not first:  # the last, narrower block
+                state.take_parameters(first)
+            state.block(X[start:stop])
+            self._outputs(state, values[start:stop], aux[start:stop])
         return values, aux
 
-    def _buffer(self, name: str, n: int, rows: int) -> np.ndarray:
-        """An array (rows x n) kept from the last call with a batch of n: fresh arrays of
-        this size cost more in page faults than the arithmetic on them."""
-        buffer = self._buffers.get(name)
-        if buffer is None or buffer.shape[1] != n:
-            buffer = self._buffers[name] = np.empty((rows, n))
-        return buffer
+    def run(self, X: np.ndarray, params: Sequence[float], per_example: bool) -> tuple[Any, ...]:
+        """Values (n,), aux values (n, aux), input gradients (n, inputs), parameter gradients
+        per example (n, params) or summed (params,) for the rows of X, and whether every number
+        computed is known to be finite. An example whose numbers are not finite needs the eager
+        engine (the caller replays it); one with a non-finite intermediate value gets the value
+        nan, even if its output came back finite."""
+        if per_example:
+            return (*self._run_per_example(X, params), False)
+        n = X.shape[0]
+        if 0 < n <= self._blocks(n, 2 * self.n_rows)[0][1]:  # one block: the common case, lean
+            result = self._run_one_block(X, params)
+            if result is not None:
+                return result
+        values, aux, inputs = np.empty(n), np.empty((n, len(self.aux_sources))), np.empty((n, self.n_inputs))
+        blocks = self._blocks(n, 2 * self.n_rows)
+        first = state = total = None
+        for start, stop in blocks:
+            state = self._state("summed", stop - start)
+            if first is None:
+                first = state
+                self._start(state.P1, state.S, state.shared_forward, params)
+                state.SG.fill(0.0)
+            elif state is not first:  # the last, narrower block: the gradients into S go on adding up
+                state.take_parameters(first)
+            state.block(X[start:stop])
+            if len(blocks) > 1:
+                total = state.GP.copy() if total is None else total + state.GP
+            self._outputs(state, values[start:stop], aux[start:stop])
+            inputs[start:stop] = state.G[: self.n_inputs].T
+        if state is None:  # no examples
+            return values, aux, inputs, np.zeros(len(self.program.params)), True
+        if total is not None:
+            state.GP[:] = total
+        if len(state.S):
+            state.shared_backward()
+        return values, aux, inputs, self._to_param_list(state.GP, False), False
 
-    def _shared_values(self, P: np.ndarray) -> list[float]:
-        """The values of the parameter-only nodes the batch reads."""
-        shared = self._shared_program(P)
-        if shared is not None:
-            return self._compiled_shared_values(shared, P)
-        nodes, _ = self._shared_forward(P)
-        return [nodes[k].data for k in self.shared_outputs]
+    def _run_one_block(self, X: np.ndarray, params: Sequence[float]) -> tuple[Any, ...] | None:
+        """`run` on a batch of one block, checked by one sum of everything it computed: None when
+        that sum is not finite (the caller then takes the general path, which says where)."""
+        n = X.shape[0]
+        state = self._local.__dict__.get("states", {}).get(("summed", n)) or self._state("summed", n)
+        np.take(np.array(params, dtype=float), self._param_take, out=state.P1)
+        S = state.S
+        if len(S):
+            state.SG.fill(0.0)
+            state.shared_forward()
+        state.block(X)
+        if len(S):
+            state.shared_backward()
+        V = state.V
+        values = V[self.output_row].copy()
+        inputs = state.G[: self.n_inputs].T.copy()
+        grads = self._to_param_list(state.GP, False)
+        aux = np.empty((n, len(self.aux_sources)))
+        for j, (kind, index) in enumerate(self.aux_sources):
+            aux[:, j] = {ROW: V, PARAM: state.P1, SHARED: S[:, 0], CONST: self.constants}[kind][index]
+        add = np.add.reduce  # a sum is finite only if its terms are (or it overflows: a false alarm)
+        total = state.ones @ (V[self.checked_rows] @ state.ones_n) + add(grads) + add(inputs, None) + add(S, None)
+        if aux.size:
+            total += add(aux, None)
+        return (values, aux, inputs, grads, True) if np.isfinite(total) else None
 
-    def _compiled_shared_values(self, shared: CompiledFunction, P: np.ndarray) -> list[float]:
-        """The aux of the compiled parameter-only nodes: their values (the seeds only weight the sum; zeros)."""
-        return shared([*P.tolist(), *[0.0] * len(self.shared_outputs)])[1]
+    def _run_per_example(self, X: np.ndarray, params: Sequence[float]) -> tuple[np.ndarray, ...]:
+        """`run` with the parameter gradients of every example, in arrays (params x n) made for this call."""
+        n = X.shape[0]
+        values, aux, inputs = np.empty(n), np.empty((n, len(self.aux_sources))), np.empty((n, self.n_inputs))
+        bind_shared_forward, bind_block, bind_shared_backward = self._compiled("per_example")
+        P1, S = np.empty(len(self.param_slots)), np.empty((len(self.shared_slots), 1))
+        self._start(P1, S, bind_shared_forward(P1, S), params)
+        GP, SG = np.empty((len(P1), n)), np.zeros((len(S), n))
+        for start, stop in self._blocks(n, 2 * self.n_rows + len(GP) + len(SG)):
+            V, G = self._arrays(stop - start)
+            bind_block(V, G, P1, S, GP[:, start:stop], SG[:, start:stop])(X[start:stop])
+            ones = np.ones(self.checked_rows.stop - self.checked_rows.start)
+            self._outputs(_Outputs(V, P1, S, ones), values[start:stop], aux[start:stop])
+            inputs[start:stop] = G[: self.n_inputs].T
+        if len(S):
+            bind_shared_backward(P1, S, SG, GP)()
+        return values, aux, inputs, self._to_param_list(GP, True)
 
-    def _shared_program(self, P: np.ndarray) -> CompiledFunction | None:
-        """The parameter-only nodes as a compiled function of (parameters, seeds): its value is
-        sum_o seed_o * output_o, its aux the outputs, so its input gradients are the parameters'
-        share of a batch's gradient. Traced at the first call's parameters; None when that trace
-        fails (a domain error there), and then the eager engine runs them."""
-        if self._shared_compiled is None and self.shared_outputs:
-            n_params = len(self.param_slots)
+    def _blocks(self, n: int, rows: int) -> list[tuple[int, int]]:
+        """(start, stop) of each block of examples: at most BLOCK_EXAMPLES each, and their
+        arrays under MAX_BLOCK_BYTES; all as wide as the first but the last."""
+        width = max(1, min(n, BLOCK_EXAMPLES, MAX_BLOCK_BYTES // (8 * rows)))
+        return [(start, min(n, start + width)) for start in range(0, n, width)]
 
-            def parameter_only_nodes(*args: Value) -> tuple[Value, list[Value]]:
-                nodes: dict[int, Value] = dict(zip(self.param_slots, args[:n_params]))
-                for k, c in self.program.constants:
-                    nodes[k] = constant(c, "compile")
-                for k in self.shared_slots:
-                    nodes[k] = apply(self.program.ops[k], *(nodes[j] for j in self.program.parents[k]))
-                outputs = [nodes[k] for k in self.shared_outputs]
-                return functions.dot(list(args[n_params:]), outputs), outputs
+    def _start(
+        self, P1: np.ndarray, S: np.ndarray, shared_forward: Callable[[], None], params: Sequence[float]
+    ) -> None:
+        """A call's parameters into P1 (in the batch's order), and the parameter-only values into S.
+        Where one of those is not finite (a domain error or an overflow), the eager engine computes
+        them all: it raises its error, naming the op."""
+        np.take(np.array(params, dtype=float), self._param_take, out=P1)
+        if len(S):
+            shared_forward()
+            if not np.isfinite(S).all():
+                nodes = self._shared_forward(P1)
+                S[:, 0] = [nodes[k].data for k in self.shared_slots]
 
-            name = "the parameter-only nodes"
-            example = [*P.tolist(), *[1.0] * len(self.shared_outputs)]
-            try:
-                program, params, aux_is_list = trace(parameter_only_nodes, example, [], name, has_aux=True)
-            except (ArithmeticError, ValueError):
-                return None
-            self._shared_compiled = CompiledFunction(program, params, name, True, aux_is_list)
-        return self._shared_compiled
-
-    def _shared_param_grads(self, shared: CompiledFunction, P: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-        """The gradient of sum_o seeds[o] * output_o with respect to the parameters; nan when a seed
-        or the sum is not finite (the caller then asks again per example, to find which and replay it)."""
-        if not np.isfinite(seeds).all():
-            return np.full(len(P), np.nan)
-        try:
-            _, input_grads, _ = shared.value_and_grad([*P.tolist(), *seeds.tolist()])
-        except OverflowError:
-            return np.full(len(P), np.nan)
-        return np.array(input_grads[: len(P)])
-
-    def _shared_forward(self, P: np.ndarray) -> tuple[dict[int, Value], dict[int, Value]]:
-        """The nodes that depend on parameters only, once, on fresh leaves of the eager engine
-        (recording their graph even inside `no_grad()`, for `_shared_backward`)."""
-        if not self.shared_slots:
-            return {}, {}
-        nodes: dict[int, Value] = {}
-        leaves: dict[int, Value] = {}
-        for j, k in enumerate(self.param_slots):
-            nodes[k] = leaves[k] = Value(float(P[j]))
+    def _shared_forward(self, P: np.ndarray) -> dict[int, Value]:
+        """The nodes that depend on parameters only, once, in the eager engine."""
+        nodes: dict[int, Value] = {k: Value(float(P[j])) for j, k in enumerate(self.param_slots)}
         for k, c in self.program.constants:
             nodes[k] = constant(c, "compile")
-        with enable_grad():
-            for k in self.shared_slots:
-                nodes[k] = apply(self.program.ops[k], *(nodes[j] for j in self.program.parents[k]))
-        return nodes, leaves
+        for k in sorted(self.shared_slots):  # topological: the program's order
+            nodes[k] = self.program.ops[k]._apply(*(nodes[j] for j in self.program.parents[k]))
+        return nodes
 
-    def _shared_backward(
-        self, nodes: dict[int, Value], leaves: dict[int, Value], grads: dict[str, np.ndarray], per_example: bool
-    ) -> None:
-        """Carry the gradients arriving at shared nodes back to the parameters."""
-        if not self.shared_outputs:
-            return
-        outputs = [nodes[k] for k in self.shared_outputs]
-        position = {k: j for j, k in enumerate(self.param_slots)}
-        if not per_example:  # one pass: the root sum_o seed_o * output_o
-            root = _seeded_root(grads[SHARED], outputs)
-            if root is None:  # not finite: the caller asks again per example, to find which and replay it
-                grads[PARAM][:] = np.nan
-                return
-            root.backward()
-            for k, leaf in leaves.items():
-                grads[PARAM][position[k]] += leaf.grad
-            return
-        for o, out in enumerate(outputs):  # per example: gradient of each output, times its seeds
-            for leaf in leaves.values():
-                leaf.grad = 0.0
-            out.backward()
-            jacobian_row = np.array([leaves[k].grad for k in self.param_slots])
-            grads[PARAM] += np.outer(jacobian_row, grads[SHARED][o])
+    def _outputs(self, state: _State | _Outputs, values: np.ndarray, aux: np.ndarray) -> None:
+        """The block's output values, nan for an example with a non-finite intermediate (1 / inf is 0.0:
+        the output alone would not tell; a sum over the rows is finite only if every row is, or it
+        overflows, a false alarm that costs a replay), and its aux values."""
+        V = state.V
+        values[:] = V[self.output_row]
+        bad = ~np.isfinite(np.matmul(state.ones, V[self.checked_rows]))  # each column's sum, by BLAS
+        if bad.any():
+            values[bad] = np.nan
+        for j, (kind, index) in enumerate(self.aux_sources):
+            aux[:, j] = {ROW: V, PARAM: state.P1, SHARED: state.S[:, 0], CONST: self.constants}[kind][index]
 
-    def _param_positions(self) -> list[int]:
-        """For each unique parameter slot, one position in the program's parameter list."""
-        first: dict[int, int] = {}
-        for j, k in enumerate(self.program.params):
-            if k is not None:
-                first.setdefault(k, j)
-        return [first[k] for k in self.param_slots]
-
-    def _to_param_list(self, by_slot: np.ndarray, per_example: bool) -> np.ndarray:
-        """Gradients in the order of the program's parameter list (0 for an unused one)."""
-        position = {k: i for i, k in enumerate(self.param_slots)}
-        n = by_slot.shape[1] if per_example else None
-        out = np.zeros((n, len(self.program.params))) if per_example else np.zeros(len(self.program.params))
-        for j, k in enumerate(self.program.params):
-            if k is not None:
-                if per_example:
-                    out[:, j] = by_slot[position[k]]
-                else:
-                    out[j] = by_slot[position[k]]
+    def _to_param_list(self, by_position: np.ndarray, per_example: bool) -> np.ndarray:
+        """Gradients in the order of the program's parameter list (0 for an unused one), a new array."""
+        if self._all_used:  # every parameter in the list is used, once: a reordering
+            return by_position[self._used_internal].T if per_example else by_position[self._used_internal]
+        n_params = len(self.program.params)
+        if per_example:
+            out = np.zeros((by_position.shape[1], n_params))
+            out[:, self._used] = by_position[self._used_internal].T
+        else:
+            out = np.zeros(n_params)
+            out[self._used] = by_position[self._used_internal]
         return out
 
 
-def _seeded_root(seeds: np.ndarray, outputs: list[Value]) -> Value | None:
-    """sum_o seeds[o] * outputs[o] on the eager engine, or None when a seed or the sum is not finite."""
-    if not np.isfinite(seeds).all():
-        return None
-    try:
-        with enable_grad():
-            return functions.dot(seeds.tolist(), outputs)
-    except OverflowError:
-        return None
+def _read_order(buckets: dict[tuple, list[int]], order: list[tuple], parents: dict[int, tuple[int, ...]]) -> None:
+    """Put each group's nodes in the order a consumer reads them (a dense layer's first), from the
+    last level back, so that the consumer's operand is a run of rows (a view) rather than a gather."""
+    readers: dict[int, list[tuple]] = {}
+    for key in order:
+        for k in buckets[key]:
+            for j in parents[k]:
+                readers.setdefault(j, []).append(key)
+    for key in reversed(order):
+        nodes = buckets[key]
+        for reader in sorted(dict.fromkeys(readers.get(nodes[0], [])), key=lambda r: r[1] not in ("dense", "affine")):
+            for sequence in _reads(reader, buckets[reader], parents):
+                if len(sequence) == len(nodes) and set(sequence) == set(nodes):
+                    buckets[key] = list(sequence)
+                    break
+            else:
+                continue
+            break
 
 
-def _add(target: np.ndarray, operand: Operand, contribution: np.ndarray) -> None:
-    if operand.unique:
-        target[operand.rows] += contribution
-    else:  # an index used twice in this position: add.at sums both contributions
-        np.add.at(target, operand.index, np.broadcast_to(contribution, (len(operand.index), *target.shape[1:])))
+def _reads(key: tuple, nodes: list[int], parents: dict[int, tuple[int, ...]]) -> list[list[int]]:
+    """The sequences of nodes a group reads, one per operand position (a dense layer: its inputs)."""
+    if key[1] in ("dense", "affine"):
+        return [list(key[2])]
+    return [[parents[k][i] for k in nodes] for i in range(len(parents[nodes[0]]))]
 
 
-def _as_slice(index: np.ndarray) -> slice | np.ndarray:
-    """A slice for consecutive ascending indices (a view, no copy), else the index array."""
-    if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
-        return slice(int(index[0]), int(index[0]) + len(index))
-    return index
+def _group_key(op: Op, level: int, parents: tuple[int, ...], kinds: tuple[str, ...]) -> tuple:
+    """Nodes with equal keys form a group: same level and op, operands of the same kinds."""
+    half = len(parents) // 2
+    if DENSE_FUSION and op is DOT and all(k == PARAM for k in kinds[:half]) and all(k == ROW for k in kinds[half:]):
+        return (level, "dense", parents[half:])
+    if len(parents) >= STACK_MIN and len(set(kinds)) == 1:
+        return (level, "stack", id(op), kinds[0], len(parents))
+    return (level, id(op), kinds, len(parents))
+
+
+def _group(op: Op, key: tuple, rows: slice, operands_of: list[list[tuple[str, int]]]) -> Group:
+    """The group of the nodes whose operands are `operands_of` (per node, (kind, index) by position;
+    an affine node's are its dot's, then its bias)."""
+    if key[1] in ("dense", "affine"):
+        half = len(operands_of[0]) // 2
+        weights = np.array([[index for _, index in node[:half] + node[2 * half :]] for node in operands_of])
+        inputs = np.array([index for _, index in operands_of[0][half : 2 * half]])
+        operands = [Operand(PARAM, weights.ravel()), Operand(ROW, inputs)]
+        return Group(DOT, rows, operands, dense=True, weights_shape=weights.shape, augmented=key[1] == "affine")
+    if key[1] == "stack":  # operand i of node n at i * nodes + n
+        index = np.array([[node[i][1] for node in operands_of] for i in range(key[4])])
+        return Group(op, rows, [Operand(key[3], index.ravel())], stack=index.shape)
+    operands = [
+        Operand(position_kind, np.array([node[position][1] for node in operands_of]))
+        for position, position_kind in enumerate(key[2])
+    ]
+    return Group(op, rows, operands)
+
+
+class _Outputs(NamedTuple):
+    V: np.ndarray
+    P1: np.ndarray
+    S: np.ndarray
+    ones: np.ndarray
+
+
+class _State:
+    """One thread's arrays for blocks of `width` examples in one mode, and the generated functions
+    bound to them: P1 the parameters, S the parameter-only values, V and G the values and
+    gradients (views of the thread's widest), GP the summed parameter gradients, SG S's."""
+
+    def __init__(
+        self, binders: tuple, V: np.ndarray, G: np.ndarray, n_params: int, n_shared: int, checked: int
+    ) -> None:
+        bind_shared_forward, bind_block, bind_shared_backward = binders
+        self.width = V.shape[1]
+        self.V, self.G = V, G
+        self.ones, self.ones_n = np.ones(checked), np.ones(V.shape[1])
+        self.P1, self.GP = np.empty(n_params), np.empty(n_params)
+        self.S, self.SG = np.empty((n_shared, 1)), np.zeros((n_shared, 1))
+        self.shared_forward = bind_shared_forward(self.P1, self.S)
+        self.block = bind_block(V, G, self.P1, self.S, self.GP, self.SG)
+        self.shared_backward = bind_shared_backward and bind_shared_backward(self.P1, self.S, self.SG, self.GP)
+
+    def take_parameters(self, other: _State) -> None:
+        """The parameters, parameter-only values and gradients into those of another state's call."""
+        self.P1[:], self.S[:], self.SG[:] = other.P1, other.S, other.SG

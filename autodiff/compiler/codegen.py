@@ -15,120 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..namespace import FUNCTIONS, MissingMathFunction
+from ..ops import Op, OpDefinitionError
+from ..specialize import checked_partials
+from ..symbolic import SourceMath, Sym, SymTuple, source
 from .trace import Program
 
-__all__ = ["Sym", "SourceMath", "generate"]
-
-INLINE_LIMIT = 64  # longer sums and dots become a call, to keep expressions shallow
-
-
-class Sym:
-    """A symbolic value: the source text of an expression."""
-
-    __slots__ = ("src",)
-
-    def __init__(self, src: str) -> None:
-        self.src = src
-
-    def __add__(self, other: Any) -> Sym:
-        return Sym(f"({self.src} + {source(other)})")
-
-    def __radd__(self, other: Any) -> Sym:
-        return Sym(f"({source(other)} + {self.src})")
-
-    def __sub__(self, other: Any) -> Sym:
-        return Sym(f"({self.src} - {source(other)})")
-
-    def __rsub__(self, other: Any) -> Sym:
-        return Sym(f"({source(other)} - {self.src})")
-
-    def __mul__(self, other: Any) -> Sym:
-        return Sym(f"({self.src} * {source(other)})")
-
-    def __rmul__(self, other: Any) -> Sym:
-        return Sym(f"({source(other)} * {self.src})")
-
-    def __truediv__(self, other: Any) -> Sym:
-        return Sym(f"({self.src} / {source(other)})")
-
-    def __rtruediv__(self, other: Any) -> Sym:
-        return Sym(f"({source(other)} / {self.src})")
-
-    def __pow__(self, other: Any) -> Sym:
-        return Sym(f"({self.src} ** {source(other)})")
-
-    def __rpow__(self, other: Any) -> Sym:
-        return Sym(f"({source(other)} ** {self.src})")
-
-    def __neg__(self) -> Sym:
-        return Sym(f"(-{self.src})")
-
-    def __abs__(self) -> Sym:
-        return Sym(f"abs({self.src})")
-
-
-def source(x: Any) -> str:
-    """Source text of a symbol, a float literal from a rule, or a tuple of them."""
-    if isinstance(x, Sym):
-        return x.src
-    if isinstance(x, tuple):
-        return "(" + "".join(f"{source(item)}, " for item in x) + ")"
-    if type(x) is float or type(x) is int:
-        return repr(float(x))
-    raise TypeError(f"codegen: cannot write {type(x).__name__} into source")
-
-
-def _call(name: str):
-    def function(*args: Any) -> Sym:
-        return Sym(f"m_{name}({', '.join(source(a) for a in args)})")
-
-    function.__name__ = name
-    return staticmethod(function)
-
-
-class SourceMath:
-    """The math namespace on symbols: each function call becomes source text."""
-
-    exp = _call("exp")
-    log = _call("log")
-    sqrt = _call("sqrt")
-    tanh = _call("tanh")
-    sigmoid = _call("sigmoid")
-    softplus = _call("softplus")
-    logsumexp = _call("logsumexp")
-    sin = _call("sin")
-    cos = _call("cos")
-    div = _call("div")
-    pow = _call("pow")
-    pow_variable_exponent = _call("pow_variable_exponent")
-    power_rule = _call("power_rule")
-    step = _call("step")
-    sign = _call("sign")
-    max = _call("max")
-    min = _call("min")
-
-    @staticmethod
-    def sum(xs: tuple) -> Sym:
-        if len(xs) > INLINE_LIMIT:
-            return Sym(f"m_sum({source(tuple(xs))})")
-        return Sym("(" + " + ".join(source(x) for x in xs) + ")")
-
-    @staticmethod
-    def dot(ws: tuple, xs: tuple) -> Sym:
-        if len(ws) > INLINE_LIMIT:
-            return Sym(f"m_dot({source(tuple(ws))}, {source(tuple(xs))})")
-        return Sym("(" + " + ".join(f"{source(w)} * {source(x)}" for w, x in zip(ws, xs)) + ")")
-
-    @staticmethod
-    def constant(c: Sym) -> Sym:
-        return c
-
-
-FUNCTIONS = [name for name in vars(SourceMath) if not name.startswith("_") and name != "constant"]
+__all__ = ["Sym", "SourceMath", "generate"]  # Sym and SourceMath live in autodiff.symbolic
 
 
 def generate(program: Program, with_grad: bool) -> str:
-    """Source of `make(m)`, which returns `run(x, p, c)`.
+    """Source of `make(m)`, which returns `run(x, p, c)`; it reads the program's ops as `ops`.
 
     `run` returns (output, aux values, total), or with `with_grad` (output, aux values,
     input gradients, parameter gradients, total), each gradient 0.0 where there is
@@ -141,8 +38,7 @@ def generate(program: Program, with_grad: bool) -> str:
     lines = []
     for k, (op, parents) in enumerate(zip(program.ops, program.parents)):
         if op is not None:
-            value = op.forward(SourceMath, *(Sym(f"s{j}") for j in parents))
-            lines.append(f"s{k} = {source(value)}")
+            lines.append(f"s{k} = {_forward_source(op, k, parents)}")
     loads = [f"s{k} = x[{i}]" for i, k in enumerate(program.inputs) if k is not None]
     loads += [f"s{k} = p[{j}]" for j, k in enumerate(program.params) if k is not None]
     loads += [f"s{k} = c[{j}]" for j, (k, _) in enumerate(program.constants)]
@@ -169,6 +65,31 @@ def generate(program: Program, with_grad: bool) -> str:
     )
 
 
+def _forward_source(op: Op, k: int, parents: tuple[int, ...]) -> str:
+    """Slot k's value: the op's forward formula, or a call of its rule where it is not a formula."""
+    try:
+        return source(op.forward(SourceMath, *(Sym(f"s{j}") for j in parents)))
+    except MissingMathFunction:
+        raise
+    except (TypeError, ArithmeticError, ValueError):  # the rule branches on its inputs, say
+        return f"ops[{k}].forward(m, {''.join(f's{j}, ' for j in parents)})"
+
+
+def _partials(op: Op, k: int, parents: tuple[int, ...], body: list[str]) -> list[Any]:
+    """Slot k's partials as symbols (or 0.0, 1.0, -1.0); a tuple-valued call is bound to t{k} first."""
+    try:
+        partials = op.partials(SourceMath, Sym(f"s{k}"), *(Sym(f"s{j}") for j in parents))
+        if isinstance(partials, SymTuple):  # one call gives every partial (softmax): bind it once
+            body.append(f"t{k} = {partials.src}")
+        else:
+            return list(checked_partials(op, partials, len(parents)))
+    except (MissingMathFunction, OpDefinitionError):
+        raise
+    except (TypeError, ArithmeticError, ValueError):  # not a formula: call the rule
+        body.append(f"t{k} = ops[{k}].partials(m, s{k}, {''.join(f's{j}, ' for j in parents)})")
+    return [Sym(f"t{k}[{i}]") for i in range(len(parents))]
+
+
 def _total(names: list[str]) -> str:
     return "m_sum((" + "".join(f"{name}, " for name in names) + "))"
 
@@ -186,8 +107,7 @@ def _backward_lines(program: Program, body: list[str]) -> set[int]:
         op, parents = program.ops[k], program.parents[k]
         if op is None or k not in assigned or k not in differentiable:
             continue
-        partials = op.partials(SourceMath, Sym(f"s{k}"), *(Sym(f"s{j}") for j in parents))
-        for j, partial in zip(parents, partials):
+        for j, partial in zip(parents, _partials(op, k, parents, body)):
             if j not in differentiable or (type(partial) is float and partial == 0.0):
                 continue
             if type(partial) is float and partial in (1.0, -1.0):

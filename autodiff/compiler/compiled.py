@@ -8,8 +8,10 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..errors import add_context
+from ..grad_mode import enable_grad
 from ..numerics import FloatMath
-from ..value import Value, apply, constant, enable_grad
+from ..value import Value, constant
 from .codegen import generate
 from .trace import Program
 
@@ -167,8 +169,8 @@ class CompiledFunction:
         values, aux, inputs, grads = self._run_batch(X, p, per_example)
         summed = grads.sum(axis=0) if grads.ndim == 2 else grads
         if accumulate_grads:
-            for param, g in zip(self.params, summed):
-                param.grad += float(g)
+            for param, g in zip(self.params, summed.tolist()):
+                param.grad += g
         return self._with_aux(values, aux), inputs, grads if per_example else summed
 
     def _run_batch(self, X: Any, p: list[float], per_example: bool) -> tuple[Any, Any, Any, Any]:
@@ -179,20 +181,24 @@ class CompiledFunction:
         import numpy as np
 
         n = X.shape[0]
-        if self._batched_program().output_row is None:  # the output is an input, or depends on no input
-            bad = np.ones(n, dtype=bool)
-            values, inputs, grads = np.zeros(n), np.zeros((n, self.n_inputs)), np.zeros((n, len(p)))
-            aux = np.zeros((n, len(self.program.aux)))
-        else:
+        try:
+            if self._batched_program().output_row is None:  # the output is an input, or depends on no input
+                raise _EagerOnly
             with np.errstate(all="ignore"):
-                values, aux, inputs, grads = self._batched.run(X, p, per_example)
+                values, aux, inputs, grads, checked = self._batched.run(X, p, per_example)
+                if checked or _all_finite(values, aux, inputs, grads):  # the common case, in one test
+                    return values, aux, inputs, grads
                 finite = np.isfinite(values) & np.isfinite(inputs).all(axis=1) & np.isfinite(aux).all(axis=1)
                 bad = ~finite
                 if per_example:
                     bad |= ~np.isfinite(grads).all(axis=1)
                 elif bad.any() or not np.isfinite(grads).all():  # which examples? ask per example
-                    values, aux, inputs, grads = self._batched.run(X, p, True)
+                    values, aux, inputs, grads, _ = self._batched.run(X, p, True)
                     bad |= ~np.isfinite(grads).all(axis=1)
+        except (_EagerOnly, TypeError, ValueError):  # TypeError, ValueError: a user's rule that cannot take arrays
+            bad = np.ones(n, dtype=bool)
+            values, inputs, grads = np.zeros(n), np.zeros((n, self.n_inputs)), np.zeros((n, len(p)))
+            aux = np.zeros((n, len(self.program.aux)))
         for i in np.flatnonzero(bad):  # these examples: the eager engine's result, or its error
             values[i], aux[i], inputs[i], grads[i] = self._replay(X, i, p, with_grad=True)
         return values, aux, inputs, grads
@@ -202,13 +208,15 @@ class CompiledFunction:
         import numpy as np
 
         n = X.shape[0]
-        if self._batched_program().output_row is None:  # the output is an input, or depends on no input
-            values, aux = np.zeros(n), np.zeros((n, len(self.program.aux)))
-            bad = np.ones(n, dtype=bool)
-        else:
+        try:
+            if self._batched_program().output_row is None:  # the output is an input, or depends on no input
+                raise _EagerOnly
             with np.errstate(all="ignore"):
                 values, aux = self._batched.forward(X, p)
             bad = ~(np.isfinite(values) & np.isfinite(aux).all(axis=1))
+        except (_EagerOnly, TypeError, ValueError):  # TypeError, ValueError: a user's rule that cannot take arrays
+            values, aux = np.zeros(n), np.zeros((n, len(self.program.aux)))
+            bad = np.ones(n, dtype=bool)
         for i in np.flatnonzero(bad):
             values[i], aux[i], _, _ = self._replay(X, i, p, with_grad=False)
         return values, aux
@@ -218,7 +226,8 @@ class CompiledFunction:
         try:
             return run_eagerly(self.program, X[i].tolist(), p, with_grad)
         except (ArithmeticError, ValueError) as error:
-            raise type(error)(f"compiled {self.name}, example {i}: {error}") from error
+            add_context(error, f"compiled {self.name}, example {i}")
+            raise
 
     def _batched_program(self) -> Any:
         if self._batched is None:  # built on first use: it needs numpy
@@ -268,8 +277,12 @@ class CompiledFunction:
                     )
 
 
+class _EagerOnly(Exception):
+    """This program runs example by example in the eager engine."""
+
+
 def _build(program: Program, with_grad: bool) -> Any:
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"ops": program.ops}
     exec(compile(generate(program, with_grad), f"<autodiff.compile {with_grad=}>", "exec"), namespace)
     return namespace["make"](FloatMath)
 
@@ -277,6 +290,14 @@ def _build(program: Program, with_grad: bool) -> Any:
 def _is_dask(X: Any) -> bool:
     """A Dask collection, told without importing Dask."""
     return type(X).__module__.startswith("dask.")
+
+
+def _all_finite(*arrays: Any) -> bool:
+    """Whether every number of the numpy arrays is finite, by one sum: a sum is finite only if
+    its terms are (or it overflows, a false alarm, after which the caller looks closer)."""
+    import numpy as np
+
+    return bool(np.isfinite(sum(np.add.reduce(a, axis=None) for a in arrays if a.size)))
 
 
 def _is_number_type(kind: type) -> bool:
@@ -311,7 +332,7 @@ def run_eagerly(
     with enable_grad():
         for k, op in enumerate(program.ops):
             if op is not None:
-                nodes[k] = apply(op, *(nodes[j] for j in program.parents[k]))
+                nodes[k] = op._apply(*(nodes[j] for j in program.parents[k]))
     out = nodes[program.output]
     aux = [nodes[k].data for k in program.aux]
     if not with_grad:

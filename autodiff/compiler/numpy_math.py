@@ -6,6 +6,10 @@ with the same subgradients). Domain errors are not raised here: they show up as
 nan or inf, and the compiled function replays those examples in the eager
 engine, which raises its usual error (or, where a zero gradient makes an
 undefined local derivative irrelevant, gives the eager result).
+
+The n-ary functions (sum, dot, logsumexp) take a sequence of arrays or one array
+stacked along its first axis (operands x ...), which they reduce in one call,
+adding the operands in order as the float versions do.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from operator import mul
 
 import numpy as np
 
+from ..namespace import Namespace
+
 __all__ = ["NumpyMath"]
 
 
-class NumpyMath:
+class NumpyMath(metaclass=Namespace):
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
     sqrt = staticmethod(np.sqrt)
@@ -28,6 +34,25 @@ class NumpyMath:
     sign = staticmethod(np.sign)
     max = staticmethod(np.maximum)
     min = staticmethod(np.minimum)
+    tan = staticmethod(np.tan)
+    asin = staticmethod(np.arcsin)
+    acos = staticmethod(np.arccos)
+    atan = staticmethod(np.arctan)
+    atan2 = staticmethod(np.arctan2)
+    sinh = staticmethod(np.sinh)
+    cosh = staticmethod(np.cosh)
+    log1p = staticmethod(np.log1p)
+    expm1 = staticmethod(np.expm1)
+    log2 = staticmethod(np.log2)
+    log10 = staticmethod(np.log10)
+    floor = staticmethod(np.floor)
+    ceil = staticmethod(np.ceil)
+    remainder = staticmethod(np.remainder)  # Python's % (the sign of b); nan where b == 0
+    floor_divide = staticmethod(np.floor_divide)  # Python's //
+
+    @staticmethod
+    def log_or_zero(x):
+        return np.where(x == 0.0, 0.0, np.log(np.where(x == 0.0, 1.0, x)))
 
     @staticmethod
     def sigmoid(x):
@@ -40,8 +65,21 @@ class NumpyMath:
 
     @staticmethod
     def logsumexp(xs):
+        if isinstance(xs, np.ndarray):
+            m = xs.max(axis=0)
+            return m + np.log(np.add.reduce(np.exp(xs - m), axis=0))
         m = functools.reduce(np.maximum, xs)
         return m + np.log(sum([np.exp(x - m) for x in xs], 0.0))
+
+    @staticmethod
+    def softmax(xs):
+        if isinstance(xs, np.ndarray):  # stacked: the result is stacked the same way
+            e = np.exp(xs - xs.max(axis=0))
+            return e / np.add.reduce(e, axis=0)
+        m = functools.reduce(np.maximum, xs)  # as FloatMath: from the differences to the largest x
+        exps = [np.exp(x - m) for x in xs]
+        total = sum(exps, 0.0)
+        return tuple(e / total for e in exps)
 
     @staticmethod
     def div(a, b):
@@ -60,18 +98,23 @@ class NumpyMath:
         return np.where(c != 0.0, c * np.power(x, c - 1.0), 0.0)  # c may differ from node to node
 
     @staticmethod
-    def step(a, b, tie):
-        out = np.greater(a, b).astype(float)
+    def step(a, b, tie, out=None):
+        """1.0 where a > b, 0.0 where a < b, `tie` where a == b; into the float array `out` if given."""
+        out = np.greater(a, b).astype(float) if out is None else np.greater(a, b, out=out)
         if tie != 0.0:
             out += tie * np.equal(a, b)
         return out
 
     @staticmethod
     def sum(xs):
+        if isinstance(xs, np.ndarray):
+            return np.add.reduce(xs, axis=0)
         return sum(xs, 0.0)
 
     @staticmethod
     def dot(ws, xs):
+        if isinstance(ws, np.ndarray) and isinstance(xs, np.ndarray):
+            return np.add.reduce(ws * xs, axis=0)
         return sum(map(mul, ws, xs), 0.0)
 
     @staticmethod

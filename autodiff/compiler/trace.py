@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .. import value as value_module
 from ..backward import topological_order
-from ..ops import CONSTANT, Op
+from ..frames import user_frame
+from ..grad_mode import watching_data_reads
+from ..ops import Op
 from ..value import Value, constant
 
 __all__ = ["Program", "TracingError", "trace"]
@@ -61,13 +60,8 @@ def trace(
     `fn` returns (output, aux): aux is a Value or a list of Values to report too.
     """
     inputs = [Value(x, label=f"x{i}") for i, x in enumerate(example_inputs)]
-    previous_hook, previous_enabled = value_module._on_data_read, value_module._grad_enabled
-    value_module._on_data_read = _refuse_branch(name)
-    value_module._grad_enabled = True
-    try:
+    with watching_data_reads(_refuse_branch(name)):
         out = fn(*inputs)
-    finally:
-        value_module._on_data_read, value_module._grad_enabled = previous_hook, previous_enabled
     aux: list[Value] = []
     aux_is_list = False
     if has_aux:
@@ -93,22 +87,22 @@ def trace(
     for j, p in enumerate(declared):
         if not isinstance(p, Value):
             raise TypeError(f"compile: params must be Values, got {type(p).__name__} ({p!r})")
-        if p.parents:
+        if p.parents or p.is_constant:
             raise ValueError(f"compile: params must be leaves (Values without parents), got {p!r}")
         if p in position:  # which of the two positions would get its gradient?
             raise ValueError(f"compile: params[{position[p]}] and params[{j}] are the same Value ({p!r})")
         position[p] = j
-    captured = [n for n in order if not n.parents and n._op is not CONSTANT and n not in input_set]
+    captured = [n for n in order if not n.parents and not n.is_constant and n not in input_set]
     known = set(declared)
     all_params = tuple(declared + [n for n in captured if n not in known])
 
     return (
         Program(
-            ops=tuple(n._op if n.parents else None for n in order),
+            ops=tuple(n.primitive for n in order),
             parents=tuple(tuple(slot[p] for p in n.parents) for n in order),
             inputs=tuple(slot.get(x) for x in inputs),
             params=tuple(slot.get(p) for p in all_params),
-            constants=tuple((k, n.data) for k, n in enumerate(order) if not n.parents and n._op is CONSTANT),
+            constants=tuple((k, n.data) for k, n in enumerate(order) if n.is_constant),
             output=slot[out],
             aux=tuple(slot[x] for x in aux),
         ),
@@ -119,7 +113,7 @@ def trace(
 
 def _refuse_branch(name: str) -> Callable[[str], None]:
     def refuse(what: str) -> None:
-        frame = _user_frame()
+        frame = user_frame()
         where = f" at {frame.filename}:{frame.lineno} ({frame.line})" if frame else ""
         raise TracingError(
             f"compile: {name} reads a Value's data through {what}{where} while being traced. "
@@ -129,12 +123,3 @@ def _refuse_branch(name: str) -> Callable[[str], None]:
         )
 
     return refuse
-
-
-def _user_frame() -> traceback.FrameSummary | None:
-    """The innermost frame outside the autodiff package: where the user's code read the data."""
-    package = os.path.dirname(value_module.__file__) + os.sep  # with the separator: not autodiff_extras/
-    for frame in reversed(traceback.extract_stack()):
-        if not frame.filename.startswith(package):
-            return frame
-    return None

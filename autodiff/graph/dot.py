@@ -25,8 +25,13 @@ _FONT = "Helvetica"
 # ops along a long graph (an input reused at every step) otherwise makes layout take minutes.
 # Usual graphs settle well within the cap, so their layout does not change.
 _GRAPH_ATTRS = {"fontname": _FONT, "fontsize": "11", "nodesep": "0.2", "ranksep": "0.35", "nslimit": "5"}
+# Edge labels (show_contributions) are laid out as nodes of their own: between the ranks in LR, where
+# ranksep keeps them clear of the node boxes, and beside their edges in TB, where nodesep keeps them
+# apart. The room is generous because a viewer's font can be wider than Graphviz's estimate of it.
+_LABEL_SPACING = {"LR": {"nodesep": "0.3", "ranksep": "0.6"}, "TB": {"nodesep": "0.6", "ranksep": "0.5"}}
+_LABEL_SPACING.update(RL=_LABEL_SPACING["LR"], BT=_LABEL_SPACING["TB"])
 # Ops whose operands are not interchangeable: their edges say which operand is which.
-_ORDERED = {"-", "/", "**"}
+_ORDERED = {"-", "/", "**", "%", "atan2"}
 
 
 def draw_dot(
@@ -72,7 +77,7 @@ def draw_dot(
 
     graph = graphviz.Digraph(
         name="autodiff",
-        graph_attr={**_GRAPH_ATTRS, "rankdir": rankdir},
+        graph_attr={**_GRAPH_ATTRS, "rankdir": rankdir, **(_LABEL_SPACING[rankdir] if show_contributions else {})},
         node_attr={"fontname": _FONT, "fontsize": "11"},
         edge_attr={"fontname": _FONT, "fontsize": "9", "arrowsize": "0.7"},
     )
@@ -220,7 +225,8 @@ def _edges(graph: Any, d: DrawnNode, ids: dict[Value, str], show_contributions: 
 
 
 def _role(node: Value, k: int) -> str:
-    """Which operand an edge is, where the op cares: 1 and 2 for - / **; w0, x0, w1, ... for dot (as nn names them)."""
+    """Which operand an edge is, where the op cares: 1 and 2 for - / ** % atan2; w0, x0, w1, ... for dot (as nn
+    names them); slope, lo and hi for the parameters of leaky_relu and clamp."""
     if node.op == "dot":
         n = len(node.parents) // 2
         return f"w{k}" if k < n else f"x{k - n}"
@@ -228,6 +234,8 @@ def _role(node: Value, k: int) -> str:
         return str(k + 1)
     if node.op == "leaky_relu" and k == 1:
         return "slope"
+    if node.op == "clamp" and k > 0:
+        return ("lo", "hi")[k - 1]
     return ""
 
 

@@ -27,7 +27,7 @@ def local_partials(node: Value) -> tuple[float, ...]:
     if not node.parents:
         return ()
     try:
-        partials = node._op.partials(FloatMath, node.data, *[p.data for p in node.parents])
+        partials = node.primitive.partials(FloatMath, node.data, *[p.data for p in node.parents])
     except (ArithmeticError, ValueError):
         return (math.nan,) * len(node.parents)
     return tuple(float(p) for p in partials)
@@ -115,7 +115,8 @@ def explain(node: Value, root: Value, digits: int = 6) -> Explanation:
 
     Each term is the consumer's grad times the consumer's local derivative with
     respect to `node`; a node used twice by one op (x * x) has two terms. Their sum is
-    node.grad: the total derivative, summed over every path to the root.
+    node.grad: the total derivative, summed over every path to the root. The terms
+    come in the order backward() adds them.
 
     Args:
         node: the node whose gradient to explain.
@@ -147,7 +148,7 @@ def explain(node: Value, root: Value, digits: int = 6) -> Explanation:
     if as_float(root.grad) == 0.0:
         raise ValueError("explain: root.grad is 0.0, so no gradients were computed: call root.backward() first")
     terms = []
-    for consumer in order:
+    for consumer in reversed(order):  # the order backward() adds the terms in
         if node not in consumer.parents:
             continue
         partials = local_partials(consumer)

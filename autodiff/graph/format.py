@@ -57,7 +57,7 @@ def describe(node: Value, depth: int = 3, width: int = 40) -> str:
 
 
 # Binding strength of the infix ops, for parentheses only where they are needed.
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "**": 4}
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "%": 2, "neg": 3, "**": 4}
 
 
 def _describe(node: Value, depth: int) -> str:
@@ -72,7 +72,7 @@ def _describe(node: Value, depth: int) -> str:
     if op in _PRECEDENCE and op != "neg":
         (a, b), (pa, pb) = args, node.parents
         # ** groups to the right, the others to the left: a - (b - c), (a ** b) ** c.
-        left_tie, right_tie = (op == "**", op in ("-", "/"))
+        left_tie, right_tie = (op == "**", op in ("-", "/", "%"))
         return f"{_wrap(a, pa, op, left_tie)} {op} {_wrap(b, pb, op, right_tie)}"
     if op == "neg":
         return f"-{_wrap(args[0], node.parents[0], op, False)}"

@@ -137,7 +137,19 @@ def _render_wasm(source: str) -> str:
     except WasiGraphvizError as error:
         raise RendererError(f"the embedded Graphviz failed: {error}") from error
     except Exception as error:  # wasmtime traps and the like: the wasm module stopped
-        raise RendererError(f"the embedded Graphviz failed: {type(error).__name__}: {error}") from error
+        raise RendererError(
+            f"the embedded Graphviz stopped on this graph ({_reason(error)}), most likely because it is too big "
+            "for it: draw fewer nodes (a smaller depth or max_nodes), or render with the system Graphviz "
+            "(renderer='dot')"
+        ) from error
+
+
+def _reason(error: Exception) -> str:
+    """One line for a wasmtime trap, whose text is a wasm backtrace ending in "Caused by: wasm trap: ..."."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if "Caused by:" in lines[:-1]:
+        lines = lines[lines.index("Caused by:") + 1 :]
+    return f"{type(error).__name__}: {lines[0] if lines else 'no message'}"
 
 
 def _wasm_render():

@@ -10,10 +10,11 @@ them ids that depend only on the graph's structure.
 from __future__ import annotations
 
 from collections import deque
+from copy import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..ops import CONSTANT
+from ..backward import topological_order
 
 if TYPE_CHECKING:
     from ..value import Value
@@ -67,24 +68,31 @@ def select_nodes(
         calls: neuron calls to draw as single nodes, by their output node.
     """
     calls = calls or {}
+    drawn_inputs: dict[Value, tuple[Value, ...]] = {}
 
     def inputs(node: Value) -> tuple[Value, ...]:
-        call = calls.get(node)
-        return call.inputs if call is not None else node.parents
+        # The engine shares one constant per number; a drawing shows each use as its own number.
+        if node not in drawn_inputs:
+            call = calls.get(node)
+            parents = call.inputs if call is not None else node.parents
+            drawn_inputs[node] = tuple(copy(p) if p.is_constant else p for p in parents)
+        return drawn_inputs[node]
 
     distance = _distances(root, inputs, depth) if depth is not None else None
 
     def expanded(node: Value) -> bool:
         return distance is None or distance[node] < depth
 
-    order = _order(root, inputs, expanded)
+    # The walk takes parents last first; given them reversed, it lists inputs first first, so a
+    # drawing shows x1 above x2 in x1 * x2, and a neuron's inputs in their order.
+    order = topological_order(root, lambda node: inputs(node)[::-1] if expanded(node) else ())
     if max_nodes is not None and len(order) > max_nodes:
         raise GraphTooLargeError(len(order), max_nodes)
     drawn = []
     for i, node in enumerate(order):
         call = calls.get(node)
         if not node.parents:
-            kind = "constant" if node._op is CONSTANT else "value"
+            kind = "constant" if node.is_constant else "value"
         elif not expanded(node):
             kind = "cut"
         else:
@@ -108,29 +116,3 @@ def _distances(root: Value, inputs, depth: int) -> dict[Value, int]:
                 distance[parent] = d + 1
                 queue.append(parent)
     return distance
-
-
-def _order(root: Value, inputs, expanded) -> list[Value]:
-    """A topological order of the drawn graph: each node after its inputs; root last.
-
-    The walk of `autodiff.topological_order`, reading edges through `inputs` and
-    stopping at nodes that are not expanded.
-    """
-    order = []
-    seen = set()
-    finished = set()
-    stack = [root]
-    while stack:
-        node = stack[-1]
-        if node in seen:
-            stack.pop()
-            if node not in finished:
-                finished.add(node)
-                order.append(node)
-            continue
-        seen.add(node)
-        if expanded(node):
-            for parent in reversed(inputs(node)):  # reversed: the first input is finished first
-                if parent not in seen:
-                    stack.append(parent)
-    return order

