@@ -273,6 +273,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parser", action="store_true", help="time only the expression parser of `autodiff graph`")
     parser.add_argument("--compiled", action="store_true", help="only (e), the compiled section")
     parser.add_argument("--engine", action="store_true", help="only (b), the engine by phase, GC off and on")
+    parser.add_argument("--dask", action="store_true", help="run demos/bench_dask.py instead, with its options")
+    argv = sys.argv[1:] if argv is None else argv
+    if "--dask" in argv:  # python -m demos.benchmark --dask --examples 1000000
+        from demos import bench_dask
+
+        return bench_dask.main([arg for arg in argv if arg != "--dask"])
     args = parser.parse_args(argv)
     if args.parser:
         parser_benchmark(args.repeats)
