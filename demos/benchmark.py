@@ -1,30 +1,31 @@
 """Speed and memory of the autodiff engine against micrograd 0.1.0, side by side in one run.
 
     pip install -e ".[bench]"
-    python -m demos.benchmark            # about four minutes on a 2-core machine
+    python -m demos.benchmark            # about five minutes on a 2-core machine
     python -m demos.benchmark --quick    # smaller workloads, fewer repeats
-    python -m demos.benchmark --parser   # only the expression parser of `autodiff graph` (seconds)
+    python -m demos.benchmark --engine   # only the engine section (demos/bench_engine.py)
     python -m demos.benchmark --compiled # only the compiled section (demos/bench_compiled.py)
+    python -m demos.benchmark --parser   # only the expression parser of `autodiff graph` (seconds)
 
 The engines take turns (interleaved repeats) and each figure is a median, so a
-noisy neighbour slows both alike. Every timed step ends with `gc.collect()`:
-freeing a step's graph is part of a training loop's real cost, and micrograd's
-closures make reference cycles that only the cycle collector frees.
+noisy neighbour slows both alike.
 
-Workloads:
+Sections:
   (a) one training step (forward, backward, SGD update) of a 2-16-16-1 ReLU MLP on
-      100 two-moons points, mean hinge loss + 1e-4 * L2, as in micrograd's demo;
-      both engines start from the same weights and must agree on the loss;
-  (b) build and backward of a 100,000-node DAG of +, * and relu with heavy reuse
-      (100 layers of 1,000 nodes, each reading a random node of the layer below);
-  (c) build and backward of a chain of 1,000,000 ops;
-  (d) bytes per node of (b), measured by tracemalloc;
+      100 two-moons points, mean hinge loss + 1e-4 * L2, as in micrograd's demo, by
+      the eager engine, `autodiff.compile` (per example on floats, and as one numpy
+      batch), numpy matrices written by hand and micrograd; all start from the same
+      weights and must agree on the first loss. Every timing ends with gc.collect():
+      freeing a step's graph is part of a training loop's real cost, and micrograd's
+      closures make reference cycles that only the cycle collector frees;
+  (b) the engine against micrograd phase by phase (build, backward, free), with the
+      cyclic GC off and on: a 100,000-node DAG, a chain of 100,000 steps with numeric
+      constants, and the step of (a) (demos/bench_engine.py);
+  (c) build and backward of a chain of 1,000,000 ops (x -> x*1.0001 + 0.0001, 500,000 times);
+  (d) bytes per node of (b)'s DAG, measured by tracemalloc;
   (e) the step of (a) through `autodiff.compile`'s numpy batches at 32 to 100,000
-      points, per example, against numpy matrices, PyTorch and jax.jit on one core:
-      demos/bench_compiled.py, which runs on its own too.
-(a) also runs through `autodiff.compile` (per example on floats, and as one numpy
-batch) and by hand with numpy matrices; all start from the same weights and must
-agree on the first loss.
+      points, per example, against numpy matrices, PyTorch and jax.jit on one core
+      (demos/bench_compiled.py, in a process of its own).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from collections.abc import Callable
 
 import autodiff
 from autodiff import Value
+from demos import bench_engine
+from demos.bench_engine import build_dag, dag_plan
 from demos.common import missing_extra_in_one_line
 from nn.data import make_moons
 
@@ -181,55 +184,15 @@ def micrograd_training_step(weights, X, y, lr=0.05) -> Callable[[], float]:
     return step
 
 
-# --- (b) a big DAG with reuse, and (c) a long chain -----------------------------
-def dag_plan(width: int, depth: int, seed: int = 0) -> tuple[list[float], list[list[tuple[str, int, int]]]]:
-    """A layered DAG as a plan both engines replay: node k of a layer reads node k of
-    the layer below and one random node of it (so every node is reused ~twice).
-    Ops are chosen on floats so that every value stays within +-4."""
-    rng = random.Random(seed)
-    inputs = [rng.uniform(-1, 1) for _ in range(width)]
-    below, layers = inputs, []
-    for _ in range(depth):
-        layer, values = [], []
-        for k in range(width):
-            j = rng.randrange(width)
-            a, b = below[k], below[j]
-            candidates = {"+": a + b, "*": a * b, "relu": max(a, 0.0)}
-            op = rng.choice(["+", "*", "*", "relu"])
-            if abs(candidates[op]) > 4:
-                op = "*" if abs(a * b) <= 4 else "relu"
-            layer.append((op, k, j))
-            values.append(candidates[op])
-        layers.append(layer)
-        below = values
-    return inputs, layers
-
-
-def build_dag(value_type, inputs, layers):
-    below = [value_type(x) for x in inputs]
-    for layer in layers:
-        below = [below[k] + below[j] if op == "+" else below[k] * below[j] if op == "*" else below[k].relu()
-                 for op, k, j in layer]  # fmt: skip
-    while len(below) > 1:  # a balanced tree of + makes one root
-        below = [below[i] + below[i + 1] for i in range(0, len(below) - 1, 2)] + below[len(below) // 2 * 2 :]
-    return below[0]
-
-
-def dag_build_and_backward(value_type, inputs, layers) -> Callable[[], float]:
-    def run() -> float:
-        root = build_dag(value_type, inputs, layers)
-        root.backward()
-        return root.data
-
-    return run
-
-
+# --- (c) a long chain, (d) memory --------------------------------------------------
 def chain_build_and_backward(value_type, n: int) -> Callable[[], float]:
+    """x -> x*1.0001 + 0.0001, n // 2 times: n op nodes, with numbers lifted into the graph at every step."""
+
     def run() -> float:
-        x, c = value_type(0.5), value_type(1.0 + 1e-7)
+        x = value_type(0.5)
         y = x
-        for _ in range(n):
-            y = y * c
+        for _ in range(n // 2):
+            y = y * 1.0001 + 0.0001
         y.backward()
         return x.grad
 
@@ -309,6 +272,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--parser", action="store_true", help="time only the expression parser of `autodiff graph`")
     parser.add_argument("--compiled", action="store_true", help="only (e), the compiled section")
+    parser.add_argument("--engine", action="store_true", help="only (b), the engine by phase, GC off and on")
+    parser.add_argument("--dask", action="store_true", help="run demos/bench_dask.py instead, with its options")
+    argv = sys.argv[1:] if argv is None else argv
+    if "--dask" in argv:  # python -m demos.benchmark --dask --examples 1000000
+        from demos import bench_dask
+
+        return bench_dask.main([arg for arg in argv if arg != "--dask"])
     args = parser.parse_args(argv)
     if args.parser:
         parser_benchmark(args.repeats)
@@ -320,6 +290,11 @@ def main(argv: list[str] | None = None) -> None:
         bench_compiled.main(compiled_args)
         return
     repeats = 3 if args.quick else args.repeats
+    engine_args = ["--rounds", str(repeats), "--seed", str(args.seed)] + (["--quick"] if args.quick else [])
+    if args.engine:
+        print(f"machine: {machine()}")
+        bench_engine.main(engine_args)
+        return
     width, depth, chain = (1000, 20, 100_000) if args.quick else (1000, 100, 1_000_000)
 
     engines = {"autodiff": Value}
@@ -328,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         engines["micrograd"] = micrograd.engine.Value
     print(f"machine: {machine()}")
-    print(f"repeats: {repeats}, medians, engines interleaved, gc.collect() inside every timing\n")
+    print(f"repeats: {repeats}, medians, engines interleaved\n")
 
     X, y = make_moons(100, noise=0.1, seed=args.seed)
     labels = [2 * label - 1 for label in y]  # hinge loss labels -1 / +1
@@ -344,11 +319,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"(a) all {len(steps)} implementations start at loss {first['autodiff']:.12f}")
     a = compare("(a)", steps, repeats)
 
+    # (b) and (e) in processes of their own: a collection inside a timing scans the whole heap, which
+    # here holds what (a) loaded; (e) also caps its thread pools before numpy loads.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where demos/ is importable
+    print("\n(b) the engine by phase, GC off and on (demos/bench_engine.py)", flush=True)
+    subprocess.run([sys.executable, "-m", "demos.bench_engine", *engine_args], check=True, cwd=root)
+
     inputs, layers = dag_plan(width, depth, args.seed)
-    old_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old_limit, 20 * depth))  # micrograd's topological sort recurses
-    b = compare("(b)", {e: dag_build_and_backward(v, inputs, layers) for e, v in engines.items()}, repeats)
-    sys.setrecursionlimit(old_limit)
     c = compare("(c)", {e: chain_build_and_backward(v, chain) for e, v in engines.items()}, max(1, repeats // 2))
     d = {engine: bytes_per_node(v, inputs, layers) for engine, v in engines.items()}
 
@@ -359,13 +336,11 @@ def main(argv: list[str] | None = None) -> None:
 
     compile_time = statistics.median(timed(compile_and_build)[0] for _ in range(repeats))
 
-    nodes = width * (depth + 2) - 1
     print("\n| workload | autodiff | micrograd 0.1.0 | micrograd / autodiff |")
     print("| --- | --- | --- | --- |")
     print(row("(a) MLP 2-16-16-1 training step, 100 moons points", a.get("autodiff"), a.get("micrograd")))
-    print(row(f"(b) build + backward, {nodes:,}-node DAG", b.get("autodiff"), b.get("micrograd")))
     print(row(f"(c) build + backward, chain of {chain:,} ops", c.get("autodiff"), c.get("micrograd")))
-    print(row("(d) bytes per node of (b)", d.get("autodiff"), d.get("micrograd"), unit="B"))
+    print(row("(d) bytes per node of the DAG of (b)", d.get("autodiff"), d.get("micrograd"), unit="B"))
 
     print("\n| (a) training step, 100 points | time | micrograd / this |")
     print("| --- | --- | --- |")
@@ -383,10 +358,7 @@ def main(argv: list[str] | None = None) -> None:
         else ""
     )
 
-    # (e) in a process of its own: its thread pools are capped before numpy loads, and its heap
-    # is not the one (b) and (c) filled and freed.
     print("\n(e) the step of (a) through compiled numpy batches, one core (demos/bench_compiled.py)", flush=True)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where demos/ is importable
     subprocess.run([sys.executable, "-m", "demos.bench_compiled", *compiled_args], check=True, cwd=root)
 
 

@@ -49,6 +49,12 @@ _CLASSIFY: dict[Loss, Classify] = {
     losses.hinge: lambda score: 1 if score > 0 else -1,
     losses.cross_entropy: _argmax,
 }
+# The same rules on a numpy array of outputs (rows x outputs), for data in Dask arrays.
+_CLASSIFY_ROWS: dict[Loss, Callable[[Any], Any]] = {
+    losses.binary_cross_entropy: lambda out: (out[:, 0] > 0).astype(int),
+    losses.hinge: lambda out: (out[:, 0] > 0).astype(int) * 2 - 1,
+    losses.cross_entropy: lambda out: out.argmax(axis=1),
+}
 
 
 class NonFiniteLossError(ArithmeticError):
@@ -94,10 +100,12 @@ class History:
 
 @dataclass(frozen=True)
 class StepResult:
-    """One training step: the batch's mean loss and the model's outputs (as floats) before the update."""
+    """One training step: the batch's mean loss and the model's outputs (as floats) before the update;
+    for a batch in Dask arrays, no outputs but the number of correct predictions."""
 
     loss: float
     outputs: list[Any]
+    correct: int | None = None
 
 
 def train_step(model: Module, loss: Loss, optimizer: Optimizer, X: Sequence[Any], y: Sequence[Any]) -> StepResult:
@@ -128,7 +136,7 @@ def fit(
     loss: str | Loss,
     optimizer: Optimizer,
     epochs: int = 10,
-    batch_size: int = 32,
+    batch_size: int | None = 32,
     shuffle: bool = True,
     seed: Seed = None,
     validation_data: tuple[Sequence[Any], Sequence[Any]] | None = None,
@@ -141,13 +149,15 @@ def fit(
 
     Args:
         model: a Module (e.g. an MLP) mapping one example to its prediction.
-        X, y: the training examples and targets.
+        X, y: the training examples and targets: lists, or Dask arrays (examples x
+            features, chunked along rows) with `compiled=True`.
         loss: a loss of `nn.losses` or its name ("mse", "binary_cross_entropy",
             "hinge", "cross_entropy"), or any function (prediction, target) -> Value
             for one example. A batch's loss is the mean over its examples.
         optimizer: e.g. `nn.optim.Adam(model.parameters(), lr=0.01)`.
         epochs: passes over the data.
-        batch_size: examples per step (the last batch of an epoch may be smaller).
+        batch_size: examples per step (the last batch of an epoch may be smaller);
+            None for the whole dataset in one step (full-batch gradient descent).
         shuffle: a new random order of the examples each epoch.
         seed: an int, a `random.Random`, or None: the shuffling order.
         validation_data: (X_val, y_val), evaluated after every epoch.
@@ -160,7 +170,8 @@ def fit(
         compiled: trace the per-example loss once with `autodiff.compile` and run each
             minibatch as one numpy call (needs numpy); the same steps as eager
             training, to rounding, many times faster on big batches. The loss must
-            not branch on the target's or the prediction's data.
+            not branch on the target's or the prediction's data. Needed for Dask
+            arrays: each step is then a Dask computation over the batch's chunks.
 
     Returns:
         A History. The epoch's loss is the mean of the per-example losses seen
@@ -177,34 +188,63 @@ def fit(
             (every target is checked before the first step), named by its index.
     """
     loss_fn, loss_name = _loss_function(loss)
+    default_rule = classify is None
     classify = _classifier(loss_fn, classify)
-    _check_data("fit", model, X, y)
+    on_dask = _is_dask(X, y)
+    if on_dask:
+        from . import dask_train  # imported here: it needs numpy and dask
+
+        if not compiled:
+            raise ValueError("fit: X or y is a dask array; train on it with compiled=True")
+        X, y = dask_train.aligned("fit", model, X, y)
+    else:
+        _check_data("fit", model, X, y)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer must be an nn.optim optimizer, got {type(optimizer).__name__}")
     _check_count("fit", "epochs", epochs, 0)
-    _check_count("fit", "batch_size", batch_size, 1)
+    if batch_size is not None:
+        _check_count("fit", "batch_size", batch_size, 1)
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("fit: validation_data must be a pair (X_val, y_val)")
-        _check_data("fit: validation_data", model, *validation_data)
+        if on_dask:  # lists too become dask arrays
+            validation_data = dask_train.aligned("fit: validation_data", model, *validation_data)
+        elif _is_dask(*validation_data):
+            raise ValueError("fit: validation_data holds dask arrays but X and y do not; give dask arrays for both")
+        else:
+            _check_data("fit: validation_data", model, *validation_data)
     for i, callback in enumerate(callbacks):
         if not callable(callback):
             raise TypeError(f"fit: callbacks[{i}] must be a function (epoch, logs), got {callback!r}")
     rng = generator("fit", seed)
-    n_steps = math.ceil(len(X) / batch_size)
+    n_steps = 1 if batch_size is None else math.ceil(len(X) / batch_size)
     history = History()
     try:  # before the first step, so that nothing changes if a target is bad or the loss overflows
-        _check_targets(model, loss_fn, X, y, validation_data)
-        compiled_loss = _compile(model, loss_fn, X, y, validation_data) if compiled and len(X) else None
+        if on_dask:  # the same checks, on the first example and each distinct target (one pass over y)
+            x0, t0 = dask_train.first_example(X, y)
+            validation_y = None if validation_data is None else validation_data[1]
+            targets = dask_train.check_targets(model, loss_fn, x0, y, validation_y)
+            compiled_loss = _compile(
+                model, loss_fn, [x0], [t0, *targets[0]], None if validation_y is None else ([x0], targets[1])
+            )
+        else:
+            _check_targets(model, loss_fn, X, y, validation_data)
+            compiled_loss = _compile(model, loss_fn, X, y, validation_data) if compiled and len(X) else None
     except NonFiniteLossError as error:
         error.history = history
         raise
+    rows_rule = _CLASSIFY_ROWS.get(loss_fn) if default_rule else None
     if compiled_loss is not None:
 
-        def step_fn(Xb: list, yb: list) -> StepResult:
+        def step_fn(Xb: Any, yb: Any) -> StepResult:
+            if on_dask:
+                mean_loss, correct = dask_train.step(compiled_loss, optimizer, Xb, yb, classify, rows_rule)
+                return StepResult(mean_loss, [], correct)
             return StepResult(*compiled_loss.step(optimizer, Xb, yb))
 
-        def evaluate_fn(Xv: Sequence[Any], yv: Sequence[Any]) -> dict[str, float | None]:
+        def evaluate_fn(Xv: Any, yv: Any) -> dict[str, float | None]:
+            if _is_dask(Xv):
+                return dask_train.evaluate(compiled_loss, Xv, yv, classify, rows_rule)
             values, outputs, _ = compiled_loss.run(Xv, yv)
             correct = None if classify is None else sum(classify(o) == t for o, t in zip(outputs, yv)) / len(yv)
             return {"loss": float(values.mean()), "accuracy": correct}
@@ -222,7 +262,11 @@ def fit(
     for epoch in bar:
         started = time.perf_counter()
         total_loss, correct = 0.0, 0
-        for step, (Xb, yb) in enumerate(batches(X, y, batch_size, shuffle, rng)):
+        if on_dask:
+            epoch_batches = dask_train.batches(X, y, batch_size, shuffle, rng)
+        else:  # the whole dataset in its order when batch_size is None
+            epoch_batches = batches(X, y, batch_size or len(X), shuffle and batch_size is not None, rng)
+        for step, (Xb, yb) in enumerate(epoch_batches):
             try:
                 result = _guarded_step(step_fn, Xb, yb, epoch, step, n_steps)
             except NonFiniteLossError as error:
@@ -230,7 +274,9 @@ def fit(
                 bar.close()
                 raise
             total_loss += result.loss * len(Xb)
-            if classify is not None:
+            if classify is not None and result.correct is not None:
+                correct += result.correct
+            elif classify is not None:
                 correct += sum(classify(out) == t for out, t in zip(result.outputs, yb))
         logs: dict[str, float] = {"loss": total_loss / len(X)}
         if classify is not None:
@@ -341,7 +387,8 @@ def evaluate(
 
     Args:
         model: the model to evaluate.
-        X, y: the examples and targets.
+        X, y: the examples and targets: lists, or Dask arrays (the loss is then
+            compiled and run chunk by chunk, see `fit`).
         loss: as in `fit`.
         classify: as in `fit`; by default the decision rule of the loss.
 
@@ -350,7 +397,16 @@ def evaluate(
         when there is no decision rule}.
     """
     loss_fn, _ = _loss_function(loss)
+    rows_rule = _CLASSIFY_ROWS.get(loss_fn) if classify is None else None
     classify = _classifier(loss_fn, classify)
+    if _is_dask(X, y):
+        from . import dask_train
+        from .compiled import CompiledLoss
+
+        X, y = dask_train.aligned("evaluate", model, X, y)
+        compiled_loss = CompiledLoss(model, loss_fn, *dask_train.first_example(X, y))
+        compiled_loss.check_targets(dask_train.distinct_targets(y)[0])
+        return dask_train.evaluate(compiled_loss, X, y, classify, rows_rule)
     _check_data("evaluate", model, X, y)
     with autodiff.no_grad():
         outputs = [model(x) for x in X]
@@ -372,16 +428,24 @@ def accuracy(
 
     Args:
         model: the model to evaluate.
-        X, y: the examples and labels.
+        X, y: the examples and labels: lists, or Dask arrays (the model is then
+            compiled and run chunk by chunk).
         loss: a classification loss (or its name) whose decision rule to use.
         classify: a function output -> label, instead of `loss`.
     """
+    rows_rule = None
     if classify is None:
         if loss is None:
             raise TypeError("accuracy: give the loss the model was trained with, or a classify function")
         classify = _classifier(_loss_function(loss)[0], None)
         if classify is None:
             raise ValueError(f"accuracy: the loss {loss!r} has no decision rule; pass classify=")
+        rows_rule = _CLASSIFY_ROWS.get(_loss_function(loss)[0])
+    if _is_dask(X, y):
+        from . import dask_train
+
+        X, y = dask_train.aligned("accuracy", model, X, y)
+        return dask_train.accuracy(model, X, y, classify, rows_rule)
     _check_data("accuracy", model, X, y)
     with autodiff.no_grad():
         correct = sum(classify(_data(model(x))) == t for x, t in zip(X, y))
@@ -394,6 +458,11 @@ def _data(out: Any) -> Any:
     if isinstance(out, (list, tuple)):
         return [_data(o) for o in out]
     return out
+
+
+def _is_dask(*data: Any) -> bool:
+    """Whether any of `data` is a Dask collection (told without importing Dask)."""
+    return any(type(d).__module__.startswith("dask.") for d in data)
 
 
 def _loss_function(loss: str | Loss) -> tuple[Loss, str]:

@@ -73,6 +73,17 @@ def test_a_chain_of_a_million_ops_backpropagates_without_recursion_error():
     assert c.grad == pytest.approx(1_000_000 * 0.5 * c.data**999_999, rel=1e-9)
 
 
+@pytest.mark.slow
+def test_a_chain_of_a_million_ops_with_numbers_at_every_step_backpropagates():
+    x = Value(0.5)
+    y = x
+    for _ in range(500_000):
+        y = y * 1.0001 + 0.0001  # two op nodes a step, and the two numbers shared as constants
+    y.backward()
+    assert x.grad == pytest.approx(1.0001**500_000, rel=1e-9)
+    assert y.parents[1].grad == 0.0 and y.parents[0].parents[1].grad == 0.0  # constants get no gradient
+
+
 def test_topological_order_puts_every_node_after_its_parents_once():
     x, y = Value(1.0), Value(2.0)
     a = x * y

@@ -42,6 +42,12 @@ class CompiledFunction:
     def __repr__(self) -> str:
         return f"<compiled {self.name}: {self.n_inputs} inputs, {len(self.params)} params, {self.program.n_ops} ops>"
 
+    def __reduce__(self) -> tuple:
+        """Pickle the program and the parameters' values, not the generated code or numpy buffers."""
+        from .pickling import reduce_compiled
+
+        return reduce_compiled(self)
+
     @property
     def source(self) -> str:
         """The generated Python source of the forward and backward pass."""
@@ -122,7 +128,13 @@ class CompiledFunction:
     # --- a batch of examples, on numpy arrays ----------------------------------
     def batch(self, X: Any) -> Any:
         """The function's value for each row of `X` (examples x inputs), as a numpy array
-        (with `has_aux`: (values, aux), aux of shape (n,) or (n, k))."""
+        (with `has_aux`: (values, aux), aux of shape (n,) or (n, k)).
+
+        A Dask array gives Dask arrays, computed chunk by chunk (`dask_batch.py`)."""
+        if _is_dask(X):
+            from . import dask_batch
+
+            return dask_batch.batch(self, X)
         X = self._check_batch(X)
         values, aux = self._run_batch_forward(X, [param.data for param in self.params])
         return self._with_aux(values, aux)
@@ -143,7 +155,15 @@ class CompiledFunction:
             (values, input_grads, param_grads): shapes (n,), (n, inputs), and
             (params,) summed over the batch, or (n, params) with `per_example`.
             With `has_aux`, the first item is (values, aux).
+
+        A Dask array X (rows in chunks, all inputs in each) runs one task per chunk
+        (`dask_batch.py`): the summed parameter gradients come back as numpy, the
+        per-row results as Dask arrays with X's row chunks.
         """
+        if _is_dask(X):
+            from . import dask_batch
+
+            return dask_batch.batch_value_and_grad(self, X, per_example, accumulate_grads)
         X = self._check_batch(X)
         p = [param.data for param in self.params]
         values, aux, inputs, grads = self._run_batch(X, p, per_example)
@@ -265,6 +285,11 @@ def _build(program: Program, with_grad: bool) -> Any:
     namespace: dict[str, Any] = {"ops": program.ops}
     exec(compile(generate(program, with_grad), f"<autodiff.compile {with_grad=}>", "exec"), namespace)
     return namespace["make"](FloatMath)
+
+
+def _is_dask(X: Any) -> bool:
+    """A Dask collection, told without importing Dask."""
+    return type(X).__module__.startswith("dask.")
 
 
 def _all_finite(*arrays: Any) -> bool:
