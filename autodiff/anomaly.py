@@ -90,7 +90,7 @@ def creation_site(node: Value) -> traceback.FrameSummary | None:
     import traceback
 
     site = getattr(node, "site", None)
-    return None if site is None else traceback.FrameSummary(*site, lookup_line=False)
+    return None if site is None else traceback.FrameSummary(*site)
 
 
 def op_at(node: Value) -> str:

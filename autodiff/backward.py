@@ -6,14 +6,12 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import grad_mode
 from .errors import add_context
 from .numerics import MAX_FLOAT
-
-if TYPE_CHECKING:
-    from .value import Value
+from .value import Constant, Value
 
 __all__ = ["topological_order", "backward"]
 
@@ -111,8 +109,6 @@ def backward(root: Value, gradient: float = 1.0, create_graph: bool = False) -> 
 
 def _nodes_of(root: Value) -> tuple[list[Value], list[Value]]:
     """The nodes with parents in topological order, and the leaves that get a gradient (not constants)."""
-    from .value import Constant
-
     interior: list[Value] = []
     leaves: list[Value] = []
     depth_first(root, interior.append, leaves.append)
@@ -161,18 +157,15 @@ def _totals(root: Value, leaves: list[Value], held: list[Any]) -> list[Any]:
 def _not_finite(root: Value) -> OverflowError:
     """The error for a pass whose gradients overflowed: it names the first node, from the root back,
     whose gradient was not finite (every node after it in the pass got a non-finite share of it)."""
-    from .value import Constant
-
-    for node in reversed(topological_order(root)):
-        grad = node.grad
-        if type(node) is not Constant and isinstance(grad, float) and not -MAX_FLOAT <= grad <= MAX_FLOAT:
-            return OverflowError(f"backward: the gradient at {describe(node)} is not finite ({grad!r})")
-    return OverflowError("backward: a gradient is not finite")
+    node = next(
+        node
+        for node in reversed(topological_order(root))
+        if isinstance(node.grad, float) and not -MAX_FLOAT <= node.grad <= MAX_FLOAT
+    )  # there is one: the leaf whose total was found not finite (a constant's grad is always 0.0)
+    return OverflowError(f"backward: the gradient at {describe(node)} is not finite ({node.grad!r})")
 
 
 def _checked_seed(gradient: object) -> float:
-    if type(gradient) is float and -MAX_FLOAT <= gradient <= MAX_FLOAT:
-        return gradient
     if isinstance(gradient, bool):  # backward(True) meant create_graph=True, which comes second
         raise TypeError(f"backward: gradient must be a number, got bool ({gradient!r}); pass create_graph=True by name")
     if not isinstance(gradient, numbers.Real):

@@ -20,8 +20,5 @@ def add_context(error: BaseException, context: str) -> None:
     if type(error) in _MESSAGE_ONLY and len(error.args) == 1 and isinstance(error.args[0], str):
         error.args = (f"{context}: {error.args[0]}",)
         return
-    note = f"(in {context})"
-    if hasattr(error, "add_note"):
-        error.add_note(note)
-    else:  # pragma: no cover - Python 3.10
-        error.__notes__ = [*getattr(error, "__notes__", []), note]
+    # What BaseException.add_note does (PEP 678), written out so that Python 3.10, which lacks it, keeps the note too.
+    error.__notes__ = [*getattr(error, "__notes__", []), f"(in {context})"]

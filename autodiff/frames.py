@@ -37,4 +37,4 @@ def user_frame() -> traceback.FrameSummary | None:
     import traceback
 
     site = user_site()
-    return None if site is None else traceback.FrameSummary(*site, lookup_line=False)
+    return None if site is None else traceback.FrameSummary(*site)

@@ -7,16 +7,14 @@ so the gradients form a graph of their own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import ops
 from .errors import add_context
 from .grad_mode import enable_grad
 from .namespace import Namespace
 from .numerics import FloatMath
-
-if TYPE_CHECKING:
-    from .value import Value
+from .value import Constant, Value
 
 __all__ = ["ValueMath", "chain_rule_building_graph"]
 
@@ -113,7 +111,6 @@ class ValueMath(metaclass=Namespace):
 def chain_rule_building_graph(interior: list[Value], leaves: list[Value]) -> None:
     """The chain rule on Values, from the root back; every grad of `interior` and `leaves` ends a Value."""
     from .specialize import checked_partials
-    from .value import Constant, Value
 
     with enable_grad():  # the gradients' graph is what was asked for, even inside no_grad()
         for node in reversed(interior):

@@ -35,7 +35,7 @@ from .namespace import MissingMathFunction
 from .numerics import MAX_FLOAT, FloatMath
 from .ops import Op, OpDefinitionError
 from .symbolic import SourceMath, Sym, SymTuple, source
-from .value import Constant, Value, checked_result, constant_of, lift, new_node, not_finite, record, shared_constants
+from .value import Constant, Value, checked_result, constant_of, lift, new_node, record, shared_constants
 
 __all__ = ["make_apply", "make_backward", "make_tangent"]
 
@@ -56,7 +56,7 @@ def make_apply(op: Op) -> Callable[..., Any]:
         n = len(operands)
         forward = by_arity.get(n)
         if forward is None:
-            forward = _apply_for(op, n) if 0 < n <= MAX_GENERATED_ARITY else generic
+            forward = _apply_for(op, n) if n <= MAX_GENERATED_ARITY else generic
             if len(by_arity) < MAX_ARITIES_PER_OP:
                 by_arity[n] = forward
         return forward(*operands)
@@ -121,8 +121,6 @@ def _generic_apply(op: Op) -> Callable[..., Any]:
 
 def checked_node(op: Op, data: Any, parents: tuple[Value, ...]) -> Value:
     """The slow path of a generated forward: a non-finite or non-float result."""
-    if type(data) is float:
-        raise not_finite(op, data, parents)
     return new_node(checked_result(op, data, parents), parents, op)
 
 

@@ -338,24 +338,22 @@ def constant_of(x: float) -> Constant:
 
 
 def _checked_float(data: object) -> float:
-    if type(data) is float and -MAX_FLOAT <= data <= MAX_FLOAT:  # the common case, fast
-        return data
-    # bool is an int subclass, and numpy's bools are not Real numbers: both are refused.
-    if isinstance(data, bool) or not isinstance(data, numbers.Real):
-        raise TypeError(f"Value: data must be an int or float, got {type(data).__name__} ({data!r})")
-    try:
-        x = float(data)
-    except OverflowError:  # an int beyond the float range
-        raise ValueError("Value: data must be a finite number, got an int too large for a float") from None
-    if not -MAX_FLOAT <= x <= MAX_FLOAT:
-        raise ValueError(f"Value: data must be a finite number, got {data!r}")
-    return x
+    x = data
+    if type(x) is not float:  # an int, or a number of another type (numpy's)
+        # bool is an int subclass, and numpy's bools are not Real numbers: both are refused.
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            raise TypeError(f"Value: data must be an int or float, got {type(data).__name__} ({data!r})")
+        try:
+            x = float(x)
+        except OverflowError:  # an int beyond the float range
+            raise ValueError("Value: data must be a finite number, got an int too large for a float") from None
+    if -MAX_FLOAT <= x <= MAX_FLOAT:
+        return x
+    raise ValueError(f"Value: data must be a finite number, got {data!r}")
 
 
 def operand_float(x: object, op_name: str) -> float:
     """A plain-number operand of the op `op_name` as a finite float, or an error naming the op."""
-    if type(x) is float and -MAX_FLOAT <= x <= MAX_FLOAT:
-        return x
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{op_name}: expected a Value or a number, got {type(x).__name__} ({x!r})")
     try:
@@ -372,8 +370,6 @@ def constant(x: object, op_name: str) -> Constant:
 
 def lift(x: object, op: Op) -> Value | Any:
     """An operand of `op` as a Value: a Value as is, a number as a constant, anything else NotImplemented."""
-    if type(x) is float and -MAX_FLOAT <= x <= MAX_FLOAT:  # the common case
-        return constant_of(x)
     if isinstance(x, Value):
         return x
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
@@ -403,14 +399,14 @@ def apply(op: Op, operands: tuple) -> Value | float:
 
 def checked_result(op: Op, data: object, operands: tuple) -> float:
     """An op's forward result as a finite float, or an error naming the op."""
-    if type(data) is float and -MAX_FLOAT <= data <= MAX_FLOAT:
-        return data
-    if isinstance(data, bool) or not isinstance(data, numbers.Real):
-        raise TypeError(f"{op.name}: forward must return a number, got {type(data).__name__} ({data!r})")
-    try:
-        x = float(data)
-    except OverflowError:
-        x = float("inf")
+    x = data
+    if type(x) is not float:
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            raise TypeError(f"{op.name}: forward must return a number, got {type(data).__name__} ({data!r})")
+        try:
+            x = float(x)
+        except OverflowError:
+            x = float("inf")
     if -MAX_FLOAT <= x <= MAX_FLOAT:
         return x
     raise not_finite(op, x, operands)

@@ -1,7 +1,8 @@
 """Shared test setup: hypothesis profiles and seeded randomness.
 
-HYPOTHESIS_PROFILE selects the profile: "dev" (fast, the default locally) or
-"ci" (more examples, derandomized; the default when CI is set).
+HYPOTHESIS_PROFILE selects the profile: "dev" (fast, the default locally), "ci" (more
+examples, derandomized; the default when CI is set) or "mutation" (few examples, derandomized:
+the same ones for every mutant of a mutation-testing run, see the README's Development notes).
 """
 
 import os
@@ -19,6 +20,14 @@ settings.register_profile(
     derandomize=True,  # CI runs the same examples every time; locally, dev explores new ones
     suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,
+)
+settings.register_profile(
+    "mutation",
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
