@@ -110,7 +110,7 @@ class ValueMath(metaclass=Namespace):
 
 def chain_rule_building_graph(interior: list[Value], leaves: list[Value]) -> None:
     """The chain rule on Values, from the root back; every grad of `interior` and `leaves` ends a Value."""
-    from .specialize import checked_partials
+    from .specialize import local_partials
 
     with enable_grad():  # the gradients' graph is what was asked for, even inside no_grad()
         for node in reversed(interior):
@@ -119,8 +119,8 @@ def chain_rule_building_graph(interior: list[Value], leaves: list[Value]) -> Non
                 continue
             parents = node.parents
             try:
-                partials = checked_partials(node._op, node._op.partials(ValueMath, node, *parents), len(parents))
-                for parent, partial in zip(parents, partials):
+                # Input by input, constants skipped: a constant's partial may not exist (0 ** b, b < 1).
+                for parent, partial in zip(parents, local_partials(node, on_values=True)):
                     if type(parent) is Constant or _is_zero(partial):  # no gradient for it, or no path
                         continue
                     contribution = grad if _is_one(partial) else grad * partial

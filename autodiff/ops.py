@@ -65,7 +65,7 @@ class Op:
             (`backward(create_graph=True)`) and compiled code.
     """
 
-    __slots__ = ("name", "forward", "partials", "arity", "_apply", "_backward", "_tangent")
+    __slots__ = ("name", "forward", "partials", "arity", "_apply", "_backward", "_tangent", "_generated")
 
     def __init__(self, name: str, forward: Callable[..., Any], partials: Callable[..., Any]) -> None:
         if not isinstance(name, str):
@@ -91,6 +91,7 @@ class Op:
         self._apply = self._first_apply  # replaced by the generated code on first use
         self._backward = self._first_backward
         self._tangent = self._first_tangent
+        self._generated: dict = {}  # the code of slower paths, by what it is for (autodiff/specialize.py)
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"

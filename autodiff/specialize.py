@@ -31,13 +31,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import grad_mode
+from .higher_order import ValueMath
 from .namespace import MissingMathFunction
 from .numerics import MAX_FLOAT, FloatMath
 from .ops import Op, OpDefinitionError
 from .symbolic import SourceMath, Sym, SymTuple, source
 from .value import Constant, Value, checked_result, constant_of, lift, new_node, record, shared_constants
 
-__all__ = ["make_apply", "make_backward", "make_tangent"]
+__all__ = ["make_apply", "make_backward", "make_tangent", "make_local_partials", "local_partials"]
 
 MAX_GENERATED_ARITY = 256  # ops with more inputs than this use the generic code
 MAX_ARITIES_PER_OP = 64  # generated functions kept per n-ary op
@@ -49,19 +50,26 @@ def make_apply(op: Op) -> Callable[..., Any]:
     NotImplemented when an operand is neither (for Python's operator protocol)."""
     if op.arity is not None:
         return _apply_for(op, op.arity)
-    by_arity: dict[int, Callable[..., Any]] = {}
-    generic = _generic_apply(op)
+    steps, step_for = _per_arity(op, _apply_for, _generic_apply(op))
 
     def apply(*operands: Any) -> Any:
-        n = len(operands)
-        forward = by_arity.get(n)
-        if forward is None:
-            forward = _apply_for(op, n) if n <= MAX_GENERATED_ARITY else generic
-            if len(by_arity) < MAX_ARITIES_PER_OP:
-                by_arity[n] = forward
-        return forward(*operands)
+        return (steps.get(len(operands)) or step_for(len(operands)))(*operands)
 
     return apply
+
+
+def _per_arity(op: Op, make_for: Callable[[Op, int], Callable], generic: Callable) -> tuple[dict, Callable]:
+    """For an op with any number of inputs: a cache {n: its step for n inputs} and the function
+    that makes, caches and returns the step for n (the generic one past MAX_GENERATED_ARITY)."""
+    steps: dict[int, Callable] = {}
+
+    def step_for(n: int) -> Callable:
+        step = make_for(op, n) if n <= MAX_GENERATED_ARITY else generic
+        if len(steps) < MAX_ARITIES_PER_OP:
+            steps[n] = step
+        return step
+
+    return steps, step_for
 
 
 def _apply_for(op: Op, n: int) -> Callable[..., Any]:
@@ -129,17 +137,10 @@ def make_backward(op: Op) -> Callable[[Value, float], None]:
     """op's backward step on floats: node.parents[i].grad += grad * partial_i, for a node made by op."""
     if op.arity is not None:
         return _backward_for(op, op.arity)
-    by_arity: dict[int, Callable[[Value, float], None]] = {}
-    generic = _generic_backward(op)
+    steps, step_for = _per_arity(op, _backward_for, _generic_backward(op))
 
     def backward(node: Value, grad: float) -> None:
-        n = len(node.parents)
-        step = by_arity.get(n)
-        if step is None:
-            step = _backward_for(op, n) if n <= MAX_GENERATED_ARITY else generic
-            if len(by_arity) < MAX_ARITIES_PER_OP:
-                by_arity[n] = step
-        step(node, grad)
+        (steps.get(len(node.parents)) or step_for(len(node.parents)))(node, grad)
 
     return backward
 
@@ -149,13 +150,7 @@ def _backward_for(op: Op, n: int) -> Callable[[Value, float], None]:
     if partials is None:
         return _generic_backward(op)
     xs = [f"x{i}" for i in range(n)]
-    lines = ["def backward(node, grad):", f"    {''.join(f'{x}, ' for x in xs)}= node.parents"]
-    used = " ".join([*partials, getattr(partials, "src", "")])
-    lines += [f"    d{i} = x{i}.data" for i in range(n) if _uses(used, f"d{i}")]
-    if _uses(used, "out"):
-        lines.append("    out = node.data")
-    if isinstance(partials, _Bound):
-        lines.append(f"    partials = {partials.src}")
+    lines = ["def backward(node, grad):", *_loads(partials, n)]
     for x, partial in zip(xs, partials):
         if partial in ("0.0", "-0.0"):  # no gradient flows there (a constant exponent, say)
             continue
@@ -190,17 +185,10 @@ def make_tangent(op: Op) -> Callable[[Value, list], float]:
     are evaluated (0 ** y, with a constant 0, has no d/d(base) to compute)."""
     if op.arity is not None:
         return _tangent_for(op, op.arity)
-    by_arity: dict[int, Callable[[Value, list], float]] = {}
-    generic = _generic_tangent(op)
+    steps, step_for = _per_arity(op, _tangent_for, _generic_tangent(op))
 
     def tangent(node: Value, tangents: list) -> float:
-        n = len(node.parents)
-        step = by_arity.get(n)
-        if step is None:
-            step = _tangent_for(op, n) if n <= MAX_GENERATED_ARITY else generic
-            if len(by_arity) < MAX_ARITIES_PER_OP:
-                by_arity[n] = step
-        return step(node, tangents)
+        return (steps.get(len(node.parents)) or step_for(len(node.parents)))(node, tangents)
 
     return tangent
 
@@ -209,16 +197,9 @@ def _tangent_for(op: Op, n: int) -> Callable[[Value, list], float]:
     partials = _formula(op, "partials", n)
     if partials is None:
         return _generic_tangent(op)
-    xs, ts = [f"x{i}" for i in range(n)], [f"t{i}" for i in range(n)]
+    ts = [f"t{i}" for i in range(n)]
     lines = ["def tangent(node, tangents):", f"    {''.join(f'{t}, ' for t in ts)}= tangents"]
-    used = " ".join([*partials, getattr(partials, "src", "")])
-    if any(_uses(used, f"d{i}") for i in range(n)):
-        lines.append(f"    {''.join(f'{x}, ' for x in xs)}= node.parents")
-    lines += [f"    d{i} = x{i}.data" for i in range(n) if _uses(used, f"d{i}")]
-    if _uses(used, "out"):
-        lines.append("    out = node.data")
-    if isinstance(partials, _Bound):
-        lines.append(f"    partials = {partials.src}")
+    lines += _loads(partials, n, parents=False)
     lines.append("    total = 0.0")
     for t, partial in zip(ts, partials):
         if partial in ("0.0", "-0.0"):
@@ -248,6 +229,89 @@ def _generic_tangent(op: Op) -> Callable[[Value, list], float]:
         return total
 
     return tangent
+
+
+# --- the local derivatives of one node, input by input ---------------------------------------
+def local_partials(node: Value, on_values: bool = False) -> tuple:
+    """The local derivatives d node / d parent_i of a node with parents (see `make_local_partials`),
+    by its op's generated code (made on first use)."""
+    op = node._op
+    step = op._generated.get(on_values)
+    if step is None:
+        step = op._generated[on_values] = make_local_partials(op, on_values)
+    return step(node)
+
+
+def make_local_partials(op: Op, on_values: bool = False) -> Callable[[Value], tuple]:
+    """d node / d parent_i for each parent of a node made by op: floats (FloatMath), or with
+    `on_values` Values built from the same ops (ValueMath, for create_graph). A constant parent's
+    partial is 0.0 and is not evaluated: 0 ** b, with a constant 0 and 0 < b < 1, has no
+    d/d(base), and the other partials are still there."""
+    make_for = _on_values_for if on_values else _on_floats_for
+    generic = _generic_local_partials(op, on_values)
+    if op.arity is not None:
+        return make_for(op, op.arity)
+    steps, step_for = _per_arity(op, make_for, generic)
+
+    def local_partials(node: Value) -> tuple:
+        return (steps.get(len(node.parents)) or step_for(len(node.parents)))(node)
+
+    return local_partials
+
+
+def _on_floats_for(op: Op, n: int) -> Callable[[Value], tuple]:
+    return _local_partials_for(op, n, on_values=False)
+
+
+def _on_values_for(op: Op, n: int) -> Callable[[Value], tuple]:
+    return _local_partials_for(op, n, on_values=True)
+
+
+def _local_partials_for(op: Op, n: int, on_values: bool) -> Callable[[Value], tuple]:
+    partials = _formula(op, "partials", n)
+    if partials is None:
+        return _generic_local_partials(op, on_values)
+    lines = ["def local_partials(node):", *_loads(partials, n, on_values)]
+    terms = [
+        partial if partial in ("0.0", "-0.0") else f"0.0 if type(x{i}) is Constant else {partial}"
+        for i, partial in enumerate(partials)
+    ]
+    lines.append(f"    return ({''.join(f'{term}, ' for term in terms)})")
+    what = f"local partials{n}{' on Values' if on_values else ''}"
+    return _compile(lines, op, what, ValueMath if on_values else FloatMath)
+
+
+def _generic_local_partials(op: Op, on_values: bool) -> Callable[[Value], tuple]:
+    def local_partials(node: Value) -> tuple:
+        parents = node.parents
+        try:
+            if on_values:
+                partials = op.partials(ValueMath, node, *parents)
+            else:
+                partials = op.partials(FloatMath, node.data, *[p.data for p in parents])
+        except MissingMathFunction as error:
+            raise _missing(op, "partials", error) from error
+        checked = checked_partials(op, partials, len(parents))
+        return tuple(0.0 if type(p) is Constant else d for p, d in zip(parents, checked))
+
+    return local_partials
+
+
+def _loads(partials: Any, n: int, on_values: bool = False, parents: bool = True) -> list[str]:
+    """The lines that read what the partials' formulas use: the parents (x0, x1, ...; always with
+    `parents`), their data (d0, d1, ...), the node's own data (out), and a tuple-valued call bound
+    once (partials). On Values, d0, d1, ... and out are the nodes themselves."""
+    used = " ".join([*partials, getattr(partials, "src", "")])
+    read = [i for i in range(n) if _uses(used, f"d{i}")]
+    lines = []
+    if read or parents:
+        lines.append(f"    {''.join(f'x{i}, ' for i in range(n))}= node.parents")
+    lines += [f"    d{i} = x{i}{'' if on_values else '.data'}" for i in read]
+    if _uses(used, "out"):
+        lines.append(f"    out = node{'' if on_values else '.data'}")
+    if isinstance(partials, _Bound):
+        lines.append(f"    partials = {partials.src}")
+    return lines
 
 
 def checked_partials(op: Op, partials: Any, n: int) -> Sequence[Any]:
@@ -304,10 +368,11 @@ def _uses(text: str, name: str) -> bool:
     return re.search(rf"\b{name}\b", text) is not None
 
 
-def _compile(lines: list[str], op: Op, what: str) -> Callable[..., Any]:
+def _compile(lines: list[str], op: Op, what: str, m: Any = FloatMath) -> Callable[..., Any]:
+    """Compile generated lines; `m` is the math namespace their m_<name>(...) calls go to."""
     namespace = {
         "Value": Value, "Constant": Constant, "op": op, "lift": lift, "new": object.__new__,
-        "grad_mode": grad_mode, "record": record, "MAX_FLOAT": MAX_FLOAT, "checked_node": checked_node, "m": FloatMath,
+        "grad_mode": grad_mode, "record": record, "MAX_FLOAT": MAX_FLOAT, "checked_node": checked_node, "m": m,
         "constants": shared_constants, "constant_of": constant_of,
     }  # fmt: skip
     text = "\n".join(lines)

@@ -136,19 +136,18 @@ def test_a_base_in_minus_one_to_zero_with_a_fractional_exponent_is_the_named_err
             Value(base) ** Value(2.0)  # d/db a**b = a**b log(a) needs a > 0, even where a**b exists
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ZeroDivisionError,
-    reason="known gap: under create_graph every partial of 0.0 ** b is evaluated, also the constant base's "
-    "b * 0.0 ** (b - 1), infinite for b < 1; the float path and jvp skip it (a constant gets no gradient)",
-)
 def test_zero_to_a_value_power_below_one_differentiates_twice_as_in_the_float_path():
+    # The constant base's partial, b * 0.0 ** (b - 1), is infinite for b < 1: no path evaluates it.
     b = Value(0.5)
     (0.0**b).backward()
     assert b.grad == 0.0
     b.grad = 0.0
     (0.0**b).backward(create_graph=True)
     assert b.grad.data == 0.0
+    assert autodiff.hessian(lambda v: 0.0**v)(0.5) == [[0.0]]
+    from autodiff.graph.explain import local_partials  # the drawings' and the step-through page's partials
+
+    assert local_partials(0.0 ** Value(0.5)) == (0.0, 0.0)
 
 
 def test_zero_to_a_positive_fractional_power_is_zero():

@@ -210,7 +210,7 @@ def _edges(graph: Any, d: DrawnNode, ids: dict[Value, str], show_contributions: 
     for parent, k in d.inputs:
         role = "" if d.kind == "neuron" else _role(d.node, k)
         attrs = {}
-        if show_contributions:
+        if show_contributions and not parent.is_constant:  # a constant gets no gradient: no term
             upstream = as_float(d.node.grad)
             term = 0.0 if upstream == 0.0 else upstream * partials[k]
             text = f"{number(upstream, digits)} × {number(partials[k], digits)} = {number(term, digits)}"

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .. import specialize
 from ..backward import topological_order
-from ..numerics import FloatMath
 from .format import as_float, describe, is_int, number
 
 if TYPE_CHECKING:
@@ -23,11 +23,12 @@ __all__ = ["Term", "Explanation", "explain", "local_partials", "neuron_partials"
 
 
 def local_partials(node: Value) -> tuple[float, ...]:
-    """d(node)/d(parent) for each parent, in operand order; nan where the derivative is undefined."""
+    """d(node)/d(parent) for each parent, in operand order, from the op's rule (0.0 for a constant
+    parent, which gets no gradient); nan where the derivative is undefined."""
     if not node.parents:
         return ()
     try:
-        partials = node.primitive.partials(FloatMath, node.data, *[p.data for p in node.parents])
+        partials = specialize.local_partials(node)
     except (ArithmeticError, ValueError):
         return (math.nan,) * len(node.parents)
     return tuple(float(p) for p in partials)
