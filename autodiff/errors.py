@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["add_context"]
+__all__ = ["add_context", "add_note"]
 
 # Built-in errors whose only argument is their message: the engine raises these itself, and
 # their message can say more. Any other exception (a user's) is left as it is and gets a note.
@@ -20,5 +20,9 @@ def add_context(error: BaseException, context: str) -> None:
     if type(error) in _MESSAGE_ONLY and len(error.args) == 1 and isinstance(error.args[0], str):
         error.args = (f"{context}: {error.args[0]}",)
         return
-    # What BaseException.add_note does (PEP 678), written out so that Python 3.10, which lacks it, keeps the note too.
-    error.__notes__ = [*getattr(error, "__notes__", []), f"(in {context})"]
+    add_note(error, f"(in {context})")
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """Attach `note` to `error` as `BaseException.add_note` does (PEP 678), on Python 3.10 too."""
+    error.__notes__ = [*getattr(error, "__notes__", []), note]

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import add_note
 from .compiled import CompiledFunction
 
 __all__ = ["batch", "batch_value_and_grad", "check_array", "map_chunks", "run_chunk", "sum_chunks"]
@@ -222,5 +223,4 @@ def _note_row(error: BaseException, name: str, offset: int, n: int) -> None:
         note = f"example {i} of the chunk starting at row {offset} is row {offset + int(i)} of the dask array"
     else:
         note = f"in the chunk of rows {offset} to {offset + n - 1} of the dask array"
-    if hasattr(error, "add_note"):  # Python >= 3.11
-        error.add_note(note)
+    add_note(error, note)
