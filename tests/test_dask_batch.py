@@ -296,3 +296,35 @@ def test_from_npy_refuses_bad_files_and_sizes(tmp_path):
     np.save(tmp_path / "X.npy", np.zeros((4, 3)))
     with pytest.raises(ValueError, match="rows_per_chunk must be an int >= 1, got 0"):
         from_npy(tmp_path / "X.npy", rows_per_chunk=0)
+
+
+def test_from_npy_names_the_file_it_refuses_and_never_blocks_on_a_fifo(tmp_path):
+    (tmp_path / "text.npy").write_text("not an array")
+    with pytest.raises(ValueError, match=r"'.*text\.npy' is not a \.npy file .* starts with b'not an'"):
+        from_npy(tmp_path / "text.npy")
+    np.savez(tmp_path / "archive.npz", a=np.ones(2))
+    with pytest.raises(ValueError, match="is not a .npy file"):  # numpy would open an NpzFile, without a shape
+        from_npy(tmp_path / "archive.npz")
+    np.save(tmp_path / "X.npy", np.zeros((40, 3)))
+    whole = (tmp_path / "X.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(whole[: len(whole) - 50])
+    with pytest.raises(ValueError, match=r"cut\.npy'.*cannot map"):
+        from_npy(tmp_path / "cut.npy")
+    np.save(tmp_path / "one.npy", np.float64(3.0))
+    with pytest.raises(ValueError, match="holds a single number"):
+        from_npy(tmp_path / "one.npy")
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        from_npy(tmp_path)
+    os.mkfifo(tmp_path / "pipe.npy")  # opening it for reading would wait for a writer forever
+    with pytest.raises(ValueError, match="not a regular file"):
+        from_npy(tmp_path / "pipe.npy")
+    (tmp_path / "zeros.npy").symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match="not a regular file"):
+        from_npy(tmp_path / "zeros.npy")
+
+
+def test_from_npy_takes_more_rows_per_chunk_than_the_file_has(tmp_path):
+    np.save(tmp_path / "X.npy", np.arange(12.0).reshape(4, 3))
+    D = from_npy(tmp_path / "X.npy", rows_per_chunk=10**30)  # one chunk, not an overflow inside Dask
+    assert D.chunks == ((4,), (3,))
+    assert D.compute().tolist() == np.arange(12.0).reshape(4, 3).tolist()

@@ -11,6 +11,7 @@ whose workers see the same path (a shared disk) reads it where it runs.
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,13 @@ class NpyRows:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
-        mapped = np.load(self.path, mmap_mode="r")  # reads the header only; never unpickles
+        _check_npy(self.path)
+        try:
+            mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)  # reads the header only; never unpickles
+        except (ValueError, EOFError) as error:  # a truncated file or header, Python objects
+            raise ValueError(f"from_npy: {self.path!r}: cannot map the .npy file: {error}") from error
+        if mapped.ndim == 0:
+            raise ValueError(f"from_npy: {self.path!r} holds a single number ({mapped.dtype}), not rows")
         self.shape: tuple[int, ...] = mapped.shape
         self.dtype = mapped.dtype
         self.ndim = mapped.ndim
@@ -47,6 +54,20 @@ class NpyRows:
         return f"NpyRows({self.path!r}, shape={self.shape}, dtype={self.dtype})"
 
 
+def _check_npy(path: str) -> None:
+    """Refuse what is not a regular file starting with numpy's magic bytes, before numpy reads it: a FIFO would
+    block the open, /dev/zero never end, and numpy takes any other file for a pickle (or an .npz archive)."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(f"from_npy: {path!r} is a directory, not a .npy file")
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"from_npy: {path!r} is not a regular file (a FIFO, a device or a socket)")
+    with open(path, "rb") as f:
+        magic = f.read(len(np.lib.format.MAGIC_PREFIX))
+    if magic != np.lib.format.MAGIC_PREFIX:
+        raise ValueError(f"from_npy: {path!r} is not a .npy file (written by numpy.save): it starts with {magic!r}")
+
+
 def _reopen(path: str, shape: tuple[int, ...], dtype: np.dtype) -> NpyRows:
     """Unpickling: the same file, without reading it (the worker may not have opened it yet)."""
     rows = NpyRows.__new__(NpyRows)
@@ -64,14 +85,15 @@ def from_npy(path: str | os.PathLike, rows_per_chunk: int = 100_000) -> Any:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a `.npy` file, or one that holds Python objects.
+        IsADirectoryError: a directory.
+        ValueError: not a regular `.npy` file, a truncated one, one that holds Python objects or a single number.
     """
     import dask.array as da
 
     if isinstance(rows_per_chunk, bool) or not isinstance(rows_per_chunk, int) or rows_per_chunk < 1:
         raise ValueError(f"from_npy: rows_per_chunk must be an int >= 1, got {rows_per_chunk!r}")
     rows = NpyRows(path)
-    chunks = (rows_per_chunk, *rows.shape[1:])
+    chunks = (min(rows_per_chunk, max(rows.shape[0], 1)), *rows.shape[1:])  # Dask overflows past int64
     return da.from_array(rows, chunks=chunks, name=f"npy-{_token(rows)}")
 
 
