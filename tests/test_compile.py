@@ -406,6 +406,24 @@ def test_bools_strings_and_non_finite_inputs_are_refused_naming_their_position()
     assert compiled.batch(np.array([[2, 3]], dtype=np.int8)).tolist() == [6.0]
 
 
+def test_an_int_too_large_for_a_float_in_a_batch_is_refused_naming_its_example():
+    compiled = autodiff.compile(lambda x, y: x * y, [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"example 1, input 0 is not finite as a float: 1000"):
+        compiled.batch([[1, 2], [10**400, 2]])
+    with pytest.raises(ValueError, match=r"example 0, input 1 is not finite as a float"):
+        compiled.batch_value_and_grad(np.array([[1, -(10**400)]], dtype=object))
+
+
+def test_compile_says_what_fn_and_params_should_be():
+    w = Value(0.5)
+    with pytest.raises(TypeError, match=r"compile: fn must be a function, got int \(3\)"):
+        autodiff.compile(3, [1.0])
+    with pytest.raises(TypeError, match=r"compile: params must be a list of Values, got one Value .*params=\[it\]"):
+        autodiff.compile(lambda x: w * x, [1.0], params=w)
+    with pytest.raises(TypeError, match=r"compile: params must be a list of Values, got float \(0.5\)"):
+        autodiff.compile(lambda x: w * x, [1.0], params=0.5)
+
+
 def test_an_undefined_gradient_into_a_parameter_only_node_gets_the_eager_result_or_error():
     w = Value(2.0)
 

@@ -45,6 +45,8 @@ def compile(
         TracingError: `fn` branched on a Value's data (`if`, a comparison, `float()`).
         ValueError: `params` lists a Value twice (its gradient would have two positions).
     """
+    if not callable(fn):
+        raise TypeError(f"compile: fn must be a function, got {type(fn).__name__} ({fn!r:.60})")
     name = getattr(fn, "__name__", repr(fn))
     if isinstance(example_inputs, (int, float)) and not isinstance(example_inputs, bool):
         example_inputs = [example_inputs]

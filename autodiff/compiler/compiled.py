@@ -249,6 +249,9 @@ class CompiledFunction:
             X = np.asarray(X, dtype=float)
         except (TypeError, ValueError):
             raise TypeError(f"compiled {self.name}: the batch must be numbers, got {type(X).__name__}") from None
+        except OverflowError:  # an int too large for a float, among Python ints
+            i, j, x = next((i, j, x) for i, row in enumerate(X) for j, x in enumerate(row) if _too_large(x))
+            raise ValueError(f"compiled {self.name}: example {i}, input {j} is not finite as a float: {x!r}") from None
         if X.ndim != 2 or X.shape[1] != self.n_inputs:
             raise ValueError(
                 f"compiled {self.name}: the batch must have shape (examples, {self.n_inputs}), got {X.shape}"
@@ -303,6 +306,14 @@ def _all_finite(*arrays: Any) -> bool:
 def _is_number_type(kind: type) -> bool:
     """int, float and numpy's ints and floats; not bool (nor numpy's), str, complex or None."""
     return issubclass(kind, numbers.Real) and not issubclass(kind, bool)
+
+
+def _too_large(x: object) -> bool:
+    try:
+        float(x)
+    except OverflowError:
+        return True
+    return False
 
 
 def _shown(x: object) -> str:

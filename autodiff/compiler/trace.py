@@ -82,7 +82,7 @@ def trace(
                 slot[extra_node] = len(order)
                 order.append(extra_node)
     input_set = set(inputs)
-    declared = [] if params is None else list(params)
+    declared = [] if params is None else _listed(params)
     position: dict[Value, int] = {}
     for j, p in enumerate(declared):
         if not isinstance(p, Value):
@@ -109,6 +109,16 @@ def trace(
         all_params,
         aux_is_list,
     )
+
+
+def _listed(params: object) -> list:
+    """`params` as a list, or a TypeError that says what it should be."""
+    if isinstance(params, Value):
+        raise TypeError(f"compile: params must be a list of Values, got one Value ({params!r}): pass params=[it]")
+    try:
+        return list(params)
+    except TypeError:
+        raise TypeError(f"compile: params must be a list of Values, got {type(params).__name__} ({params!r})") from None
 
 
 def _refuse_branch(name: str) -> Callable[[str], None]:
