@@ -60,6 +60,16 @@ def test_the_layout_leaves_room_for_the_widest_gradient_and_shows_none_of_the_gr
 
 
 @needs_renderer
+def test_the_room_for_the_gradient_goes_into_the_grad_field_even_when_the_label_looks_like_one():
+    x = Value(2.0, "x| grad 0 }")  # the tooltip repeats the label as it is, after the record's grad field
+    y = x * -1000.0 + x * 1000.5
+    page = autodiff.to_html(y)
+    x_text = re.search(r'<g id="n0" class="node">.*?</g>\n</g>', page, re.DOTALL)[0]
+    assert [html.unescape(t) for t in re.findall(r">(grad [^<]*)<", x_text)] == ["grad -1000"]
+    assert 'xlink:title="x| grad 0 }: data=2.0"' in x_text  # the tooltip unchanged but for the graph's grad
+
+
+@needs_renderer
 def test_a_label_cannot_break_out_of_the_page():
     x = Value(1.0, "</script><script>alert(1)</script>")
     y = x * 2.0

@@ -183,11 +183,11 @@ def _annotate(body: list[str], drawn: list[DrawnNode], stepping: Stepping, digit
 
 def _room_for_grads(attrs: str, node: Value, widest: str, digits: int) -> str:
     """A node's attributes with `widest` in its grad field and no gradient in its tooltip."""
-    edits = [  # (where, what is there, what replaces it): the label's grad field and the tooltip's grad
-        (attrs.rfind(old), old, new)
-        for old, new in [(f"| grad {number(node.grad, digits)} }}", f"| grad {widest} }}"),
-                         (f", grad={as_float(node.grad)!r}", "")]
-    ]  # fmt: skip
+    # The label comes first and ends with its grad field (the quote closes it); the tooltip, which repeats the
+    # node's label as it is, comes after it and ends with its grad.
+    field, tip = f'| grad {number(node.grad, digits)} }}"', f", grad={as_float(node.grad)!r}"
+    # (where, what is there, what replaces it): the label's grad field and the tooltip's grad
+    edits = [(attrs.find(field), field, f'| grad {widest} }}"'), (attrs.rfind(tip), tip, "")]
     if any(at < 0 for at, _, _ in edits):
         raise RuntimeError(f"to_html: no grad field in draw_dot's node [{attrs}]")
     for at, old, new in sorted(edits, reverse=True):  # the later one first, so that the other's place holds
