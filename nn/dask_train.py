@@ -93,6 +93,15 @@ def distinct_targets(y: Any) -> tuple[list[Any], list[int]]:
     import dask
     import dask.array as da
 
+    if y.ndim == 1 and y.dtype.kind == "f":
+        # Dask's unique fails on nan (with numpy's "zero-size array to reduction operation"): a non-finite target
+        # is returned alone, by its first row, for the loss to refuse by name.
+        finite = da.isfinite(y)
+        unique = da.unique(da.where(finite, y, np.inf), return_index=True)
+        values, rows, everywhere, first = dask.compute(*unique, finite.all(), finite.argmin())
+        if not everywhere:
+            return [y[int(first)].compute().item()], [int(first)]
+        return values.tolist(), rows.tolist()
     if y.ndim == 1:
         values, rows = dask.compute(*da.unique(y, return_index=True))
         return values.tolist(), rows.tolist()

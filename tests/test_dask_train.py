@@ -157,3 +157,18 @@ def test_bad_dask_data_is_refused_with_what_was_wrong(on_cluster):
         fit_on(da.from_array(bad, chunks=(30, 2)), yd)
     with pytest.raises(ValueError, match=r"evaluate: X must have shape \(examples, 2\)"):
         evaluate(model, da.zeros((5, 3)), da.zeros(5), "binary_cross_entropy")
+
+
+@pytest.mark.parametrize("loss", ["binary_cross_entropy", "mse"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_target_is_refused_by_the_loss_naming_its_row(loss, bad):
+    model, optimizer = adam_mlp()
+    _, y, Xd, _ = moons(100)
+    targets = np.array(y, dtype=float)
+    targets[[77, 90]] = bad, np.nan
+    yd = da.from_array(targets, chunks=30)
+    with dask.config.set(scheduler="synchronous"):  # Dask's unique failed on nan, with numpy's "zero-size array"
+        with pytest.raises(ValueError, match=rf"fit: y\[77\]: {loss}: target must be .*, got {bad}"):
+            fit(model, Xd, yd, loss=loss, optimizer=optimizer, batch_size=None, compiled=True, progress=False)
+        with pytest.raises(ValueError, match=rf"{loss}: target must be .*, got {bad}"):
+            evaluate(model, Xd, yd, loss)
