@@ -1,5 +1,6 @@
 """Datasets and minibatches: scikit-learn's definitions, the notebook's step, iris, batches and splits."""
 
+import math
 import random
 import statistics
 
@@ -71,12 +72,32 @@ def test_a_seed_reproduces_a_dataset_without_touching_the_global_random_state(ma
 def test_dataset_arguments_are_checked():
     with pytest.raises(ValueError, match=r"make_moons: n_samples must be an int >= 2, got 1"):
         make_moons(1)
-    with pytest.raises(ValueError, match=r"make_circles: noise must be a number >= 0 \(or None\), got -0.1"):
+    with pytest.raises(ValueError, match=r"make_circles: noise must be a finite number >= 0 \(or None\), got -0.1"):
         make_circles(noise=-0.1)
     with pytest.raises(ValueError, match=r"make_circles: factor must be a number in \[0, 1\), got 1.5"):
         make_circles(factor=1.5)
     with pytest.raises(TypeError, match=r"make_moons: seed must be an int, a random.Random or None, got float"):
         make_moons(seed=1.5)
+
+
+def test_an_infinite_noise_is_refused_rather_than_giving_infinite_points():
+    with pytest.raises(ValueError, match=r"make_moons: noise must be a finite number >= 0 \(or None\), got inf"):
+        make_moons(10, noise=math.inf)
+    with pytest.raises(ValueError, match=r"make_circles: noise must be a finite number >= 0 \(or None\), got nan"):
+        make_circles(10, noise=math.nan)
+
+
+def test_a_count_or_a_number_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match=r"make_moons: n_samples must be an int >= 2, got str \('10'\)"):
+        make_moons("10")
+    with pytest.raises(TypeError, match=r"batches: batch_size must be an int >= 1, got float \(2.0\)"):
+        list(batches([[1.0], [2.0]], [0, 1], 2.0))
+    with pytest.raises(TypeError, match=r"toy_step: n_samples must be an int >= 2, got bool \(True\)"):
+        toy_step(True)
+    with pytest.raises(TypeError, match=r"make_circles: noise must be a finite number >= 0 \(or None\), got str"):
+        make_circles(noise="0.1")
+    with pytest.raises(TypeError, match=r"make_circles: factor must be a number in \[0, 1\), got str \('a'\)"):
+        make_circles(factor="a")
 
 
 def test_toy_step_is_the_notebooks_1000_points_on_minus_5_to_5_labelled_by_sign():
