@@ -120,6 +120,7 @@ def train_step(model: Module, loss: Loss, optimizer: Optimizer, X: Sequence[Any]
     Returns:
         A StepResult with the batch's mean loss and the outputs the model gave.
     """
+    _check_same_length("train_step", X, y, "targets")
     optimizer.zero_grad()
     outputs = [model(x) for x in X]
     batch_loss = _mean([loss(out, t) for out, t in zip(outputs, y)])
@@ -213,6 +214,8 @@ def fit(
             raise ValueError("fit: validation_data holds dask arrays but X and y do not; give dask arrays for both")
         else:
             _check_data("fit: validation_data", model, *validation_data)
+    if callable(callbacks) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"fit: callbacks must be a list of functions (epoch, logs), got {callbacks!r}")
     for i, callback in enumerate(callbacks):
         if not callable(callback):
             raise TypeError(f"fit: callbacks[{i}] must be a function (epoch, logs), got {callback!r}")

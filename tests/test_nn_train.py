@@ -210,6 +210,34 @@ def test_bad_arguments_to_fit_are_clear_errors():
         fit(model, X, y, loss="mse", optimizer=opt, validation_data=X)
 
 
+def test_a_single_callback_not_in_a_list_is_a_clear_error():
+    X, y = nn.data.make_moons(10, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"fit: callbacks must be a list of functions \(epoch, logs\), got .*print"):
+        fit(model, X, y, loss="mse", optimizer=opt, callbacks=print)
+
+
+def test_a_count_of_the_wrong_type_is_a_type_error():
+    X, y = nn.data.make_moons(10, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"fit: batch_size must be an int >= 1, got float \(1.5\)"):
+        fit(model, X, y, loss="mse", optimizer=opt, batch_size=1.5)
+    with pytest.raises(TypeError, match=r"fit: epochs must be an int >= 0, got float \(2.0\)"):
+        fit(model, X, y, loss="mse", optimizer=opt, epochs=2.0)
+
+
+def test_train_step_refuses_a_batch_whose_examples_and_targets_differ_in_number_or_are_empty():
+    X, y = nn.data.make_moons(10, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"^train_step: X has 10 examples but y has 3 targets$"):
+        nn.train.train_step(model, binary_cross_entropy, opt, X, y[:3])
+    with pytest.raises(ValueError, match=r"^train_step: X and y are empty$"):
+        nn.train.train_step(model, binary_cross_entropy, opt, [], [])
+
+
 def test_importing_nn_does_not_import_tqdm_and_importing_autodiff_does_not_import_nn():
     code = "import sys, nn; assert 'tqdm' not in sys.modules; import autodiff"
     subprocess.run([sys.executable, "-c", code], check=True)
