@@ -8,6 +8,7 @@ call of `train_step`, the seam where a compiled path can take over.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from autodiff.errors import add_context
 from . import losses
 from ._random import Seed, generator
 from .data import _check_count, _check_same_length, batches
-from .losses import _mean
+from .losses import _is_finite, _mean
 from .module import Module
 from .optim import Optimizer
 
@@ -413,7 +414,14 @@ def evaluate(
     _check_data("evaluate", model, X, y)
     with autodiff.no_grad():
         outputs = [model(x) for x in X]
-        mean_loss = _mean([loss_fn(out, t) for out, t in zip(outputs, y)]).data
+        per_example = []
+        for i, (out, t) in enumerate(zip(outputs, y)):
+            try:
+                per_example.append(loss_fn(out, t))
+            except (TypeError, ValueError) as error:  # a target the loss refuses, named by its index
+                add_context(error, f"evaluate: y[{i}]")
+                raise
+        mean_loss = _mean(per_example).data
     if classify is None:
         return {"loss": mean_loss, "accuracy": None}
     correct = sum(classify(_data(out)) == t for out, t in zip(outputs, y))
@@ -494,3 +502,6 @@ def _check_data(who: str, model: Module, X: Sequence[Any], y: Sequence[Any]) -> 
             if not hasattr(x, "__len__") or len(x) != nin:
                 shown = f"{len(x)} features" if hasattr(x, "__len__") else f"a {type(x).__name__}"
                 raise ValueError(f"{who}: X[{i}] has {shown}; the model takes {nin}")
+            for j, feature in enumerate(x):  # named here, before any step, rather than by the step that meets it
+                if isinstance(feature, numbers.Real) and not _is_finite(feature):
+                    raise ValueError(f"{who}: X[{i}][{j}] is {feature!r}; features must be finite numbers")

@@ -228,6 +228,25 @@ def test_a_count_of_the_wrong_type_is_a_type_error():
         fit(model, X, y, loss="mse", optimizer=opt, epochs=2.0)
 
 
+def test_a_feature_that_is_not_finite_is_named_by_its_example_before_the_first_step():
+    X, y = nn.data.make_moons(10, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    before = model.state_dict()
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"^fit: X\[7\]\[1\] is nan; features must be finite numbers$"):
+        fit(model, X[:7] + [[0.5, math.nan]] + X[8:], y, loss="binary_cross_entropy", optimizer=opt, epochs=1)
+    with pytest.raises(ValueError, match=r"^evaluate: X\[9\]\[0\] is inf; features must be finite numbers$"):
+        evaluate(model, X[:9] + [[math.inf, 0.5]], y, loss="binary_cross_entropy")
+    assert model.state_dict() == before
+
+
+def test_evaluate_names_the_target_the_loss_refuses():
+    X, y = nn.data.make_moons(10, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match=r"^evaluate: y\[4\]: binary_cross_entropy: target must be 0 or 1, got 7$"):
+        evaluate(model, X, y[:4] + [7] + y[5:], loss="binary_cross_entropy")
+
+
 def test_train_step_refuses_a_batch_whose_examples_and_targets_differ_in_number_or_are_empty():
     X, y = nn.data.make_moons(10, seed=0)
     model = nn.MLP(2, [3, 1], seed=0)
