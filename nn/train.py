@@ -339,20 +339,29 @@ def _check_targets(
             add_context(error, "fit: X[0]")
             raise
         for name, targets in [("y", y), ("validation_data y", validation_data[1] if validation_data else [])]:
-            seen: set[Any] = set()
-            for i, t in enumerate(targets):
-                key = _key(t)
-                if key is not None and key in seen:
-                    continue
-                seen.add(key)
-                try:
-                    loss(prediction, t)
-                except ArithmeticError as error:  # the losses check a target before computing: t is valid
-                    if name == "y" and i == 0:
-                        raise _non_finite("X[0], before the first step", error, first) from error
-                except (TypeError, ValueError) as error:  # the loss's own message, and where the target is
-                    add_context(error, f"fit: {name}[{i}]")
-                    raise
+            try:
+                _check_each_target(f"fit: {name}", loss, prediction, targets, overflow=name == "y")
+            except ArithmeticError as error:
+                raise _non_finite("X[0], before the first step", error, first) from error
+
+
+def _check_each_target(who: str, loss: Loss, prediction: Any, targets: Sequence[Any], overflow: bool = False) -> None:
+    """Run the loss on `prediction` with each distinct target: a target the loss refuses is an error naming its
+    index (`who[i]: ...`). An overflow is raised for the first target when `overflow` is set, else ignored."""
+    seen: set[Any] = set()
+    for i, t in enumerate(targets):
+        key = _key(t)
+        if key is not None and key in seen:
+            continue
+        seen.add(key)
+        try:
+            loss(prediction, t)
+        except ArithmeticError:  # the losses check a target before computing: t is valid
+            if overflow and i == 0:
+                raise
+        except (TypeError, ValueError) as error:  # the loss's own message, and where the target is
+            add_context(error, f"{who}[{i}]")
+            raise
 
 
 def _key(target: Any) -> Any:
@@ -444,20 +453,24 @@ def accuracy(
         loss: a classification loss (or its name) whose decision rule to use.
         classify: a function output -> label, instead of `loss`.
     """
-    rows_rule = None
+    rows_rule = loss_fn = None
     if classify is None:
         if loss is None:
             raise TypeError("accuracy: give the loss the model was trained with, or a classify function")
-        classify = _classifier(_loss_function(loss)[0], None)
+        loss_fn = _loss_function(loss)[0]
+        classify = _classifier(loss_fn, None)
         if classify is None:
             raise ValueError(f"accuracy: the loss {loss!r} has no decision rule; pass classify=")
-        rows_rule = _CLASSIFY_ROWS.get(_loss_function(loss)[0])
+        rows_rule = _CLASSIFY_ROWS.get(loss_fn)
     if _is_dask(X, y):
         from . import dask_train
 
         X, y = dask_train.aligned("accuracy", model, X, y)
         return dask_train.accuracy(model, X, y, classify, rows_rule)
     _check_data("accuracy", model, X, y)
+    if loss_fn is not None:  # a label the rule can never give (0 under hinge's -1/+1) would count as wrong, silently
+        with autodiff.no_grad():
+            _check_each_target("accuracy: y", loss_fn, model(X[0]), y)
     with autodiff.no_grad():
         correct = sum(classify(_data(model(x))) == t for x, t in zip(X, y))
     return correct / len(X)

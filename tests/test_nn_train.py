@@ -247,6 +247,18 @@ def test_evaluate_names_the_target_the_loss_refuses():
         evaluate(model, X, y[:4] + [7] + y[5:], loss="binary_cross_entropy")
 
 
+def test_accuracy_refuses_labels_that_the_loss_rule_can_never_predict():
+    X, y = nn.data.make_moons(10, seed=0)  # 0/1 labels
+    model = nn.MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match=r"^accuracy: y\[\d+\]: hinge: label must be -1 or 1, got 0$"):
+        accuracy(model, X, y, loss="hinge")
+    with pytest.raises(ValueError, match=r"^accuracy: y\[2\]: cross_entropy: target must be a class index in \[0, 2\)"):
+        accuracy(nn.MLP(2, [2], seed=0), X, y[:2] + [2] + y[3:], loss="cross_entropy")
+    assert accuracy(model, X, [2 * t - 1 for t in y], loss="hinge") == accuracy(
+        model, X, y, classify=lambda s: int(s > 0)
+    )
+
+
 def test_train_step_refuses_a_batch_whose_examples_and_targets_differ_in_number_or_are_empty():
     X, y = nn.data.make_moons(10, seed=0)
     model = nn.MLP(2, [3, 1], seed=0)
