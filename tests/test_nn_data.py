@@ -1,8 +1,10 @@
 """Datasets and minibatches: scikit-learn's definitions, the notebook's step, iris, batches and splits."""
 
+import inspect
 import math
 import random
 import statistics
+from pathlib import Path
 
 import pytest
 from sklearn import datasets as sklearn_datasets
@@ -186,3 +188,13 @@ def test_train_test_split_refuses_a_split_with_an_empty_side():
         train_test_split([[1], [2], [3]], [1, 2, 3], test_size=1.5)
     with pytest.raises(ValueError, match=r"train_test_split: X and y are empty"):
         train_test_split([], [])
+
+
+def test_the_readme_names_every_default_that_differs_from_scikit_learns():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**Data** (`nn.data`)") :].split("\n\n")[0].replace("\n", " ")
+    for ours, theirs in [(make_moons, sklearn_datasets.make_moons), (make_circles, sklearn_datasets.make_circles)]:
+        their_defaults = {name: p.default for name, p in inspect.signature(theirs).parameters.items()}
+        for name, p in inspect.signature(ours).parameters.items():
+            if name in their_defaults and p.default != their_defaults[name]:
+                assert f"`{ours.__name__}`" in section and f"{name}={p.default}" in section, (ours.__name__, name)
