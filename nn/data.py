@@ -78,7 +78,9 @@ def make_circles(
     """
     _check_count("make_circles", "n_samples", n_samples, 2)
     _check_noise("make_circles", noise)
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not 0 <= factor < 1:
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
+        raise TypeError(f"make_circles: factor must be a number in [0, 1), got {type(factor).__name__} ({factor!r})")
+    if not 0 <= factor < 1:
         raise ValueError(f"make_circles: factor must be a number in [0, 1), got {factor!r}")
     rng = generator("make_circles", seed)
     n_out = n_samples // 2
@@ -224,13 +226,20 @@ def _linspace(start: float, stop: float, n: int, endpoint: bool = True) -> list[
 
 
 def _check_count(who: str, name: str, n: object, minimum: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:  # numpy's ints pass
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):  # numpy's ints pass
+        raise TypeError(f"{who}: {name} must be an int >= {minimum}, got {type(n).__name__} ({n!r})")
+    if n < minimum:
         raise ValueError(f"{who}: {name} must be an int >= {minimum}, got {n!r}")
 
 
 def _check_noise(who: str, noise: object) -> None:
-    if noise is not None and (isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not noise >= 0):
-        raise ValueError(f"{who}: noise must be a number >= 0 (or None), got {noise!r}")
+    if noise is None:
+        return
+    wanted = f"{who}: noise must be a finite number >= 0 (or None)"
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real):
+        raise TypeError(f"{wanted}, got {type(noise).__name__} ({noise!r})")
+    if not (noise >= 0 and math.isfinite(noise)):
+        raise ValueError(f"{wanted}, got {noise!r}")
 
 
 def _check_same_length(who: str, X: Sequence[Any], y: Sequence[Any], labels: str = "labels") -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 import autodiff
@@ -197,7 +197,8 @@ class MLP(Module):
 
 def _as_values(x: object, nin: int, who: str) -> list[Value]:
     """The inputs as Values, made once per call and shared by every neuron."""
-    if isinstance(x, (Value, str, bytes)) or not hasattr(x, "__len__") or not hasattr(x, "__iter__"):
+    # A dict would be read by its keys and a set in no fixed order: only ordered lists (and arrays) are inputs.
+    if isinstance(x, (Value, str, bytes, Mapping, Set)) or not hasattr(x, "__len__") or not hasattr(x, "__iter__"):
         raise TypeError(f"{who}: expected a list of {nin} inputs (numbers or Values), got {type(x).__name__} ({x!r})")
     if len(x) != nin:
         raise ValueError(f"{who}: expected {nin} inputs, got {len(x)}")

@@ -8,8 +8,8 @@ values assigned so far.
 
 Learning-rate schedules: pass `schedule`, a function of the step number t = 0, 1,
 2, ... that returns the learning rate of step t, e.g.
-`schedule=lambda t: 0.1 * 0.99 ** t`. The current rate is in `optimizer.lr`, which
-a callback may also set directly.
+`schedule=lambda t: 0.1 * 0.99 ** t`. The current rate is in `optimizer.lr`, which,
+without a schedule, a callback may also set directly (with one, the schedule decides).
 """
 
 from __future__ import annotations

@@ -62,7 +62,11 @@ def save(model: Module, path: str | os.PathLike) -> None:
     }
     text = json.dumps(document, indent=1, allow_nan=False)
     path = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _check_writable_path(path)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:  # named by the folder, not the temporary file; OSError(errno, ...) keeps the subclass
+        raise OSError(error.errno, f"save: {path}: cannot create a file in {path.parent}: {error.strerror}") from error
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text + "\n")
@@ -73,6 +77,17 @@ def save(model: Module, path: str | os.PathLike) -> None:
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _check_writable_path(path: Path) -> None:
+    """Refuse a folder, or a file in a folder that does not exist, by the path given (not the temporary file's)."""
+    folder = path.parent
+    if path.is_dir():
+        raise IsADirectoryError(f"save: {path} is a folder; give the path of a file in it, e.g. {path / 'model.json'}")
+    if not folder.exists():
+        raise FileNotFoundError(f"save: {path}: the folder {folder} does not exist")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"save: {path}: {folder} is not a folder")
 
 
 def _file_mode(path: Path) -> int:

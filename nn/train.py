@@ -8,6 +8,7 @@ call of `train_step`, the seam where a compiled path can take over.
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from autodiff.errors import add_context
 from . import losses
 from ._random import Seed, generator
 from .data import _check_count, _check_same_length, batches
-from .losses import _mean
+from .losses import _is_finite, _mean
 from .module import Module
 from .optim import Optimizer
 
@@ -120,6 +121,7 @@ def train_step(model: Module, loss: Loss, optimizer: Optimizer, X: Sequence[Any]
     Returns:
         A StepResult with the batch's mean loss and the outputs the model gave.
     """
+    _check_same_length("train_step", X, y, "targets")
     optimizer.zero_grad()
     outputs = [model(x) for x in X]
     batch_loss = _mean([loss(out, t) for out, t in zip(outputs, y)])
@@ -213,6 +215,8 @@ def fit(
             raise ValueError("fit: validation_data holds dask arrays but X and y do not; give dask arrays for both")
         else:
             _check_data("fit: validation_data", model, *validation_data)
+    if callable(callbacks) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"fit: callbacks must be a list of functions (epoch, logs), got {callbacks!r}")
     for i, callback in enumerate(callbacks):
         if not callable(callback):
             raise TypeError(f"fit: callbacks[{i}] must be a function (epoch, logs), got {callback!r}")
@@ -335,20 +339,29 @@ def _check_targets(
             add_context(error, "fit: X[0]")
             raise
         for name, targets in [("y", y), ("validation_data y", validation_data[1] if validation_data else [])]:
-            seen: set[Any] = set()
-            for i, t in enumerate(targets):
-                key = _key(t)
-                if key is not None and key in seen:
-                    continue
-                seen.add(key)
-                try:
-                    loss(prediction, t)
-                except ArithmeticError as error:  # the losses check a target before computing: t is valid
-                    if name == "y" and i == 0:
-                        raise _non_finite("X[0], before the first step", error, first) from error
-                except (TypeError, ValueError) as error:  # the loss's own message, and where the target is
-                    add_context(error, f"fit: {name}[{i}]")
-                    raise
+            try:
+                _check_each_target(f"fit: {name}", loss, prediction, targets, overflow=name == "y")
+            except ArithmeticError as error:
+                raise _non_finite("X[0], before the first step", error, first) from error
+
+
+def _check_each_target(who: str, loss: Loss, prediction: Any, targets: Sequence[Any], overflow: bool = False) -> None:
+    """Run the loss on `prediction` with each distinct target: a target the loss refuses is an error naming its
+    index (`who[i]: ...`). An overflow is raised for the first target when `overflow` is set, else ignored."""
+    seen: set[Any] = set()
+    for i, t in enumerate(targets):
+        key = _key(t)
+        if key is not None and key in seen:
+            continue
+        seen.add(key)
+        try:
+            loss(prediction, t)
+        except ArithmeticError:  # the losses check a target before computing: t is valid
+            if overflow and i == 0:
+                raise
+        except (TypeError, ValueError) as error:  # the loss's own message, and where the target is
+            add_context(error, f"{who}[{i}]")
+            raise
 
 
 def _key(target: Any) -> Any:
@@ -410,7 +423,14 @@ def evaluate(
     _check_data("evaluate", model, X, y)
     with autodiff.no_grad():
         outputs = [model(x) for x in X]
-        mean_loss = _mean([loss_fn(out, t) for out, t in zip(outputs, y)]).data
+        per_example = []
+        for i, (out, t) in enumerate(zip(outputs, y)):
+            try:
+                per_example.append(loss_fn(out, t))
+            except (TypeError, ValueError) as error:  # a target the loss refuses, named by its index
+                add_context(error, f"evaluate: y[{i}]")
+                raise
+        mean_loss = _mean(per_example).data
     if classify is None:
         return {"loss": mean_loss, "accuracy": None}
     correct = sum(classify(_data(out)) == t for out, t in zip(outputs, y))
@@ -433,20 +453,24 @@ def accuracy(
         loss: a classification loss (or its name) whose decision rule to use.
         classify: a function output -> label, instead of `loss`.
     """
-    rows_rule = None
+    rows_rule = loss_fn = None
     if classify is None:
         if loss is None:
             raise TypeError("accuracy: give the loss the model was trained with, or a classify function")
-        classify = _classifier(_loss_function(loss)[0], None)
+        loss_fn = _loss_function(loss)[0]
+        classify = _classifier(loss_fn, None)
         if classify is None:
             raise ValueError(f"accuracy: the loss {loss!r} has no decision rule; pass classify=")
-        rows_rule = _CLASSIFY_ROWS.get(_loss_function(loss)[0])
+        rows_rule = _CLASSIFY_ROWS.get(loss_fn)
     if _is_dask(X, y):
         from . import dask_train
 
         X, y = dask_train.aligned("accuracy", model, X, y)
         return dask_train.accuracy(model, X, y, classify, rows_rule)
     _check_data("accuracy", model, X, y)
+    if loss_fn is not None:  # a label the rule can never give (0 under hinge's -1/+1) would count as wrong, silently
+        with autodiff.no_grad():
+            _check_each_target("accuracy: y", loss_fn, model(X[0]), y)
     with autodiff.no_grad():
         correct = sum(classify(_data(model(x))) == t for x, t in zip(X, y))
     return correct / len(X)
@@ -491,3 +515,6 @@ def _check_data(who: str, model: Module, X: Sequence[Any], y: Sequence[Any]) -> 
             if not hasattr(x, "__len__") or len(x) != nin:
                 shown = f"{len(x)} features" if hasattr(x, "__len__") else f"a {type(x).__name__}"
                 raise ValueError(f"{who}: X[{i}] has {shown}; the model takes {nin}")
+            for j, feature in enumerate(x):  # named here, before any step, rather than by the step that meets it
+                if isinstance(feature, numbers.Real) and not _is_finite(feature):
+                    raise ValueError(f"{who}: X[{i}][{j}] is {feature!r}; features must be finite numbers")

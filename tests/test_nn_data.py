@@ -1,7 +1,10 @@
 """Datasets and minibatches: scikit-learn's definitions, the notebook's step, iris, batches and splits."""
 
+import inspect
+import math
 import random
 import statistics
+from pathlib import Path
 
 import pytest
 from sklearn import datasets as sklearn_datasets
@@ -71,12 +74,32 @@ def test_a_seed_reproduces_a_dataset_without_touching_the_global_random_state(ma
 def test_dataset_arguments_are_checked():
     with pytest.raises(ValueError, match=r"make_moons: n_samples must be an int >= 2, got 1"):
         make_moons(1)
-    with pytest.raises(ValueError, match=r"make_circles: noise must be a number >= 0 \(or None\), got -0.1"):
+    with pytest.raises(ValueError, match=r"make_circles: noise must be a finite number >= 0 \(or None\), got -0.1"):
         make_circles(noise=-0.1)
     with pytest.raises(ValueError, match=r"make_circles: factor must be a number in \[0, 1\), got 1.5"):
         make_circles(factor=1.5)
     with pytest.raises(TypeError, match=r"make_moons: seed must be an int, a random.Random or None, got float"):
         make_moons(seed=1.5)
+
+
+def test_an_infinite_noise_is_refused_rather_than_giving_infinite_points():
+    with pytest.raises(ValueError, match=r"make_moons: noise must be a finite number >= 0 \(or None\), got inf"):
+        make_moons(10, noise=math.inf)
+    with pytest.raises(ValueError, match=r"make_circles: noise must be a finite number >= 0 \(or None\), got nan"):
+        make_circles(10, noise=math.nan)
+
+
+def test_a_count_or_a_number_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match=r"make_moons: n_samples must be an int >= 2, got str \('10'\)"):
+        make_moons("10")
+    with pytest.raises(TypeError, match=r"batches: batch_size must be an int >= 1, got float \(2.0\)"):
+        list(batches([[1.0], [2.0]], [0, 1], 2.0))
+    with pytest.raises(TypeError, match=r"toy_step: n_samples must be an int >= 2, got bool \(True\)"):
+        toy_step(True)
+    with pytest.raises(TypeError, match=r"make_circles: noise must be a finite number >= 0 \(or None\), got str"):
+        make_circles(noise="0.1")
+    with pytest.raises(TypeError, match=r"make_circles: factor must be a number in \[0, 1\), got str \('a'\)"):
+        make_circles(factor="a")
 
 
 def test_toy_step_is_the_notebooks_1000_points_on_minus_5_to_5_labelled_by_sign():
@@ -165,3 +188,13 @@ def test_train_test_split_refuses_a_split_with_an_empty_side():
         train_test_split([[1], [2], [3]], [1, 2, 3], test_size=1.5)
     with pytest.raises(ValueError, match=r"train_test_split: X and y are empty"):
         train_test_split([], [])
+
+
+def test_the_readme_names_every_default_that_differs_from_scikit_learns():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**Data** (`nn.data`)") :].split("\n\n")[0].replace("\n", " ")
+    for ours, theirs in [(make_moons, sklearn_datasets.make_moons), (make_circles, sklearn_datasets.make_circles)]:
+        their_defaults = {name: p.default for name, p in inspect.signature(theirs).parameters.items()}
+        for name, p in inspect.signature(ours).parameters.items():
+            if name in their_defaults and p.default != their_defaults[name]:
+                assert f"`{ours.__name__}`" in section and f"{name}={p.default}" in section, (ours.__name__, name)

@@ -152,6 +152,13 @@ def test_inputs_that_are_not_a_list_of_numbers_are_clear_errors():
         Layer(1, 1, seed=0)([float("nan")])
 
 
+def test_a_dict_or_a_set_of_inputs_is_refused_rather_than_read_by_its_keys_or_in_no_order():
+    with pytest.raises(TypeError, match=r"MLP: expected a list of 2 inputs .*got dict \(\{0: 1.0, 1: 2.0\}\)"):
+        MLP(2, [1], seed=0)({0: 1.0, 1: 2.0})
+    with pytest.raises(TypeError, match=r"Neuron: expected a list of 2 inputs .*got set"):
+        Neuron(2, seed=0)({1.0, 2.0})
+
+
 def test_bad_constructor_arguments_are_clear_errors():
     with pytest.raises(ValueError, match=r"MLP: activation must be one of 'relu', .*'linear'; got 'softmax'"):
         MLP(2, [3, 1], activation="softmax")

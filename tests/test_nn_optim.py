@@ -290,3 +290,13 @@ def test_a_bad_learning_rate_set_between_steps_is_refused_and_changes_nothing(op
     with pytest.raises(ValueError, match=rf"{optimizer.__name__}: lr must be a finite number >= 0, got -1.0"):
         opt.step()
     assert w.data == 1.0
+
+
+def test_lr_set_between_steps_is_used_without_a_schedule_and_overridden_by_one():
+    for schedule, expected in [(None, 0.5), (lambda t: 0.1, 0.1)]:
+        p = Value(1.0)
+        optimizer = SGD([p], lr=0.1, schedule=schedule)
+        optimizer.lr = 0.5
+        p.grad = 1.0
+        optimizer.step()
+        assert p.data == 1.0 - expected and optimizer.lr == expected

@@ -57,6 +57,32 @@ def test_saving_over_a_file_replaces_it_whole_and_a_failed_save_keeps_the_old_on
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
 
 
+def test_saving_to_a_folder_or_into_a_missing_folder_names_the_path_not_a_temporary_file(tmp_path):
+    model = MLP(2, [1], seed=0)
+    with pytest.raises(IsADirectoryError, match=r"^save: .*models is a folder; give the path of a file in it"):
+        (tmp_path / "models").mkdir()
+        save(model, tmp_path / "models")
+    with pytest.raises(FileNotFoundError, match=r"^save: .*model.json: the folder .*nowhere does not exist$"):
+        save(model, tmp_path / "nowhere" / "model.json")
+    with pytest.raises(NotADirectoryError, match=r"^save: .*model.json: .*a-file is not a folder$"):
+        (tmp_path / "a-file").write_text("")
+        save(model, tmp_path / "a-file" / "model.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "models"]
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_folder_that_cannot_be_written_is_named_with_the_error_of_its_kind(tmp_path, monkeypatch):
+    def refuse(prefix, suffix, dir):
+        raise PermissionError(13, "Permission denied", os.path.join(dir, prefix + "x1y2" + suffix))
+
+    monkeypatch.setattr(nn.serialize.tempfile, "mkstemp", refuse)
+    with pytest.raises(
+        PermissionError, match=r"save: .*model.json: cannot create a file in .*: Permission denied$"
+    ) as info:
+        save(MLP(2, [1], seed=0), tmp_path / "model.json")
+    assert ".tmp" not in str(info.value)
+
+
 def test_a_saved_file_gets_the_usual_permissions_not_those_of_a_temporary_file(tmp_path):
     path = tmp_path / "model.json"
     save(Neuron(2, seed=0), path)

@@ -210,6 +210,65 @@ def test_bad_arguments_to_fit_are_clear_errors():
         fit(model, X, y, loss="mse", optimizer=opt, validation_data=X)
 
 
+def test_a_single_callback_not_in_a_list_is_a_clear_error():
+    X, y = nn.data.make_moons(10, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"fit: callbacks must be a list of functions \(epoch, logs\), got .*print"):
+        fit(model, X, y, loss="mse", optimizer=opt, callbacks=print)
+
+
+def test_a_count_of_the_wrong_type_is_a_type_error():
+    X, y = nn.data.make_moons(10, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"fit: batch_size must be an int >= 1, got float \(1.5\)"):
+        fit(model, X, y, loss="mse", optimizer=opt, batch_size=1.5)
+    with pytest.raises(TypeError, match=r"fit: epochs must be an int >= 0, got float \(2.0\)"):
+        fit(model, X, y, loss="mse", optimizer=opt, epochs=2.0)
+
+
+def test_a_feature_that_is_not_finite_is_named_by_its_example_before_the_first_step():
+    X, y = nn.data.make_moons(10, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    before = model.state_dict()
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"^fit: X\[7\]\[1\] is nan; features must be finite numbers$"):
+        fit(model, X[:7] + [[0.5, math.nan]] + X[8:], y, loss="binary_cross_entropy", optimizer=opt, epochs=1)
+    with pytest.raises(ValueError, match=r"^evaluate: X\[9\]\[0\] is inf; features must be finite numbers$"):
+        evaluate(model, X[:9] + [[math.inf, 0.5]], y, loss="binary_cross_entropy")
+    assert model.state_dict() == before
+
+
+def test_evaluate_names_the_target_the_loss_refuses():
+    X, y = nn.data.make_moons(10, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match=r"^evaluate: y\[4\]: binary_cross_entropy: target must be 0 or 1, got 7$"):
+        evaluate(model, X, y[:4] + [7] + y[5:], loss="binary_cross_entropy")
+
+
+def test_accuracy_refuses_labels_that_the_loss_rule_can_never_predict():
+    X, y = nn.data.make_moons(10, seed=0)  # 0/1 labels
+    model = nn.MLP(2, [3, 1], seed=0)
+    with pytest.raises(ValueError, match=r"^accuracy: y\[\d+\]: hinge: label must be -1 or 1, got 0$"):
+        accuracy(model, X, y, loss="hinge")
+    with pytest.raises(ValueError, match=r"^accuracy: y\[2\]: cross_entropy: target must be a class index in \[0, 2\)"):
+        accuracy(nn.MLP(2, [2], seed=0), X, y[:2] + [2] + y[3:], loss="cross_entropy")
+    assert accuracy(model, X, [2 * t - 1 for t in y], loss="hinge") == accuracy(
+        model, X, y, classify=lambda s: int(s > 0)
+    )
+
+
+def test_train_step_refuses_a_batch_whose_examples_and_targets_differ_in_number_or_are_empty():
+    X, y = nn.data.make_moons(10, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"^train_step: X has 10 examples but y has 3 targets$"):
+        nn.train.train_step(model, binary_cross_entropy, opt, X, y[:3])
+    with pytest.raises(ValueError, match=r"^train_step: X and y are empty$"):
+        nn.train.train_step(model, binary_cross_entropy, opt, [], [])
+
+
 def test_importing_nn_does_not_import_tqdm_and_importing_autodiff_does_not_import_nn():
     code = "import sys, nn; assert 'tqdm' not in sys.modules; import autodiff"
     subprocess.run([sys.executable, "-c", code], check=True)
