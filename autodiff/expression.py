@@ -226,11 +226,12 @@ def _check_operators(text: str) -> None:
 
 
 def _check(tree: ast.Expression, text: str) -> None:
-    """Every node is on the whitelist and nested at most MAX_DEPTH deep (walked without recursion)."""
+    """Every node is on the whitelist and calls, brackets and operators nest at most MAX_DEPTH deep (a name or a
+    number inside the deepest one is not a level of its own); walked without recursion."""
     stack = [(tree.body, 1)]
     while stack:
         node, depth = stack.pop()
-        if depth > MAX_DEPTH:
+        if depth > MAX_DEPTH and not isinstance(node, (ast.Name, ast.Constant)):
             raise ExpressionError(
                 f"the expression nests calls, brackets or operators more than {MAX_DEPTH} levels deep"
             )
@@ -303,7 +304,7 @@ def _check_call(node: ast.Call, text: str) -> None:
     n = len(node.args)
     if n < fewest or (most is not None and n > most):
         expected = f"{fewest}" if fewest == most else f"{fewest} to {most}" if most else f"at least {fewest}"
-        plural = "s" if expected != "1" else ""
+        plural = "s" if expected not in ("1", "at least 1") else ""
         raise ExpressionError(f"{name}() takes {expected} argument{plural}, got {n}: {_segment(text, node)}")
     if name == "leaky_relu" and n == 2 and _literal(node.args[1]) is None:
         raise ExpressionError(f"leaky_relu's slope must be a number: {_segment(text, node)}")

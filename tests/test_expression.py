@@ -123,6 +123,7 @@ HOSTILE = [
     ("log", "'log' is a function: call it"),
     ("log(x, x)", r"log\(\) takes 1 argument, got 2"),
     ("max(x)", r"max\(\) takes at least 2 arguments, got 1"),
+    ("logsumexp()", r"logsumexp\(\) takes at least 1 argument, got 0"),
     ("leaky_relu(x, x)", "leaky_relu's slope must be a number"),
     ("x(1)", "unknown function 'x'"),
     ("(x)(1)", "unknown function 'x'"),
@@ -154,6 +155,14 @@ def test_a_long_flat_chain_of_operators_is_not_nesting(op):
     out, leaves = evaluate(f"sin({text})", x=1.0)
     value, grad = {"+": (1001.0, 1001.0), "-": (-999.0, -999.0), "*": (1.0, 1001.0)}[op]
     assert out.data == math.sin(value) and leaves["x"].grad == pytest.approx(math.cos(value) * grad)
+
+
+def test_operators_nested_exactly_the_limit_deep_are_accepted():
+    # 100 unary minus signs nest 100 operators; the x inside the deepest one is not a level of its own
+    out, leaves = evaluate("-" * 100 + "x", x=3.0)
+    assert out.data == 3.0 and leaves["x"].grad == 1.0
+    out, leaves = evaluate("**".join(["x"] * 101), x=1.0)  # 100 powers, nested to the right
+    assert out.data == 1.0 and leaves["x"].grad == 1.0
 
 
 @pytest.mark.parametrize(
