@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,7 +35,10 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     """
     summary, _, rest = (doc or "").strip().partition("\n\n")
     p = argparse.ArgumentParser(
-        description=summary, epilog=rest or None, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=f"python -m demos.{Path(sys.argv[0]).stem}",  # how it is run, not "moons.py"
+        description=summary,
+        epilog=rest or None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
     p.add_argument("--out", type=Path, default=Path("out"), help="folder for the pictures (default: out/)")

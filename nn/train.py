@@ -203,6 +203,11 @@ def fit(
         _check_data("fit", model, X, y)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer must be an nn.optim optimizer, got {type(optimizer).__name__}")
+    model_params = model.parameters()
+    if model_params and not set(model_params) & set(optimizer.params):  # Values hash by identity
+        raise ValueError(
+            f"fit: the optimizer updates none of the model's {len(model_params)} parameters (made for another model?)"
+        )
     _check_count("fit", "epochs", epochs, 0)
     if batch_size is not None:
         _check_count("fit", "batch_size", batch_size, 1)

@@ -299,7 +299,7 @@ def test_the_main_job_runs_from_the_command_line_and_rejects_bad_input_in_one_li
     assert "Traceback" not in bad.stderr
     assert (
         bad.stderr.strip().splitlines()[-1]
-        == "moons.py: error: argument --epochs: must be an int from 1 to 1000, got '0'"
+        == "python -m demos.moons: error: argument --epochs: must be an int from 1 to 1000, got '0'"
     )
 
     diverges = python_m("--quick", "--lr", "1e300", "--out", str(tmp_path))

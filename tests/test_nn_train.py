@@ -218,6 +218,17 @@ def test_a_single_callback_not_in_a_list_is_a_clear_error():
         fit(model, X, y, loss="mse", optimizer=opt, callbacks=print)
 
 
+def test_an_optimizer_made_for_another_model_is_refused_and_one_for_some_parameters_is_not():
+    X, y = nn.data.make_moons(10, seed=0)
+    model, other = nn.MLP(2, [3, 1], seed=0), nn.MLP(2, [3, 1], seed=1)
+    with pytest.raises(ValueError, match=r"fit: the optimizer updates none of the model's 13 parameters"):
+        fit(model, X, y, loss="mse", optimizer=nn.optim.SGD(other.parameters(), lr=0.1), epochs=1)
+    last_layer = model.layers[-1].parameters()  # fine-tuning: the first layer stays as it is
+    first_layer = [p.data for p in model.layers[0].parameters()]
+    fit(model, X, y, loss="mse", optimizer=nn.optim.SGD(last_layer, lr=0.1), epochs=1, seed=0)
+    assert [p.data for p in model.layers[0].parameters()] == first_layer
+
+
 def test_a_count_of_the_wrong_type_is_a_type_error():
     X, y = nn.data.make_moons(10, seed=0)
     model = nn.MLP(2, [3, 1], seed=0)
