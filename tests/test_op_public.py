@@ -185,6 +185,22 @@ def test_an_op_overflow_is_named_like_a_built_in_one():
         big(Value(1e200))
 
 
+def test_a_rule_with_a_non_finite_literal_is_a_named_error_not_a_name_error():
+    # The generated code once read the literal nan or inf as a Python name (a NameError).
+    nan_forward = Op("nan_forward", lambda m, x: x * math.nan, lambda m, out, x: (math.nan,))
+    with pytest.raises(OverflowError, match=r"nan_forward: result is not a finite float \(nan\), inputs 1.0"):
+        nan_forward(Value(1.0))
+    inf_partial = Op("inf_partial", lambda m, x: 2.0 * x, lambda m, out, x: (-math.inf,))
+    x = Value(1.0)
+    y = inf_partial(x)
+    assert y.data == 2.0
+    with pytest.raises(OverflowError, match=r"gradient at leaf \(data=1.0\) is not finite \(-inf\)"):
+        y.backward()
+    assert x.grad == 0.0
+    with pytest.raises(OverflowError, match=r"jvp: the tangent at 'inf_partial' node \(data=2.0\) is not finite"):
+        autodiff.jvp(inf_partial, (1.0,), (1.0,))
+
+
 def test_ops_have_a_repr_and_built_in_ones_unpickle_as_themselves():
     assert repr(SOFTSIGN) == "Op('softsign')" and repr(ops.DOT) == "Op('dot')"
     for op in ops.OPS.values():
