@@ -199,7 +199,7 @@ class Value:
 
     def leaky_relu(self, slope: Number = 0.01) -> Value:
         """x for x > 0, slope * x otherwise; the derivative at 0 is `slope`."""
-        return apply(ops.LEAKY_RELU, (self, slope))
+        return apply(ops.LEAKY_RELU, (self, constant_slope(slope)))
 
     def max(self, other: Value | Number) -> Value:
         """The larger input gets the whole gradient; tied inputs get half each."""
@@ -465,6 +465,16 @@ def clamp_operands(x: object, lo: object, hi: object) -> tuple:
     if lo is None and hi is None:
         raise TypeError("clamp: give a lower bound lo, an upper bound hi, or both")
     return (x, -MAX_FLOAT if lo is None else lo, MAX_FLOAT if hi is None else hi)
+
+
+def constant_slope(slope: object) -> object:
+    """leaky_relu's slope, refused if it is a Value that would need a gradient (the op gives it none)."""
+    if isinstance(slope, Value) and not slope.is_constant:
+        raise TypeError(
+            f"leaky_relu: slope must be a number, got {slope!r}; the slope gets no gradient "
+            "(for a learned one write x.max(0.0) + slope * x.min(0.0))"
+        )
+    return slope
 
 
 def _data_of(x: object) -> float:
