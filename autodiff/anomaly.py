@@ -19,7 +19,6 @@ mode block is open in any thread (`grad_mode.overridden` is 0), so it costs noth
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -60,12 +59,7 @@ class detect_anomaly:  # noqa: N801 - a context manager named as PyTorch's (and 
         grad_mode.close_block()
 
     def __call__(self, fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def in_anomaly_mode(*args, **kwargs):
-            with detect_anomaly():
-                return fn(*args, **kwargs)
-
-        return in_anomaly_mode
+        return grad_mode.in_block(fn, detect_anomaly)
 
 
 def is_anomaly_enabled() -> bool:

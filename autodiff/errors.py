@@ -20,6 +20,9 @@ def add_context(error: BaseException, context: str) -> None:
     if type(error) in _MESSAGE_ONLY and len(error.args) == 1 and isinstance(error.args[0], str):
         error.args = (f"{context}: {error.args[0]}",)
         return
+    if type(error) is OverflowError and len(error.args) == 2 and isinstance(error.args[1], str):
+        error.args = (f"{context}: {error.args[1]}",)  # float ** float's (34, 'Numerical result out of range')
+        return
     add_note(error, f"(in {context})")
 
 

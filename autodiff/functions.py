@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from . import ops
 from .ops import Op
-from .value import Number, Value, clamp_operands, constant
+from .value import Number, Value, clamp_operands, constant, constant_slope
 
 __all__ = [
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
@@ -152,7 +152,7 @@ def relu(x: ValueOrNumber) -> ValueOrNumber:
 
 def leaky_relu(x: ValueOrNumber, slope: Number = 0.01) -> ValueOrNumber:
     """x for x > 0, slope * x otherwise."""
-    return ops.LEAKY_RELU(x, slope)
+    return ops.LEAKY_RELU(x, constant_slope(slope))
 
 
 def sum(values: Iterable[ValueOrNumber]) -> Value:

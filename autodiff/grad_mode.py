@@ -14,10 +14,11 @@ import functools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 __all__ = [
     "no_grad", "enable_grad", "is_grad_enabled", "watching_data_reads", "data_read", "overridden", "state",
-    "open_block", "close_block",
+    "open_block", "close_block", "in_block",
 ]  # fmt: skip
 
 
@@ -28,6 +29,7 @@ class _ThreadState(threading.local):
 
 
 state = _ThreadState()
+_CO_GENERATOR = 0x20  # inspect.CO_GENERATOR, without importing inspect
 overridden = 0  # mode blocks open in any thread; while 0, every thread has the default state
 _lock = threading.Lock()
 
@@ -75,13 +77,42 @@ class _GradMode:
 
     def __call__(self, fn: Callable) -> Callable:
         """Use as a decorator: `fn` runs in this mode at every call."""
+        return in_block(fn, lambda: _GradMode(self.enabled))
+
+
+def in_block(fn: Callable, block: Callable[[], Any]) -> Callable:
+    """`fn` run inside a fresh `block()` at every call. A generator function's body runs in the block
+    step by step (as PyTorch's decorators do): the caller's code between two `yield`s stays outside it."""
+    if not getattr(getattr(fn, "__code__", None), "co_flags", 0) & _CO_GENERATOR:
 
         @functools.wraps(fn)
         def in_mode(*args, **kwargs):
-            with _GradMode(self.enabled):
+            with block():
                 return fn(*args, **kwargs)
 
         return in_mode
+
+    @functools.wraps(fn)
+    def in_mode_steps(*args, **kwargs):
+        with block():
+            steps = fn(*args, **kwargs)
+        step, sent = steps.send, None
+        while True:
+            try:
+                with block():
+                    item = step(sent)
+            except StopIteration as end:
+                return end.value
+            try:
+                sent, step = (yield item), steps.send
+            except GeneratorExit:
+                with block():
+                    steps.close()
+                raise
+            except BaseException as error:  # thrown in by the caller: passed on to fn's body
+                sent, step = error, steps.throw
+
+    return in_mode_steps
 
 
 def no_grad() -> _GradMode:

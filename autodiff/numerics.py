@@ -136,13 +136,15 @@ class FloatMath(metaclass=Namespace):
             return 0.0
         return FloatMath.log(x)
 
+    # math.floor and math.ceil return ints, which lose the sign of a zero result: floor(-0.0) and
+    # ceil(-0.5) are -0.0 (IEEE 754, PyTorch, numpy), and atan2(-0.0, -1.0) is -pi, not pi.
     @staticmethod
     def floor(x: float) -> float:
-        return float(math.floor(x))
+        return float(math.floor(x)) or math.copysign(0.0, x)
 
     @staticmethod
     def ceil(x: float) -> float:
-        return float(math.ceil(x))
+        return float(math.ceil(x)) or math.copysign(0.0, x)
 
     @staticmethod
     def remainder(a: float, b: float) -> float:

@@ -34,9 +34,19 @@ from . import grad_mode
 from .higher_order import ValueMath
 from .namespace import MissingMathFunction
 from .numerics import MAX_FLOAT, FloatMath
-from .ops import Op, OpDefinitionError
+from .ops import OPS, Op, OpDefinitionError
 from .symbolic import SourceMath, Sym, SymTuple, source
-from .value import Constant, Value, checked_result, constant_of, lift, new_node, record, shared_constants
+from .value import (
+    Constant,
+    Value,
+    checked_result,
+    constant_of,
+    lift,
+    name_user_op,
+    new_node,
+    record,
+    shared_constants,
+)
 
 __all__ = ["make_apply", "make_backward", "make_tangent", "make_local_partials", "local_partials"]
 
@@ -93,8 +103,17 @@ def _apply_for(op: Op, n: int) -> Callable[..., Any]:
     parents = f"({''.join(f'{x}, ' for x in xs)})"
     # float ** float is the one float operation that can give a complex number (a negative base).
     check = "type(data) is float and " if "**" in formula else ""
+    if any(op is builtin for builtin in OPS.values()):  # its errors name it already
+        lines.append(f"    data = {formula}")
+    else:  # a user's rule may divide by zero, say: the error gets the op's name and inputs
+        lines += [
+            "    try:",
+            f"        data = {formula}",
+            "    except (ArithmeticError, ValueError) as error:",
+            f"        name_user_op(op, error, {parents})",
+            "        raise",
+        ]
     lines += [
-        f"    data = {formula}",
         f"    if {check}-MAX_FLOAT <= data <= MAX_FLOAT:",
         "        out = new(Value)",
         "        out.data = data",
@@ -122,6 +141,9 @@ def _generic_apply(op: Op) -> Callable[..., Any]:
             data = op.forward(FloatMath, *[v.data for v in values])
         except MissingMathFunction as error:
             raise _missing(op, "forward", error) from error
+        except (ArithmeticError, ValueError) as error:
+            name_user_op(op, error, tuple(values))
+            raise
         return new_node(checked_result(op, data, values), tuple(values), op)
 
     return apply
@@ -373,6 +395,7 @@ def _compile(lines: list[str], op: Op, what: str, m: Any = FloatMath) -> Callabl
     namespace = {
         "Value": Value, "Constant": Constant, "op": op, "lift": lift, "new": object.__new__,
         "grad_mode": grad_mode, "record": record, "MAX_FLOAT": MAX_FLOAT, "checked_node": checked_node, "m": m,
+        "name_user_op": name_user_op,
         "constants": shared_constants, "constant_of": constant_of,
     }  # fmt: skip
     text = "\n".join(lines)

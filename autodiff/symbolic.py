@@ -105,7 +105,8 @@ def source(x: Any) -> str:
     if isinstance(x, tuple):
         return "(" + "".join(f"{source(item)}, " for item in x) + ")"
     if type(x) is float or type(x) is int:
-        return repr(float(x))
+        text = repr(float(x))
+        return text if text not in ("nan", "inf", "-inf") else f"float({text!r})"  # no name nan or inf in code
     raise NotSymbolic(f"cannot write {type(x).__name__} ({x!r}) into source")
 
 

@@ -6,6 +6,7 @@ import numbers
 from typing import TYPE_CHECKING, Any
 
 from . import grad_mode, ops
+from .errors import add_context
 from .grad_mode import data_read, enable_grad, is_grad_enabled, no_grad
 from .numerics import MAX_FLOAT, FloatMath
 from .ops import Op
@@ -198,7 +199,7 @@ class Value:
 
     def leaky_relu(self, slope: Number = 0.01) -> Value:
         """x for x > 0, slope * x otherwise; the derivative at 0 is `slope`."""
-        return apply(ops.LEAKY_RELU, (self, slope))
+        return apply(ops.LEAKY_RELU, (self, constant_slope(slope)))
 
     def max(self, other: Value | Number) -> Value:
         """The larger input gets the whole gradient; tied inputs get half each."""
@@ -393,8 +394,20 @@ def apply(op: Op, operands: tuple) -> Value | float:
                 bad = next(x for x in operands if lift(x, op) is NotImplemented)
                 raise TypeError(f"{op.name}: expected a Value or a number, got {type(bad).__name__} ({bad!r})")
             return out
-    data = op.forward(FloatMath, *[operand_float(x, op.name) for x in operands])
+    numbers_in = [operand_float(x, op.name) for x in operands]
+    try:
+        data = op.forward(FloatMath, *numbers_in)
+    except (ArithmeticError, ValueError) as error:
+        name_user_op(op, error, operands)
+        raise
     return checked_result(op, data, operands)
+
+
+def name_user_op(op: Op, error: BaseException, operands: tuple) -> None:
+    """Put a user's op and its inputs in front of an error its forward rule raised ("float division
+    by zero" alone does not say where); a built-in op's errors name it already."""
+    if not any(op is builtin for builtin in ops.OPS.values()):
+        add_context(error, f"{op.name}: forward failed at inputs ({_shown(operands)})")
 
 
 def checked_result(op: Op, data: object, operands: tuple) -> float:
@@ -413,8 +426,11 @@ def checked_result(op: Op, data: object, operands: tuple) -> float:
 
 
 def not_finite(op: Op, data: float, operands: tuple) -> OverflowError:
-    shown = ", ".join(repr(_data_of(x)) for x in operands[:4]) + (", ..." if len(operands) > 4 else "")
-    return OverflowError(f"{op.name}: result is not a finite float ({data!r}), inputs {shown}")
+    return OverflowError(f"{op.name}: result is not a finite float ({data!r}), inputs {_shown(operands)}")
+
+
+def _shown(operands: tuple) -> str:
+    return ", ".join(repr(_data_of(x)) for x in operands[:4]) + (", ..." if len(operands) > 4 else "")
 
 
 def new_node(data: float, parents: tuple[Value, ...], op: Op) -> Value:
@@ -449,6 +465,16 @@ def clamp_operands(x: object, lo: object, hi: object) -> tuple:
     if lo is None and hi is None:
         raise TypeError("clamp: give a lower bound lo, an upper bound hi, or both")
     return (x, -MAX_FLOAT if lo is None else lo, MAX_FLOAT if hi is None else hi)
+
+
+def constant_slope(slope: object) -> object:
+    """leaky_relu's slope, refused if it is a Value that would need a gradient (the op gives it none)."""
+    if isinstance(slope, Value) and not slope.is_constant:
+        raise TypeError(
+            f"leaky_relu: slope must be a number, got {slope!r}; the slope gets no gradient "
+            "(for a learned one write x.max(0.0) + slope * x.min(0.0))"
+        )
+    return slope
 
 
 def _data_of(x: object) -> float:

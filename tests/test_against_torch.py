@@ -227,3 +227,14 @@ def test_each_new_primitive_matches_pytorch_in_value_and_derivative(name, data):
     assert_close(out.data, their_out.item())
     for leaf, t in zip(leaves, ts):
         assert_close(leaf.grad, 0.0 if t.grad is None else t.grad.item())
+
+
+@pytest.mark.parametrize("x", [-0.0, -0.5, 0.0, 0.5, -1e-300])
+def test_floor_and_ceil_keep_the_sign_of_a_zero_result_as_pytorch(x):
+    # float(math.ceil(-0.5)) is 0.0, so atan2 downstream gave pi where PyTorch gives -pi.
+    for name in ("floor", "ceil"):
+        theirs = getattr(torch.tensor(x, dtype=torch.float64), name)()
+        for ours in (getattr(Value(x), name)().data, getattr(autodiff, name)(x)):
+            assert math.copysign(1.0, ours) == math.copysign(1.0, theirs.item()) and ours == theirs.item()
+        angle = torch.atan2(theirs, torch.tensor(-1.0, dtype=torch.float64)).item()
+        assert getattr(Value(x), name)().atan2(-1.0).data == angle

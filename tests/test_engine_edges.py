@@ -110,7 +110,10 @@ def test_the_remainders_quotient_is_the_floor_for_every_divisor():
 def test_a_rule_that_divides_by_zero_with_floor_divide_gets_the_named_error():
     quotient = Op("quotient", lambda m, a, b: m.floor_divide(a, b), lambda m, out, a, b: (0.0, 0.0))
     assert quotient(7.0, 2.0) == 3.0
-    with pytest.raises(ZeroDivisionError, match=r"^//: division by zero, got 7\.0 // 0\.0$"):
+    with pytest.raises(
+        ZeroDivisionError,
+        match=r"^quotient: forward failed at inputs \(7\.0, 0\.0\): //: division by zero, got 7\.0 // 0\.0$",
+    ):
         quotient(7.0, 0.0)
 
 
@@ -569,3 +572,15 @@ def test_an_op_whose_rule_branches_names_an_operand_that_is_not_a_number():
     assert larger(Value(1.0), 2.0).data == 2.0
     with pytest.raises(TypeError, match=r"^larger: expected a Value or a number, got str \('x'\)$"):
         larger(Value(1.0), "x")
+
+
+def test_a_value_slope_of_leaky_relu_is_refused_rather_than_given_no_gradient():
+    # The slope is a constant of the op: a Value slope used to be accepted and silently get gradient 0.
+    slope = Value(0.1)
+    for call in (lambda: Value(-1.0).leaky_relu(slope), lambda: autodiff.leaky_relu(Value(-1.0), slope)):
+        with pytest.raises(TypeError, match=r"leaky_relu: slope must be a number, got Value\(data=0.1"):
+            call()
+    x = Value(-2.0)
+    y = x.leaky_relu(0.25)
+    y.backward()
+    assert (y.data, x.grad) == (-0.5, 0.25) and autodiff.leaky_relu(-2.0, 0.25) == -0.5

@@ -138,3 +138,39 @@ def test_the_same_no_grad_object_can_be_entered_in_two_threads():
 def test_formatting_a_value_while_tracing_is_refused():
     with pytest.raises(autodiff.compiler.TracingError, match=r"format\(\)"):
         autodiff.compile(lambda x: x * len(f"{x:.2f}"), [12.0])
+
+
+def test_a_decorated_generator_runs_its_body_in_the_mode_and_the_callers_code_outside_it():
+    # The decorator once entered the mode only while the generator object was made, so the body recorded.
+    @autodiff.no_grad()
+    def steps(x):
+        received = yield bool((x * 2).parents)
+        yield bool((x * received).parents), autodiff.is_grad_enabled()
+        return "done"
+
+    @autodiff.detect_anomaly()
+    def watched():
+        yield autodiff.is_anomaly_enabled()
+
+    x = Value(1.0)
+    walk = steps(x)
+    assert next(walk) is False
+    assert autodiff.is_grad_enabled() and (x * 2).parents  # between two steps the caller records
+    assert walk.send(3.0) == (False, False)
+    with pytest.raises(StopIteration) as finished:
+        next(walk)
+    assert finished.value.value == "done"
+    assert list(watched()) == [True] and not autodiff.is_anomaly_enabled()
+
+    @autodiff.no_grad()
+    def catching():
+        try:
+            yield 1
+        except KeyError:
+            yield autodiff.is_grad_enabled()
+
+    thrown = catching()
+    next(thrown)
+    assert thrown.throw(KeyError("k")) is False
+    thrown.close()
+    assert autodiff.grad_mode.overridden == 0

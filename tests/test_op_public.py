@@ -185,6 +185,37 @@ def test_an_op_overflow_is_named_like_a_built_in_one():
         big(Value(1e200))
 
 
+def test_a_rule_with_a_non_finite_literal_is_a_named_error_not_a_name_error():
+    # The generated code once read the literal nan or inf as a Python name (a NameError).
+    nan_forward = Op("nan_forward", lambda m, x: x * math.nan, lambda m, out, x: (math.nan,))
+    with pytest.raises(OverflowError, match=r"nan_forward: result is not a finite float \(nan\), inputs 1.0"):
+        nan_forward(Value(1.0))
+    inf_partial = Op("inf_partial", lambda m, x: 2.0 * x, lambda m, out, x: (-math.inf,))
+    x = Value(1.0)
+    y = inf_partial(x)
+    assert y.data == 2.0
+    with pytest.raises(OverflowError, match=r"gradient at leaf \(data=1.0\) is not finite \(-inf\)"):
+        y.backward()
+    assert x.grad == 0.0
+    with pytest.raises(OverflowError, match=r"jvp: the tangent at 'inf_partial' node \(data=2.0\) is not finite"):
+        autodiff.jvp(inf_partial, (1.0,), (1.0,))
+
+
+def test_an_error_inside_a_users_forward_names_the_op_and_its_inputs():
+    # Python's own "float division by zero" said nothing of where it came from.
+    inverse = Op("inverse", lambda m, x: 1.0 / x, lambda m, out, x: (-out * out,))
+    for operand in (Value(0.0), 0.0):
+        with pytest.raises(ZeroDivisionError, match=r"^inverse: forward failed at inputs \(0.0\): float division"):
+            inverse(operand)
+    square = Op("square", lambda m, x: x**2.0, lambda m, out, x: (2.0 * x,))
+    with pytest.raises(OverflowError, match=r"^square: forward failed at inputs \(1e\+200\): Numerical result"):
+        square(Value(1e200))
+    with pytest.raises(ValueError, match=r"^log_branch: forward failed at inputs \(-1.0\): log: input must be > 0"):
+        Op("log_branch", lambda m, x: m.log(x) if x < 5.0 else x, lambda m, out, x: (1.0,))(Value(-1.0))
+    with pytest.raises(ZeroDivisionError, match=r"^/: division by zero, got 1.0 / 0.0$"):  # a built-in: as before
+        Value(1.0) / 0.0
+
+
 def test_ops_have_a_repr_and_built_in_ones_unpickle_as_themselves():
     assert repr(SOFTSIGN) == "Op('softsign')" and repr(ops.DOT) == "Op('dot')"
     for op in ops.OPS.values():
