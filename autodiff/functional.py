@@ -34,7 +34,8 @@ def value_and_grad(
             argument's gradient, a tuple of ints a tuple of gradients. The default,
             None, differentiates every argument: the gradient as is for one argument,
             a tuple for several (JAX's default is 0). Arguments not differentiated are
-            passed as Values too (numbers, lists of numbers) or as they are (anything else).
+            passed as Values too (numbers, lists of numbers) or as they are (anything else);
+            keyword arguments are passed to f as they are, never differentiated (as in JAX).
         has_aux: f returns `(value, aux)`; the result is then `((value, aux), gradient)`,
             with the Values in aux read as floats (also inside lists, tuples and dicts).
 
@@ -50,12 +51,12 @@ def value_and_grad(
         raise TypeError(f"{name}: has_aux must be True or False, got {has_aux!r}")
 
     @functools.wraps(f)
-    def wrapper(*args: Any) -> tuple[Any, Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         wanted = _positions(argnums, len(args), name)
         chosen = set(wanted)
         inputs = [_fresh_leaves(arg, name, i) if i in chosen else _passed(arg, name, i) for i, arg in enumerate(args)]
         with enable_grad():  # the gradient is asked for, so record the graph even inside no_grad()
-            result = f(*inputs)
+            result = f(*inputs, **kwargs)
         out, aux = split_aux(result, name) if has_aux else (result, None)
         out = scalar_output(out, name)
         grads = gradients_of(out, [inputs[i] for i in wanted])
@@ -83,8 +84,8 @@ def grad(f: Callable[..., Any], argnums: ArgNums = None, has_aux: bool = False) 
     with_value = value_and_grad(f, argnums, has_aux)
 
     @functools.wraps(f)
-    def wrapper(*args: Any) -> Any:
-        value, gradient = with_value(*args)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        value, gradient = with_value(*args, **kwargs)
         return (gradient, value[1]) if has_aux else gradient
 
     return wrapper
@@ -139,7 +140,7 @@ def as_floats(aux: Any) -> Any:
 
 def scalar_output(out: object, name: str) -> Value:
     """f's result as a Value: a number is a function that does not depend on its inputs."""
-    if isinstance(out, (int, float)) and not isinstance(out, bool):
+    if isinstance(out, numbers.Real) and not isinstance(out, bool):  # numpy's floats too
         return Value(out)
     if not isinstance(out, Value):
         raise TypeError(f"{name} must return a Value, got {type(out).__name__} ({out!r})")

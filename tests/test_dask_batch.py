@@ -296,6 +296,7 @@ def test_from_npy_refuses_bad_files_and_sizes(tmp_path):
     np.save(tmp_path / "X.npy", np.zeros((4, 3)))
     with pytest.raises(ValueError, match="rows_per_chunk must be an int >= 1, got 0"):
         from_npy(tmp_path / "X.npy", rows_per_chunk=0)
+    assert from_npy(tmp_path / "X.npy", rows_per_chunk=np.int64(3)).chunks == ((3, 1), (3,))  # numpy's ints work
 
 
 def test_from_npy_names_the_file_it_refuses_and_never_blocks_on_a_fifo(tmp_path):

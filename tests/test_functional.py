@@ -47,6 +47,21 @@ def test_an_unused_argument_has_zero_gradient_and_a_constant_function_is_allowed
     assert value_and_grad(lambda x: 4.0)(1.0) == (4.0, 0.0)
 
 
+def test_a_constant_function_may_return_a_numpy_float_of_any_width():
+    np = pytest.importorskip("numpy")
+    assert value_and_grad(lambda x: np.float32(4.0))(1.0) == (4.0, 0.0)
+    assert autodiff.jvp(lambda x: np.float32(0.5), [1.0], [1.0]) == (0.5, 0.0)
+
+
+def test_keyword_arguments_are_passed_to_f_and_not_differentiated():
+    def scaled(x, y, scale=1.0):
+        return scale * x * y
+
+    assert grad(scaled)(2.0, 3.0, scale=10.0) == (30.0, 20.0)
+    assert value_and_grad(scaled, argnums=1, has_aux=False)(2.0, 3.0, scale=0.5) == (3.0, 1.0)
+    assert grad(lambda x, label="": x * x if label == "sq" else x)(3.0, label="sq") == 6.0
+
+
 def test_a_function_returning_something_else_is_a_clear_error():
     def broken(x):
         return "oops"

@@ -10,6 +10,7 @@ whose workers see the same path (a shared disk) reads it where it runs.
 
 from __future__ import annotations
 
+import numbers
 import os
 import stat
 from typing import Any
@@ -90,8 +91,9 @@ def from_npy(path: str | os.PathLike, rows_per_chunk: int = 100_000) -> Any:
     """
     import dask.array as da
 
-    if isinstance(rows_per_chunk, bool) or not isinstance(rows_per_chunk, int) or rows_per_chunk < 1:
+    if isinstance(rows_per_chunk, bool) or not isinstance(rows_per_chunk, numbers.Integral) or rows_per_chunk < 1:
         raise ValueError(f"from_npy: rows_per_chunk must be an int >= 1, got {rows_per_chunk!r}")
+    rows_per_chunk = int(rows_per_chunk)  # numpy's ints too
     rows = NpyRows(path)
     chunks = (min(rows_per_chunk, max(rows.shape[0], 1)), *rows.shape[1:])  # Dask overflows past int64
     return da.from_array(rows, chunks=chunks, name=f"npy-{_token(rows)}")
