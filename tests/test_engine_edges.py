@@ -584,3 +584,34 @@ def test_a_value_slope_of_leaky_relu_is_refused_rather_than_given_no_gradient():
     y = x.leaky_relu(0.25)
     y.backward()
     assert (y.data, x.grad) == (-0.5, 0.25) and autodiff.leaky_relu(-2.0, 0.25) == -0.5
+
+
+# --- the local derivatives input by input (the drawings', explain's and the step-through page's) ------------
+def test_local_partials_are_floats_by_the_ops_rule_and_zero_for_a_constant():
+    from autodiff.specialize import local_partials
+
+    x, y = Value(2.0), Value(5.0)
+    product = x * y
+    assert local_partials(product) == (5.0, 2.0)
+    assert all(type(d) is float for d in local_partials(product))
+    assert local_partials(x * 3.0) == (3.0, 0.0)  # the constant 3 is not differentiated
+    weighted = autodiff.dot([x, y, 4.0], [y, 7.0, x])  # n-ary, parents w0 w1 w2 x0 x1 x2: d/dw_i = x_i, d/dx_i = w_i
+    assert local_partials(weighted) == (5.0, 7.0, 0.0, 2.0, 0.0, 4.0)
+    on_values = local_partials(product, on_values=True)
+    assert all(isinstance(d, Value) for d in on_values) and [d.data for d in on_values] == [5.0, 2.0]
+
+
+def test_local_partials_of_a_branching_rule_go_through_the_generic_code_alike():
+    from autodiff.specialize import local_partials
+
+    # A branch on the input: not one formula. d/da = b, d/db = a (a product), written with a branch.
+    product = Op("branchy", lambda m, a, b: a * b, lambda m, out, a, b: (b, a) if a > -1e300 else (b, a))
+    x = Value(3.0)
+    node = product(x, 4.0)
+    assert local_partials(node) == (4.0, 0.0)
+    assert all(type(d) is float for d in local_partials(node))
+    on_values = local_partials(product(x, Value(4.0)), on_values=True)
+    assert all(isinstance(d, Value) for d in on_values) and [d.data for d in on_values] == [4.0, 3.0]
+    late = Op("late", lambda m, x: 2.0 * x, lambda m, out, x: (m.sech2(x),) if x > 0 else (1.0,))
+    with pytest.raises(AttributeError, match=r"^late: partials: .*no function 'sech2'"):
+        local_partials(late(Value(1.0)))

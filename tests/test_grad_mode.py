@@ -174,3 +174,21 @@ def test_a_decorated_generator_runs_its_body_in_the_mode_and_the_callers_code_ou
     assert thrown.throw(KeyError("k")) is False
     thrown.close()
     assert autodiff.grad_mode.overridden == 0
+
+
+def test_a_decorated_generator_takes_keyword_arguments_and_closing_it_runs_its_cleanup_in_the_mode():
+    cleanup = []
+
+    @autodiff.no_grad()
+    def scaled(x, *, scale):
+        try:
+            while True:
+                yield (x * scale).data
+        finally:
+            cleanup.append(autodiff.is_grad_enabled())
+
+    walk = scaled(Value(2.0), scale=3.0)
+    assert next(walk) == 6.0
+    walk.close()  # closed early, by the caller: the body's finally runs now, inside no_grad
+    assert cleanup == [False]
+    assert autodiff.is_grad_enabled() and autodiff.grad_mode.overridden == 0

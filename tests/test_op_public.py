@@ -239,6 +239,28 @@ def test_a_users_exception_with_constructor_arguments_survives_backward_unchange
     assert any("failing" in note for note in getattr(raised.value, "__notes__", []))
 
 
+class _CodedError(ValueError):
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(code, text)  # two arguments, the second a str, like float ** float's OverflowError
+
+
+def test_a_users_error_with_a_code_and_a_text_keeps_both_and_gets_a_note():
+    def partials(m, out, x):
+        raise _CodedError(7, "bad input")
+
+    coded = Op("coded", lambda m, x: 2.0 * x, partials)
+    with pytest.raises(_CodedError) as raised:
+        coded(Value(1.0)).backward()
+    assert raised.value.args == (7, "bad input")
+    assert any("coded" in note for note in raised.value.__notes__)
+
+
+def test_an_overflow_in_a_users_forward_is_one_line_naming_the_op():
+    squared = Op("squared", lambda m, x: x**2.0, lambda m, out, x: (2.0 * x,))
+    with pytest.raises(OverflowError, match=r"^squared: forward failed at inputs \(1e\+200\): Numerical result out"):
+        squared(1e200)
+
+
 def test_a_users_exception_survives_gradcheck_and_compiled_replays_unchanged():
     def f(x):
         if x.data > 1.5:
