@@ -1,8 +1,8 @@
-"""Adding context to an error without changing what it is."""
+"""Adding context to an error without changing what it is; refusing a switch that is not True or False."""
 
 from __future__ import annotations
 
-__all__ = ["add_context", "add_note"]
+__all__ = ["add_context", "add_note", "check_switch"]
 
 # Built-in errors whose only argument is their message: the engine raises these itself, and
 # their message can say more. Any other exception (a user's) is left as it is and gets a note.
@@ -29,3 +29,9 @@ def add_context(error: BaseException, context: str) -> None:
 def add_note(error: BaseException, note: str) -> None:
     """Attach `note` to `error` as `BaseException.add_note` does (PEP 678), on Python 3.10 too."""
     error.__notes__ = [*getattr(error, "__notes__", []), note]
+
+
+def check_switch(who: str, name: str, flag: object) -> None:
+    """Refuse a switch that is not True or False (numpy's bools, 0 and 1 pass): "no" would count as true."""
+    if not (isinstance(flag, int) and flag in (0, 1) or type(flag).__name__ in ("bool", "bool_")):
+        raise TypeError(f"{who}: {name} must be True or False, got {flag!r}")

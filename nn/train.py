@@ -16,7 +16,7 @@ from typing import Any
 
 import autodiff
 from autodiff import Value
-from autodiff.errors import add_context
+from autodiff.errors import add_context, check_switch
 
 from . import losses
 from ._random import Seed, generator
@@ -189,6 +189,8 @@ def fit(
         ValueError, TypeError: a target the loss refuses, in y or validation_data
             (every target is checked before the first step), named by its index.
     """
+    for name, flag in [("shuffle", shuffle), ("progress", progress), ("compiled", compiled)]:
+        check_switch("fit", name, flag)
     loss_fn, loss_name = _loss_function(loss)
     default_rule = classify is None
     classify = _classifier(loss_fn, classify)

@@ -372,3 +372,16 @@ def test_an_overflow_that_a_later_relu_hides_is_still_the_eager_error():
     with pytest.raises(OverflowError, match="example 1: " + re.escape(str(raised.value))):
         compiled.batch(rows)
     assert_batch_equals_eager(compiled, f, [rows[0], rows[2]], [*w, v])
+
+
+@pytest.mark.parametrize("flag, value", [("per_example", "yes"), ("accumulate_grads", [1]), ("per_example", None)])
+def test_a_switch_that_is_not_true_or_false_is_refused(flag, value):
+    w = Value(0.5)
+    f = autodiff.compile(lambda x: w * x, [1.0], params=[w])
+    message = rf"compiled <lambda>: {flag} must be True or False, got {re.escape(repr(value))}"
+    with pytest.raises(TypeError, match=message):
+        f.batch_value_and_grad([[1.0]], **{flag: value})
+    with pytest.raises(TypeError, match="accumulate_grads must be True or False"):
+        f.value_and_grad([1.0], accumulate_grads="no")
+    assert f.batch_value_and_grad([[2.0]], per_example=np.bool_(True))[2].tolist() == [[2.0]]  # numpy's bools work
+    assert w.grad == 0.0

@@ -1,6 +1,7 @@
 """Bad input gets a clear error that names the op and shows the value, never a silent nan or inf."""
 
 import math
+import re
 
 import pytest
 
@@ -144,3 +145,26 @@ def test_a_zero_gradient_skips_an_undefined_local_derivative():
 def test_max_and_min_with_a_non_number_raise_type_error_naming_the_type(method, other):
     with pytest.raises(TypeError, match=f"{method}: expected a Value or a number, got {type(other).__name__}"):
         getattr(Value(1.0), method)(other)
+
+
+@pytest.mark.parametrize("flag", [True, False, 0, 1])
+def test_a_switch_may_be_a_bool_or_0_or_1(flag):
+    from autodiff.errors import check_switch
+
+    check_switch("fit", "shuffle", flag)
+
+
+def test_a_numpy_bool_is_a_switch_too():
+    np = pytest.importorskip("numpy")
+    from autodiff.errors import check_switch
+
+    check_switch("fit", "shuffle", np.True_)
+    check_switch("fit", "shuffle", np.bool_(False))
+
+
+@pytest.mark.parametrize("flag", ["no", "", 2, -1, 1.0, None, [1], (True,)])
+def test_anything_else_is_not_a_switch_and_the_error_names_it(flag):
+    from autodiff.errors import check_switch
+
+    with pytest.raises(TypeError, match=rf"^fit: shuffle must be True or False, got {re.escape(repr(flag))}$"):
+        check_switch("fit", "shuffle", flag)

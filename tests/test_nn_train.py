@@ -353,3 +353,13 @@ def test_a_target_is_checked_with_the_first_prediction_but_only_its_own_loss_mus
     history = fit(model, X, y, loss="mse", optimizer=nn.optim.SGD(model.parameters(), lr=0.1), epochs=1,
                   batch_size=10, progress=False)  # fmt: skip
     assert history.loss == [0.0] and model.state_dict() == {"w.0": 1.0, "w.1": 0.0, "b": 0.0}
+
+
+@pytest.mark.parametrize("flag", ["shuffle", "progress", "compiled"])
+def test_a_switch_of_fit_that_is_not_true_or_false_is_refused(flag):
+    X, y = nn.data.make_moons(10, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    opt = nn.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=rf"fit: {flag} must be True or False, got 'no'"):
+        fit(model, X, y, loss="mse", optimizer=opt, epochs=1, **{flag: "no"})
+    fit(model, X, y, loss="mse", optimizer=opt, epochs=1, **{flag: 0})  # 0 and 1 are fine

@@ -8,7 +8,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import add_context
+from ..errors import add_context, check_switch
 from ..grad_mode import enable_grad
 from ..numerics import FloatMath
 from ..value import Value, constant
@@ -69,6 +69,8 @@ class CompiledFunction:
             accumulate_grads: also add the parameter gradients into each parameter's
                 `.grad`, as `backward()` would.
         """
+        if accumulate_grads is not False:
+            check_switch(f"compiled {self.name}", "accumulate_grads", accumulate_grads)
         value, aux, input_grads, param_grads = self._run_floats(xs, True)
         if accumulate_grads:
             for p, g in zip(self.params, param_grads):
@@ -160,6 +162,8 @@ class CompiledFunction:
         (`dask_batch.py`): the summed parameter gradients come back as numpy, the
         per-row results as Dask arrays with X's row chunks.
         """
+        check_switch(f"compiled {self.name}", "per_example", per_example)
+        check_switch(f"compiled {self.name}", "accumulate_grads", accumulate_grads)
         if _is_dask(X):
             from . import dask_batch
 
