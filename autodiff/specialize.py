@@ -188,12 +188,7 @@ def _backward_for(op: Op, n: int) -> Callable[[Value, float], None]:
 
 def _generic_backward(op: Op) -> Callable[[Value, float], None]:
     def backward(node: Value, grad: float) -> None:
-        parents = node.parents
-        try:
-            partials = op.partials(FloatMath, node.data, *[p.data for p in parents])
-        except MissingMathFunction as error:
-            raise _missing(op, "partials", error) from error
-        for parent, partial in zip(parents, checked_partials(op, partials, len(parents))):
+        for parent, partial in zip(node.parents, _partials_on_floats(op, node)):
             if type(parent) is not Constant:
                 parent.grad += grad * partial
 
@@ -239,13 +234,8 @@ def _tangent_for(op: Op, n: int) -> Callable[[Value, list], float]:
 
 def _generic_tangent(op: Op) -> Callable[[Value, list], float]:
     def tangent(node: Value, tangents: list) -> float:
-        parents = node.parents
-        try:
-            partials = op.partials(FloatMath, node.data, *[p.data for p in parents])
-        except MissingMathFunction as error:
-            raise _missing(op, "partials", error) from error
         total = 0.0
-        for t, partial in zip(tangents, checked_partials(op, partials, len(parents))):
+        for t, partial in zip(tangents, _partials_on_floats(op, node)):
             if t:
                 total += t * partial
         return total
@@ -305,18 +295,28 @@ def _local_partials_for(op: Op, n: int, on_values: bool) -> Callable[[Value], tu
 
 def _generic_local_partials(op: Op, on_values: bool) -> Callable[[Value], tuple]:
     def local_partials(node: Value) -> tuple:
-        parents = node.parents
-        try:
-            if on_values:
-                partials = op.partials(ValueMath, node, *parents)
-            else:
-                partials = op.partials(FloatMath, node.data, *[p.data for p in parents])
-        except MissingMathFunction as error:
-            raise _missing(op, "partials", error) from error
-        checked = checked_partials(op, partials, len(parents))
-        return tuple(0.0 if type(p) is Constant else d for p, d in zip(parents, checked))
+        partials = _partials_on_values(op, node) if on_values else _partials_on_floats(op, node)
+        return tuple(0.0 if type(p) is Constant else d for p, d in zip(node.parents, partials))
 
     return local_partials
+
+
+def _partials_on_floats(op: Op, node: Value) -> Sequence[float]:
+    """op's partials at a node, evaluated on floats by its rule as written (the generic path)."""
+    try:
+        partials = op.partials(FloatMath, node.data, *[p.data for p in node.parents])
+    except MissingMathFunction as error:
+        raise _missing(op, "partials", error) from error
+    return checked_partials(op, partials, len(node.parents))
+
+
+def _partials_on_values(op: Op, node: Value) -> Sequence[Value | float]:
+    """The same on Values (ValueMath), for create_graph."""
+    try:
+        partials = op.partials(ValueMath, node, *node.parents)
+    except MissingMathFunction as error:
+        raise _missing(op, "partials", error) from error
+    return checked_partials(op, partials, len(node.parents))
 
 
 def _loads(partials: Any, n: int, on_values: bool = False, parents: bool = True) -> list[str]:
