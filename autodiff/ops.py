@@ -29,7 +29,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Op", "OpDefinitionError", "OPS"]
+__all__ = ["Op", "OpDefinitionError", "OPS", "is_builtin"]
 
 _CO_VARARGS = 0x04  # inspect.CO_VARARGS, without importing inspect
 _LN2, _LN10 = math.log(2.0), math.log(10.0)  # d/dx log_b(x) = 1 / (x ln b)
@@ -254,5 +254,11 @@ OPS: dict[str, Op] = {
 }
 # fmt: on
 """Every primitive by a unique key (two ops share the display name "**")."""
+
+
+def is_builtin(op: Op) -> bool:
+    """True for the engine's own ops (their errors name them already), False for a user's."""
+    return any(op is builtin for builtin in OPS.values())
+
 
 from . import value as _value  # noqa: E402  (value.py imports this module: bound once both exist)

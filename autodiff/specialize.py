@@ -34,7 +34,7 @@ from . import grad_mode
 from .higher_order import ValueMath
 from .namespace import MissingMathFunction
 from .numerics import MAX_FLOAT, FloatMath
-from .ops import OPS, Op, OpDefinitionError
+from .ops import Op, OpDefinitionError, is_builtin
 from .symbolic import SourceMath, Sym, SymTuple, source
 from .value import (
     Constant,
@@ -103,7 +103,7 @@ def _apply_for(op: Op, n: int) -> Callable[..., Any]:
     parents = f"({''.join(f'{x}, ' for x in xs)})"
     # float ** float is the one float operation that can give a complex number (a negative base).
     check = "type(data) is float and " if "**" in formula else ""
-    if any(op is builtin for builtin in OPS.values()):  # its errors name it already
+    if is_builtin(op):  # its errors name it already
         lines.append(f"    data = {formula}")
     else:  # a user's rule may divide by zero, say: the error gets the op's name and inputs
         lines += [

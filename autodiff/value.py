@@ -406,7 +406,7 @@ def apply(op: Op, operands: tuple) -> Value | float:
 def name_user_op(op: Op, error: BaseException, operands: tuple) -> None:
     """Put a user's op and its inputs in front of an error its forward rule raised ("float division
     by zero" alone does not say where); a built-in op's errors name it already."""
-    if not any(op is builtin for builtin in ops.OPS.values()):
+    if not ops.is_builtin(op):
         add_context(error, f"{op.name}: forward failed at inputs ({_shown(operands)})")
 
 
