@@ -615,3 +615,5 @@ def test_local_partials_of_a_branching_rule_go_through_the_generic_code_alike():
     late = Op("late", lambda m, x: 2.0 * x, lambda m, out, x: (m.sech2(x),) if x > 0 else (1.0,))
     with pytest.raises(AttributeError, match=r"^late: partials: .*no function 'sech2'"):
         local_partials(late(Value(1.0)))
+    with pytest.raises(AttributeError, match=r"^late: partials: .*no function 'sech2'"):
+        local_partials(late(Value(1.0)), on_values=True)  # on Values, as create_graph evaluates it
