@@ -8,45 +8,19 @@
 (5.5, 1.7163)
 """
 
+from . import functions, value
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .backward import topological_order
 from .forward_mode import jvp
 from .functional import grad, value_and_grad
-from .functions import (
-    acos,
-    asin,
-    atan,
-    atan2,
-    ceil,
-    clamp,
-    cos,
-    cosh,
-    dot,
-    exp,
-    expm1,
-    floor,
-    leaky_relu,
-    log,
-    log1p,
-    log2,
-    log10,
-    logsumexp,
-    relu,
-    remainder,
-    sigmoid,
-    sin,
-    sinh,
-    softplus,
-    sqrt,
-    sum,
-    tan,
-    tanh,
-)
+from .functions import atan2, clamp, dot, leaky_relu, logsumexp, remainder, sum
 from .grad_mode import enable_grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckResult, gradcheck
 from .jacobians import hessian, jacobian
 from .ops import Op
 from .value import Value
+
+globals().update(functions.UNARY)  # exp, log, ...: one function per op of one input (autodiff/functions.py)
 
 __version__ = "0.1.0"
 
@@ -58,10 +32,7 @@ __all__ = [
     "gradcheck", "GradcheckResult",
     "topological_order",
     "compile",
-    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus", "relu", "leaky_relu",
-    "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "log1p", "expm1", "log2", "log10",
-    "floor", "ceil", "remainder", "clamp",
-    "sum", "logsumexp", "dot",
+    *functions.UNARY, "atan2", "remainder", "clamp", "leaky_relu", "sum", "logsumexp", "dot",
     "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError",
     "to_html", "save_html", "show_backward",
 ]  # fmt: skip
@@ -88,3 +59,21 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+def _explain(node: Value, root: Value):
+    from .graph.explain import explain
+
+    return explain(node, root)
+
+
+def _mimebundle(shown: Value, include=None, exclude=None) -> dict:
+    from .graph.notebook import mimebundle
+
+    return mimebundle(shown, include, exclude)
+
+
+# A Value's explain_grad and its Jupyter picture come from autodiff/graph, which builds on the engine:
+# the package, above both, connects them (autodiff/value.py: `hooks`).
+value.hooks.explain = _explain
+value.hooks.mimebundle = _mimebundle

@@ -19,16 +19,15 @@ mode block is open in any thread (`grad_mode.overridden` is 0), so it costs noth
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import grad_mode
-from .errors import add_context
+from .errors import created_at, inputs_of, op_at
 from .frames import user_site
-from .numerics import MAX_FLOAT, FloatMath
+from .numerics import MAX_FLOAT
 from .ops import Op
-from .value import Constant, Value
+from .value import Value
 
 if TYPE_CHECKING:
     import traceback
@@ -51,11 +50,13 @@ class detect_anomaly:  # noqa: N801 - a context manager named as PyTorch's (and 
 
     def __enter__(self) -> None:
         grad_mode.open_block()
-        grad_mode.state.__dict__.setdefault("anomaly_saved", []).append(grad_mode.state.anomaly)
-        grad_mode.state.anomaly = True
+        state = grad_mode.state
+        state.__dict__.setdefault("anomaly_saved", []).append((state.on_new_node, state.check_step))
+        state.on_new_node, state.check_step = located, check_step
 
     def __exit__(self, *exc_info: object) -> None:
-        grad_mode.state.anomaly = grad_mode.state.anomaly_saved.pop()
+        state = grad_mode.state
+        state.on_new_node, state.check_step = state.anomaly_saved.pop()
         grad_mode.close_block()
 
     def __call__(self, fn: Callable) -> Callable:
@@ -64,11 +65,11 @@ class detect_anomaly:  # noqa: N801 - a context manager named as PyTorch's (and 
 
 def is_anomaly_enabled() -> bool:
     """True inside `detect_anomaly()` (in this thread)."""
-    return bool(grad_mode.overridden and grad_mode.state.anomaly)
+    return bool(grad_mode.overridden and grad_mode.state.on_new_node is located)
 
 
 def located(out: Value, parents: tuple[Value, ...], op: Op) -> LocatedValue:
-    """The node `out` of `op`, remade as one that knows where it was created (called by `value.record`)."""
+    """The node `out` of `op`, remade as one that knows where it was created (the node hook of `value.record`)."""
     node = _new(LocatedValue)
     node.data = out.data
     node.grad = 0.0
@@ -87,69 +88,24 @@ def creation_site(node: Value) -> traceback.FrameSummary | None:
     return None if site is None else traceback.FrameSummary(*site)
 
 
-def op_at(node: Value) -> str:
-    """The node's op for an error message: "`log` created at train.py:42 in loss" in anomaly mode, else "log"."""
-    where = created_at(node)
-    return f"`{node.op}` {where}" if where else node.op
-
-
-def created_at(node: Value) -> str:
-    """Where a node made in anomaly mode was created, "created at train.py:42 in loss"; "" for other nodes."""
-    site = getattr(node, "site", None)
-    if site is None:
-        return ""
-    filename, line, function = site
-    return f"created at {_path(filename)}:{line} in {function}"
-
-
-def _path(filename: str) -> str:
-    """The file relative to the current folder when it is inside it, else as recorded."""
-    try:
-        relative = os.path.relpath(filename)
-    except ValueError:  # another drive, on Windows
-        return filename
-    return filename if relative.startswith(os.pardir) else relative
-
-
-def chain_rule_checked(interior: list[Value]) -> None:
-    """backward's chain rule, checking each step: the first op whose local derivative is not finite,
-    or whose contribution to a gradient is not, raises an error naming it (and where it was created)."""
-    for node in reversed(interior):
-        grad = node.grad
-        if not grad:
+def check_step(node: Value, grad: float, partials: Any) -> None:
+    """The check after each step of the chain rule in anomaly mode: the first op whose local derivative
+    is not finite, or whose contribution made a gradient not finite, raises an error naming it (and
+    where it was created)."""
+    for position, (parent, partial) in enumerate(zip(node.parents, partials)):
+        total = parent.grad
+        if parent.is_constant or -MAX_FLOAT <= total <= MAX_FLOAT:
             continue
-        try:
-            node._op._backward(node, grad)
-        except (ArithmeticError, ValueError) as error:
-            add_context(error, f"{op_at(node)}: the derivative is not finite or undefined at inputs ({inputs(node)})")
-            raise
-        for position, parent in enumerate(node.parents):
-            g = parent.grad
-            if type(parent) is not Constant and not -MAX_FLOAT <= g <= MAX_FLOAT:
-                raise _not_finite_step(node, position, grad, g)
-
-
-def _not_finite_step(node: Value, position: int, grad: float, total: float) -> OverflowError:
-    """The error for a step whose contribution to input `position` made its gradient inf or nan."""
-    try:
-        partials = node._op.partials(FloatMath, node.data, *[p.data for p in node.parents])
-        partial: Any = float(partials[position])
-    except Exception:  # noqa: BLE001 - only for the message: the step itself has already failed
-        partial = None
-    if partial is not None and not -MAX_FLOAT <= partial <= MAX_FLOAT:
-        return OverflowError(
-            f"{op_at(node)}: the derivative is not finite at inputs ({inputs(node)}): "
-            f"d/d(input {position + 1}) = {partial!r}"
+        if not -MAX_FLOAT <= partial <= MAX_FLOAT:
+            raise OverflowError(
+                f"{op_at(node)}: the derivative is not finite at inputs ({inputs_of(node)}): "
+                f"d/d(input {position + 1}) = {partial!r}"
+            )
+        raise OverflowError(
+            f"{op_at(node)}: its share (its gradient {grad!r} times the local derivative {partial!r}) made the "
+            f"gradient of its input {position + 1} not finite ({total!r})"
         )
-    shown = "" if partial is None else f" (its gradient {grad!r} times the local derivative {partial!r})"
-    return OverflowError(
-        f"{op_at(node)}: its share{shown} made the gradient of its input {position + 1} not finite ({total!r})"
-    )
 
 
-def inputs(node: Value) -> str:
-    """The data of a node's first inputs, for error messages."""
-    return ", ".join(repr(p.data) for p in node.parents[:4]) + (", ..." if len(node.parents) > 4 else "")
-
-
+inputs = inputs_of  # the name earlier releases had
 _new = object.__new__

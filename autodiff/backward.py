@@ -1,4 +1,25 @@
-"""The reverse pass: a topological order, then the chain rule from the root back."""
+"""The reverse pass: a topological order, then the chain rule from the root back, in one loop.
+
+`chain_rule` is the whole of backpropagation:
+
+    for node in reversed(order):            # the root first: each node after every node it feeds
+        for parent, partial in zip(node.parents, local_partials(node)):
+            parent.grad += node.grad * partial
+
+A parent's grad collects one term per edge out of it, so it ends as the sum over every path
+to the root: the total derivative. The local derivatives come from each op's `partials`
+rule (autodiff/ops.py). Everything else reuses this loop with other arguments:
+
+- `backward(create_graph=True)` runs it with the partials evaluated on Values, so the
+  gradients are Values and can be differentiated again;
+- `detect_anomaly()` runs it with a check after every step;
+- the step-through page and `record_backward` (autodiff/graph/replay.py) run it on
+  stand-ins of the nodes and record every `+=`.
+
+A plain `backward()` runs the same steps through code generated from the same rules
+(autodiff/specialize.py: for `*`, `x0.grad += grad * d1; x1.grad += grad * d0`), which
+is faster than calling a rule per node; the tests check that both give the same floats.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +29,19 @@ from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any
 
-from . import grad_mode
-from .errors import add_context
+from . import grad_mode, value
+from .errors import add_context, check_switch, created_at, inputs_of, op_at
 from .numerics import MAX_FLOAT
+from .specialize import local_partials
 from .value import Constant, Value
 
-__all__ = ["topological_order", "backward"]
+__all__ = ["topological_order", "backward", "chain_rule", "local_partials", "depth_first", "describe", "ZERO", "ONE"]
 
 
 _PARENTS = attrgetter("parents")
 
 
+# --- the order: each node after its parents -----------------------------------------------
 def topological_order(root: Value, parents: Callable[[Value], Sequence[Value]] | None = None) -> list[Value]:
     """Every node `root` depends on, each after all of its parents; `root` is last.
 
@@ -76,35 +99,143 @@ def depth_first(
                 on_leaf(node)
 
 
+# --- the chain rule -------------------------------------------------------------------------
+def chain_rule(
+    interior: Sequence[Any],
+    local_partials: Callable[[Any], Sequence[Any]] = local_partials,
+    after_step: Callable[[Any, Any, Sequence[Any]], None] | None = None,
+) -> None:
+    """Backpropagate: from the root back, each node adds grad × d(node)/d(parent) into each parent's grad.
+
+    `interior` holds the nodes with parents in topological order, and the root's grad is
+    its seed. Going through them backwards, a node's grad is complete (every node it feeds
+    has added its share) when its turn comes, and passing it on is the chain rule:
+    d root/d parent += d root/d node × d node/d parent. Constants (the 2 in `x * 2`) get
+    no gradient.
+
+    Args:
+        interior: the nodes with parents, each after its parents; the root last.
+        local_partials: node -> d(node)/d(parent_i) for each parent, from its op's rule
+            (floats by default; Values for a pass that builds a graph).
+        after_step: called as after_step(node, grad, partials) once a node has passed its grad
+            on: anomaly mode's check, or a recording.
+    """
+    for node in reversed(interior):
+        grad = node.grad
+        if is_zero(grad):
+            continue  # nothing flows back from here (and an undefined local derivative does not matter)
+        try:
+            partials = local_partials(node)
+            for parent, partial in zip(node.parents, partials):
+                if not parent.is_constant:
+                    parent.grad += grad * partial
+        except (ArithmeticError, ValueError) as error:
+            add_context(
+                error, f"{op_at(node)}: the derivative is not finite or undefined at inputs ({inputs_of(node)})"
+            )
+            raise
+        if after_step is not None:
+            after_step(node, grad, partials)
+
+
+def _generated_chain_rule(interior: list[Value]) -> None:
+    """`chain_rule` on floats, each step by its op's generated code (autodiff/specialize.py), as fast as Python goes."""
+    node = None
+    try:
+        for node in reversed(interior):
+            grad = node.grad
+            if grad:  # a zero gradient contributes nothing (and skips an undefined local derivative)
+                node._op._backward(node, grad)
+    except (ArithmeticError, ValueError) as error:
+        add_context(error, f"{op_at(node)}: the derivative is not finite or undefined at inputs ({inputs_of(node)})")
+        raise
+
+
+# --- gradients that are Values ----------------------------------------------------------------
+class _Zero:
+    """No gradient yet, in a pass that builds a graph: adding to it gives the other operand itself, and a
+    zero local derivative times any gradient is it, so the gradients' graph holds no `0 + g` or `g * 0`."""
+
+    __slots__ = ()
+
+    def __add__(self, other: Any) -> Any:
+        return other
+
+    __radd__ = __add__
+
+    def __rmul__(self, grad: Any) -> _Zero:
+        return self
+
+    def __repr__(self) -> str:
+        return "ZERO"
+
+
+class _One:
+    """A local derivative of exactly 1, in a pass that builds a graph: grad * ONE is grad itself (no `g * 1`)."""
+
+    __slots__ = ()
+
+    def __rmul__(self, grad: Any) -> Any:
+        return grad
+
+    def __repr__(self) -> str:
+        return "ONE"
+
+
+ZERO, ONE = _Zero(), _One()
+
+
+def is_zero(x: Any) -> bool:
+    """Whether a gradient or partial is the number 0 (a Value whose data is 0 is not: its derivative may not be)."""
+    return x is ZERO or (type(x) is float and x == 0.0)
+
+
+def partials_on_values(node: Value) -> tuple:
+    """d(node)/d(parent_i) as Values built from the same ops (ValueMath), a partial of 0 or 1 as ZERO or ONE."""
+    return tuple(_as_factor(k, partial) for k, partial in enumerate(local_partials(node, on_values=True)))
+
+
+def _as_factor(position: int, partial: Any) -> Any:
+    if type(partial) is not float:
+        return partial  # a Value (finite, as every Value is)
+    if not -MAX_FLOAT <= partial <= MAX_FLOAT:  # the loop names the op and its inputs in front of this
+        raise ValueError(f"d/d(input {position + 1}) = {partial!r}")
+    return ONE if partial == 1.0 else ZERO if partial == 0.0 else partial
+
+
+# --- backward() ---------------------------------------------------------------------------------
 def backward(root: Value, gradient: float = 1.0, create_graph: bool = False) -> None:
     """Set every node's `grad` to gradient * d(root)/d(node), summed over every path.
 
     Leaves accumulate across calls, like PyTorch: each gets this pass's total added to
     what it held. The other nodes hold this pass only, and constants get nothing. If the
-    pass fails (a derivative that is not finite), every leaf is left as it was.
+    pass fails or is interrupted (a derivative that is not finite, Ctrl-C), every leaf is
+    left as it was.
     """
     seed = _checked_seed(gradient)
+    check_switch("backward", "create_graph", create_graph)
     interior, leaves = _nodes_of(root)
-    held = _start_pass(interior, leaves)
-    root.grad = seed
+    held = [leaf.grad for leaf in leaves]
     try:
+        _start_pass(interior, leaves, ZERO if create_graph else 0.0)
+        root.grad = seed
         if create_graph:
-            from .higher_order import chain_rule_building_graph
-
-            chain_rule_building_graph(interior, leaves)
-        elif grad_mode.overridden and grad_mode.state.anomaly:  # detect_anomaly(): check every step
-            from .anomaly import chain_rule_checked
-
-            chain_rule_checked(interior)
+            with grad_mode.enable_grad():  # the gradients' graph is what was asked for, even inside no_grad()
+                chain_rule(interior, partials_on_values)
+        elif grad_mode.overridden and grad_mode.state.check_step is not None:  # detect_anomaly(): check each step
+            chain_rule(interior, after_step=grad_mode.state.check_step)
         else:
-            _chain_rule(interior)
-        totals = _totals(root, leaves, held)
-    except BaseException:
+            _generated_chain_rule(interior)
+        for leaf, total in zip(leaves, _totals(root, leaves, held)):
+            leaf.grad = total
+    except BaseException:  # an error, or Ctrl-C at any point of the pass
         for leaf, before in zip(leaves, held):
             leaf.grad = before
         raise
-    for leaf, total in zip(leaves, totals):
-        leaf.grad = total
+    if create_graph:  # every gradient a Value, so that each can be differentiated again
+        for node in (*interior, *leaves):
+            if not isinstance(node.grad, Value):
+                node.grad = Value(float(node.grad) if node.grad is not ZERO else 0.0)
 
 
 def _nodes_of(root: Value) -> tuple[list[Value], list[Value]]:
@@ -115,29 +246,12 @@ def _nodes_of(root: Value) -> tuple[list[Value], list[Value]]:
     return interior, [leaf for leaf in leaves if type(leaf) is not Constant]
 
 
-def _start_pass(interior: list[Value], leaves: list[Value]) -> list[Any]:
-    """Set every gradient to 0 for this pass; return what the leaves held, to add to (or restore)."""
-    held = [leaf.grad for leaf in leaves]
+def _start_pass(interior: list[Value], leaves: list[Value], zero: Any) -> None:
+    """Set every gradient to `zero` for this pass (the leaves' totals are added to what they held after it)."""
     for node in leaves:
-        node.grad = 0.0
+        node.grad = zero
     for node in interior:
-        node.grad = 0.0
-    return held
-
-
-def _chain_rule(interior: list[Value]) -> None:
-    """From the root back: each node adds grad * d(node)/d(parent) to each parent's grad (its op's backward step)."""
-    node = None
-    try:
-        for node in reversed(interior):
-            grad = node.grad
-            if grad:  # a zero gradient contributes nothing (and skips an undefined local derivative)
-                node._op._backward(node, grad)
-    except (ArithmeticError, ValueError) as error:
-        from .anomaly import inputs, op_at
-
-        add_context(error, f"{op_at(node)}: the derivative is not finite or undefined at inputs ({inputs(node)})")
-        raise
+        node.grad = zero
 
 
 def _totals(root: Value, leaves: list[Value], held: list[Any]) -> list[Any]:
@@ -147,7 +261,7 @@ def _totals(root: Value, leaves: list[Value], held: list[Any]) -> list[Any]:
         grad = leaf.grad
         if type(grad) is float and not -MAX_FLOAT <= grad <= MAX_FLOAT:
             raise _not_finite(root)
-        total = grad if _is_zero(before) else before + grad
+        total = grad if is_zero(before) else before + grad
         if isinstance(total, float) and not -MAX_FLOAT <= total <= MAX_FLOAT:
             raise OverflowError(f"backward: the accumulated gradient at {describe(leaf)} is not finite")
         totals.append(total)
@@ -179,16 +293,13 @@ def _checked_seed(gradient: object) -> float:
     return seed
 
 
-def _is_zero(x: object) -> bool:
-    return isinstance(x, float) and x == 0.0
-
-
 def describe(node: Value) -> str:
     """`'+' node 'h' (data=2.0)` or `leaf 'x' (data=1.0)`, for error messages; in anomaly mode with
     where the node was created."""
-    from .anomaly import created_at
-
     name = f" {node.label!r}" if node.label else ""
     kind = f"{node.op!r} node" if node.op else "leaf"
     where = created_at(node)
     return f"{kind}{name} (data={node.data!r}){' ' + where if where else ''}"
+
+
+value.hooks.backward = backward

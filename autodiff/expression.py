@@ -51,31 +51,12 @@ def _fold(method: str) -> Callable[..., Value]:
     return fold
 
 
-# name -> (fewest arguments, most arguments (None: any number), function of Values)
+# name -> (fewest arguments, most arguments (None: any number), function of Values): every function of one
+# input of the op table (exp, log, ...: autodiff.functions.UNARY), then those with other signatures.
 FUNCTIONS: dict[str, tuple[int, int | None, Callable[..., Value]]] = {
-    "exp": _unary(functions.exp),
-    "log": _unary(functions.log),
+    **{name: _unary(function) for name, function in functions.UNARY.items()},
     "ln": _unary(functions.log),  # the lecture notes' name for log
-    "sqrt": _unary(functions.sqrt),
-    "sin": _unary(functions.sin),
-    "cos": _unary(functions.cos),
-    "tanh": _unary(functions.tanh),
-    "sigmoid": _unary(functions.sigmoid),
-    "softplus": _unary(functions.softplus),
-    "relu": _unary(functions.relu),
     "abs": _unary(abs),
-    "tan": _unary(functions.tan),
-    "asin": _unary(functions.asin),
-    "acos": _unary(functions.acos),
-    "atan": _unary(functions.atan),
-    "sinh": _unary(functions.sinh),
-    "cosh": _unary(functions.cosh),
-    "log1p": _unary(functions.log1p),
-    "expm1": _unary(functions.expm1),
-    "log2": _unary(functions.log2),
-    "log10": _unary(functions.log10),
-    "floor": _unary(functions.floor),
-    "ceil": _unary(functions.ceil),
     "atan2": (2, 2, functions.atan2),
     "remainder": (2, 2, functions.remainder),  # a % b, with the sign of b
     "clamp": (3, 3, functions.clamp),

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .backward import depth_first, describe
-from .errors import add_context
+from .errors import add_context, inputs_of, op_at
 from .functional import fresh_leaf, scalar_output
 from .numerics import MAX_FLOAT
 from .value import Value, enable_grad
@@ -93,9 +93,9 @@ def push_forward(order: Sequence[Value], seeds: dict[Value, float]) -> dict[Valu
         try:
             t = node._op._tangent(node, ts)
         except (ArithmeticError, ValueError) as error:
-            from .anomaly import inputs, op_at
-
-            add_context(error, f"{op_at(node)}: the derivative is not finite or undefined at inputs ({inputs(node)})")
+            add_context(
+                error, f"{op_at(node)}: the derivative is not finite or undefined at inputs ({inputs_of(node)})"
+            )
             raise
         if not -MAX_FLOAT <= t <= MAX_FLOAT:
             raise OverflowError(f"jvp: the tangent at {describe(node)} is not finite ({t!r})")

@@ -25,7 +25,11 @@ __all__ = [
 class _ThreadState(threading.local):
     enabled = True  # record the graph
     on_data_read: Callable[[str], None] | None = None  # a tracer's callback
-    anomaly = False  # record where each node is created (`autodiff.detect_anomaly()`, autodiff/anomaly.py)
+    # Hooks of `autodiff.detect_anomaly()` (autodiff/anomaly.py), None outside it: on_new_node(out, parents, op)
+    # returns the node to record (one that knows where it was created), check_step(node, grad, partials) checks
+    # each step of the backward pass.
+    on_new_node: Callable[..., Any] | None = None
+    check_step: Callable[..., None] | None = None
 
 
 state = _ThreadState()

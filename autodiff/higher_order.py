@@ -1,8 +1,9 @@
 """Gradients that are Values: the rules evaluated on Values, so gradients can be differentiated again.
 
-`backward(create_graph=True)` runs the chain rule with `ValueMath`: each local
-derivative, and each product grad * partial, is a node built from the same ops,
-so the gradients form a graph of their own.
+`backward(create_graph=True)` runs the chain rule (autodiff/backward.py) with the
+local derivatives evaluated on `ValueMath`: each partial, and each product
+grad * partial, is a node built from the same ops, so the gradients form a graph
+of their own.
 """
 
 from __future__ import annotations
@@ -10,13 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from . import ops
-from .errors import add_context
-from .grad_mode import enable_grad
-from .namespace import Namespace
+from .namespace import ELEMENTARY, Namespace, add_elementary, op_named
 from .numerics import FloatMath
-from .value import Constant, Value
 
-__all__ = ["ValueMath", "chain_rule_building_graph"]
+__all__ = ["ValueMath"]
 
 
 def _data(x: Any) -> float:
@@ -24,18 +22,12 @@ def _data(x: Any) -> float:
 
 
 class ValueMath(metaclass=Namespace):
-    """The math namespace on Values (and floats): each function is the op of the same name.
+    """The math namespace on Values (and floats): each elementary function is the op of the same name.
 
     Piecewise-constant factors (`step`, `sign`, `floor_divide`) and `constant` are plain floats: their
     derivative is zero wherever it exists, so they carry no graph.
     """
 
-    exp = staticmethod(ops.EXP)
-    log = staticmethod(ops.LOG)
-    sqrt = staticmethod(ops.SQRT)
-    sin = staticmethod(ops.SIN)
-    cos = staticmethod(ops.COS)
-    tanh = staticmethod(ops.TANH)
     sigmoid = staticmethod(ops.SIGMOID)
     softplus = staticmethod(ops.SOFTPLUS)
     div = staticmethod(ops.DIV)
@@ -43,20 +35,14 @@ class ValueMath(metaclass=Namespace):
     pow_variable_exponent = staticmethod(ops.POW)
     max = staticmethod(ops.MAX)
     min = staticmethod(ops.MIN)
-    tan = staticmethod(ops.TAN)
-    asin = staticmethod(ops.ASIN)
-    acos = staticmethod(ops.ACOS)
-    atan = staticmethod(ops.ATAN)
-    atan2 = staticmethod(ops.ATAN2)
-    sinh = staticmethod(ops.SINH)
-    cosh = staticmethod(ops.COSH)
-    log1p = staticmethod(ops.LOG1P)
-    expm1 = staticmethod(ops.EXPM1)
-    log2 = staticmethod(ops.LOG2)
-    log10 = staticmethod(ops.LOG10)
-    floor = staticmethod(ops.FLOOR)
-    ceil = staticmethod(ops.CEIL)
     remainder = staticmethod(ops.REMAINDER)
+
+    @staticmethod
+    def hypot(x: Any, y: Any) -> Any:
+        # s * sqrt((x/s)^2 + (y/s)^2) with s = max(|x|, |y|), a plain number: the same value and derivatives
+        # as sqrt(x^2 + y^2), without the underflow of x^2 at 1e-200.
+        s = max(abs(_data(x)), abs(_data(y))) or 1.0
+        return s * ops.SQRT((x / s) * (x / s) + (y / s) * (y / s))
 
     @staticmethod
     def log_or_zero(x: Any) -> Any:
@@ -108,38 +94,4 @@ class ValueMath(metaclass=Namespace):
         return _data(c)
 
 
-def chain_rule_building_graph(interior: list[Value], leaves: list[Value]) -> None:
-    """The chain rule on Values, from the root back; every grad of `interior` and `leaves` ends a Value."""
-    from .specialize import local_partials
-
-    with enable_grad():  # the gradients' graph is what was asked for, even inside no_grad()
-        for node in reversed(interior):
-            grad = node.grad
-            if _is_zero(grad):  # a zero gradient contributes nothing
-                continue
-            parents = node.parents
-            try:
-                # Input by input, constants skipped: a constant's partial may not exist (0 ** b, b < 1).
-                for parent, partial in zip(parents, local_partials(node, on_values=True)):
-                    if type(parent) is Constant or _is_zero(partial):  # no gradient for it, or no path
-                        continue
-                    contribution = grad if _is_one(partial) else grad * partial
-                    before = parent.grad
-                    parent.grad = contribution if _is_zero(before) else before + contribution
-            except (ArithmeticError, ValueError) as error:
-                from .anomaly import inputs, op_at
-
-                where = op_at(node)
-                add_context(error, f"{where}: the derivative is not finite or undefined at inputs ({inputs(node)})")
-                raise
-    for node in (*interior, *leaves):
-        if not isinstance(node.grad, Value):
-            node.grad = Value(node.grad)
-
-
-def _is_one(x: object) -> bool:
-    return isinstance(x, float) and x == 1.0
-
-
-def _is_zero(x: object) -> bool:
-    return isinstance(x, float) and x == 0.0
+add_elementary(ValueMath, {name: op_named(name) for name in ELEMENTARY})

@@ -1,8 +1,13 @@
 """The math namespace `m`: every function an op's rules may call, written down once.
 
 An op's rules (`autodiff.Op`) compute with `+ - * / **`, unary `-`, `abs()` and
-the functions below, called on `m`. Four namespaces implement all of them, each
-on its own kind of number, so one rule runs everywhere:
+the functions called on `m`: the helpers of `MathNamespace` below, and the
+elementary functions, which are the op table's functions named as Python's `math`
+module names them (exp, log, sqrt, ...: `ELEMENTARY`). Each namespace takes the
+elementary functions from its number type's library by that name (`math` for
+floats, `numpy` for arrays, the ops themselves for Values), so a new op such as
+erf needs no edit here. Four namespaces implement all of them, each on its own
+kind of number, so one rule runs everywhere:
 
     FloatMath   Python floats: the eager engine (autodiff/numerics.py)
     ValueMath   Values: gradients that are differentiable again, backward(create_graph=True)
@@ -16,39 +21,29 @@ that is not here is an `AttributeError` listing what is.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["MathNamespace", "FUNCTIONS", "Namespace", "MissingMathFunction"]
+from .ops import NAMED, OPS, Op
+
+__all__ = [
+    "MathNamespace",
+    "FUNCTIONS",
+    "HELPERS",
+    "ELEMENTARY",
+    "Namespace",
+    "MissingMathFunction",
+    "elementary",
+    "add_elementary",
+    "op_named",
+]
 
 X = Any  # a float, a Value, a numpy array or a symbol, by namespace
 
 
 class MathNamespace(Protocol):
     """The functions a rule may call on `m`."""
-
-    @staticmethod
-    def exp(x: X) -> X:
-        """e**x; too large an x is an OverflowError naming exp."""
-
-    @staticmethod
-    def log(x: X) -> X:
-        """The natural logarithm, for x > 0."""
-
-    @staticmethod
-    def sqrt(x: X) -> X:
-        """The square root, for x >= 0."""
-
-    @staticmethod
-    def sin(x: X) -> X:
-        """The sine, x in radians."""
-
-    @staticmethod
-    def cos(x: X) -> X:
-        """The cosine, x in radians."""
-
-    @staticmethod
-    def tanh(x: X) -> X:
-        """The hyperbolic tangent; saturates to exactly +-1."""
 
     @staticmethod
     def sigmoid(x: X) -> X:
@@ -111,61 +106,13 @@ class MathNamespace(Protocol):
         """c as a number that carries no gradient (a rule's fixed parameter, leaky_relu's slope)."""
 
     @staticmethod
-    def tan(x: X) -> X:
-        """The tangent, x in radians."""
-
-    @staticmethod
-    def asin(x: X) -> X:
-        """The arcsine, for -1 <= x <= 1."""
-
-    @staticmethod
-    def acos(x: X) -> X:
-        """The arccosine, for -1 <= x <= 1."""
-
-    @staticmethod
-    def atan(x: X) -> X:
-        """The arctangent, in (-pi/2, pi/2)."""
-
-    @staticmethod
-    def atan2(y: X, x: X) -> X:
-        """The angle of the point (x, y), in [-pi, pi], with the signs of both arguments (as math.atan2)."""
-
-    @staticmethod
-    def sinh(x: X) -> X:
-        """The hyperbolic sine; too large an |x| is an OverflowError naming sinh."""
-
-    @staticmethod
-    def cosh(x: X) -> X:
-        """The hyperbolic cosine; too large an |x| is an OverflowError naming cosh."""
-
-    @staticmethod
-    def log1p(x: X) -> X:
-        """log(1 + x), accurate for small x, for x > -1."""
-
-    @staticmethod
-    def expm1(x: X) -> X:
-        """e**x - 1, accurate for small x."""
-
-    @staticmethod
-    def log2(x: X) -> X:
-        """The base-2 logarithm, for x > 0."""
-
-    @staticmethod
-    def log10(x: X) -> X:
-        """The base-10 logarithm, for x > 0."""
+    def hypot(x: X, y: X) -> X:
+        """sqrt(x**2 + y**2) without underflow or overflow on the way (the length of (x, y))."""
 
     @staticmethod
     def log_or_zero(x: X) -> X:
         """log(x) for x > 0 and 0 at x == 0: the factor log(a) of d/db a**b, which is 0 at a == 0 (0**b is
         constant for b > 0), as PyTorch and autograd take it."""
-
-    @staticmethod
-    def floor(x: X) -> X:
-        """The largest integer <= x, as a float."""
-
-    @staticmethod
-    def ceil(x: X) -> X:
-        """The smallest integer >= x, as a float."""
 
     @staticmethod
     def remainder(a: X, b: X) -> X:
@@ -177,9 +124,38 @@ class MathNamespace(Protocol):
         """The integer quotient that goes with `remainder` (Python's //), as a float: a piecewise-constant factor."""
 
 
-FUNCTIONS: tuple[str, ...] = tuple(
+HELPERS: tuple[str, ...] = tuple(
     name for name, member in vars(MathNamespace).items() if isinstance(member, staticmethod)
 )
+"""The functions each namespace writes out: stable forms, piecewise factors and the n-ary reductions."""
+
+ELEMENTARY: tuple[str, ...] = tuple(op.name for op in NAMED if hasattr(math, op.name) and op.name not in HELPERS)
+"""The op table's functions named as Python's `math` module names them: m.<name> on floats is math.<name>."""
+
+FUNCTIONS: tuple[str, ...] = tuple(
+    dict.fromkeys([*(op.name for op in NAMED if op.name in (*HELPERS, *ELEMENTARY)), *HELPERS])
+)
+"""Every function a rule may call on `m`: the table's functions in its order, then the other helpers."""
+
+
+def elementary(library: Any, aliases: dict[str, str] | None = None) -> dict[str, Callable[..., Any]]:
+    """The elementary functions of `library` (math, numpy, mpmath) by the op table's names; `aliases` maps
+    a table name to the library's where they differ (numpy's arcsin for asin). Names it lacks are left out."""
+    aliases = aliases or {}
+    found = {name: getattr(library, aliases.get(name, name), None) for name in ELEMENTARY}
+    return {name: function for name, function in found.items() if function is not None}
+
+
+def add_elementary(namespace: type, functions: dict[str, Callable[..., Any]]) -> None:
+    """Give a namespace class each elementary function it does not write out itself."""
+    for name, function in functions.items():
+        if name not in vars(namespace):
+            setattr(namespace, name, staticmethod(function))
+
+
+def op_named(name: str) -> Op:
+    """The op of the table whose name is `name` (the elementary function m.<name> on Values)."""
+    return next(op for op in OPS.values() if op.name == name)
 
 
 class MissingMathFunction(AttributeError):

@@ -9,40 +9,42 @@ the op and shows the offending value.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from operator import mul
 
-from .namespace import Namespace
+from .namespace import Namespace, add_elementary, elementary, op_named
 
 __all__ = ["FloatMath", "MAX_FLOAT"]
 
 MAX_FLOAT = 1.7976931348623157e308
 
 
-class FloatMath(metaclass=Namespace):
-    """Rules evaluated on Python floats, with named domain and range errors."""
+def _named_errors(name: str, function: Callable[..., float], domain: str) -> Callable[..., float]:
+    """math.<name> with errors that name the function and show the input: 'log: input must be > 0, got -2.0'."""
 
-    @staticmethod
-    def exp(x: float) -> float:
+    def checked(*xs: float) -> float:
         try:
-            return math.exp(x)
+            return function(*xs)
         except OverflowError:
-            raise OverflowError(f"exp: result overflows a float, got {x!r}") from None
+            raise OverflowError(f"{name}: result overflows a float, got {_shown(xs)}") from None
+        except ValueError:
+            raise ValueError(f"{name}: input must be {domain or 'in its domain'}, got {_shown(xs)}") from None
 
-    @staticmethod
-    def log(x: float) -> float:
-        if x <= 0.0:
-            raise ValueError(f"log: input must be > 0, got {x!r}")
-        return math.log(x)
+    checked.__name__ = checked.__qualname__ = name
+    checked.__doc__ = function.__doc__
+    return checked
 
-    @staticmethod
-    def sqrt(x: float) -> float:
-        if x < 0.0:
-            raise ValueError(f"sqrt: input must be >= 0, got {x!r}")
-        return math.sqrt(x)
 
-    @staticmethod
-    def tanh(x: float) -> float:
-        return math.tanh(x)  # saturates to exactly +-1.0, never overflows
+def _shown(xs: tuple) -> str:
+    return ", ".join(repr(x) for x in xs)
+
+
+class FloatMath(metaclass=Namespace):
+    """Rules evaluated on Python floats, with named domain and range errors.
+
+    The elementary functions are `math`'s, wrapped so that their errors name them (and,
+    for a domain error, say the domain that the op table gives); the rest are written here.
+    """
 
     @staticmethod
     def sigmoid(x: float) -> float:
@@ -73,62 +75,7 @@ class FloatMath(metaclass=Namespace):
         total = sum(exps, 0.0)
         return tuple([e / total for e in exps])
 
-    sin = staticmethod(math.sin)
-    cos = staticmethod(math.cos)
-    tan = staticmethod(math.tan)  # finite for every float: pi/2 is not one
-    atan = staticmethod(math.atan)
-    atan2 = staticmethod(math.atan2)
-
-    @staticmethod
-    def asin(x: float) -> float:
-        if not -1.0 <= x <= 1.0:
-            raise ValueError(f"asin: input must be in [-1, 1], got {x!r}")
-        return math.asin(x)
-
-    @staticmethod
-    def acos(x: float) -> float:
-        if not -1.0 <= x <= 1.0:
-            raise ValueError(f"acos: input must be in [-1, 1], got {x!r}")
-        return math.acos(x)
-
-    @staticmethod
-    def sinh(x: float) -> float:
-        try:
-            return math.sinh(x)
-        except OverflowError:
-            raise OverflowError(f"sinh: result overflows a float, got {x!r}") from None
-
-    @staticmethod
-    def cosh(x: float) -> float:
-        try:
-            return math.cosh(x)
-        except OverflowError:
-            raise OverflowError(f"cosh: result overflows a float, got {x!r}") from None
-
-    @staticmethod
-    def log1p(x: float) -> float:
-        if x <= -1.0:
-            raise ValueError(f"log1p: input must be > -1, got {x!r}")
-        return math.log1p(x)
-
-    @staticmethod
-    def expm1(x: float) -> float:
-        try:
-            return math.expm1(x)
-        except OverflowError:
-            raise OverflowError(f"expm1: result overflows a float, got {x!r}") from None
-
-    @staticmethod
-    def log2(x: float) -> float:
-        if x <= 0.0:
-            raise ValueError(f"log2: input must be > 0, got {x!r}")
-        return math.log2(x)
-
-    @staticmethod
-    def log10(x: float) -> float:
-        if x <= 0.0:
-            raise ValueError(f"log10: input must be > 0, got {x!r}")
-        return math.log10(x)
+    hypot = staticmethod(math.hypot)
 
     @staticmethod
     def log_or_zero(x: float) -> float:
@@ -213,3 +160,6 @@ class FloatMath(metaclass=Namespace):
     @staticmethod
     def constant(c: float) -> float:
         return c
+
+
+add_elementary(FloatMath, {name: _named_errors(name, f, op_named(name).domain) for name, f in elementary(math).items()})

@@ -20,12 +20,17 @@ partials of inputs whose tangent is not 0.
 
 The formulas are the rules themselves: nothing is written twice. A rule that cannot
 be a formula (it branches on its inputs, say) runs through the generic call instead,
-with the same results. Ops with any number of inputs (sum, dot) get one function per
-number of inputs they are used with.
+with the same results. So does a user's rule that reads a variable outside itself
+(`s` in `lambda m, x: x * s`): a formula would freeze the value `s` had at the op's
+first use, so the rule is called each time and reads `s` then, as `op(1.0)` does.
+Ops with any number of inputs (sum, dot) get one function per number of inputs they
+are used with.
 """
 
 from __future__ import annotations
 
+import inspect
+import numbers
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -173,10 +178,13 @@ def _backward_for(op: Op, n: int) -> Callable[[Value, float], None]:
         return _generic_backward(op)
     xs = [f"x{i}" for i in range(n)]
     lines = ["def backward(node, grad):", *_loads(partials, n)]
-    for x, partial in zip(xs, partials):
+    for i, (x, partial) in enumerate(zip(xs, partials)):
         if partial in ("0.0", "-0.0"):  # no gradient flows there (a constant exponent, say)
             continue
         lines.append(f"    if type({x}) is not Constant:")  # constants get no gradient
+        if not is_builtin(op):  # a user's formula may give a complex number (x ** 0.5 at x < 0): refused
+            lines.append(f"        p = real_partial(op, {i}, {partial})")
+            partial = "p"
         if partial == "1.0":
             lines.append(f"        {x}.grad += grad")
         elif partial == "-1.0":
@@ -218,10 +226,13 @@ def _tangent_for(op: Op, n: int) -> Callable[[Value, list], float]:
     lines = ["def tangent(node, tangents):", f"    {''.join(f'{t}, ' for t in ts)}= tangents"]
     lines += _loads(partials, n, parents=False)
     lines.append("    total = 0.0")
-    for t, partial in zip(ts, partials):
+    for i, (t, partial) in enumerate(zip(ts, partials)):
         if partial in ("0.0", "-0.0"):
             continue
         lines.append(f"    if {t}:")
+        if not is_builtin(op):
+            lines.append(f"        p = real_partial(op, {i}, {partial})")
+            partial = "p"
         if partial == "1.0":
             lines.append(f"        total += {t}")
         elif partial == "-1.0":
@@ -284,10 +295,12 @@ def _local_partials_for(op: Op, n: int, on_values: bool) -> Callable[[Value], tu
     if partials is None:
         return _generic_local_partials(op, on_values)
     lines = ["def local_partials(node):", *_loads(partials, n, on_values)]
+    check = not on_values and not is_builtin(op)
     terms = [
-        partial if partial in ("0.0", "-0.0") else f"0.0 if type(x{i}) is Constant else {partial}"
+        partial if partial in ("0.0", "-0.0")
+        else f"0.0 if type(x{i}) is Constant else {f'real_partial(op, {i}, {partial})' if check else partial}"
         for i, partial in enumerate(partials)
-    ]
+    ]  # fmt: skip
     lines.append(f"    return ({''.join(f'{term}, ' for term in terms)})")
     what = f"local partials{n}{' on Values' if on_values else ''}"
     return _compile(lines, op, what, ValueMath if on_values else FloatMath)
@@ -307,7 +320,7 @@ def _partials_on_floats(op: Op, node: Value) -> Sequence[float]:
         partials = op.partials(FloatMath, node.data, *[p.data for p in node.parents])
     except MissingMathFunction as error:
         raise _missing(op, "partials", error) from error
-    return checked_partials(op, partials, len(node.parents))
+    return [real_partial(op, i, p) for i, p in enumerate(checked_partials(op, partials, len(node.parents)))]
 
 
 def _partials_on_values(op: Op, node: Value) -> Sequence[Value | float]:
@@ -348,6 +361,18 @@ def checked_partials(op: Op, partials: Any, n: int) -> Sequence[Any]:
     return partials
 
 
+def real_partial(op: Op, position: int, partial: Any) -> float:
+    """A user's partial on floats as a float; a complex number, a string or None is an error naming the op."""
+    if type(partial) is float:
+        return partial
+    if isinstance(partial, bool) or not isinstance(partial, numbers.Real):  # complex, str, None, numpy's bool
+        raise OpDefinitionError(
+            f"{op.name}: partials must be real numbers, got {type(partial).__name__} ({partial!r}) "
+            f"for input {position + 1}"
+        )
+    return float(partial)
+
+
 # --- formulas: a rule evaluated on symbols ---------------------------------------------
 class _Bound(list):
     """Partials that a rule returned as one tuple-valued call (softmax): bound to `partials`, then indexed."""
@@ -360,6 +385,8 @@ class _Bound(list):
 def _formula(op: Op, role: str, n: int) -> Any:
     """The rule `role` of `op` on n symbolic inputs: the forward's source, or a list of the partials' sources.
     None when the rule is not a formula (it branches on its inputs, or calls what symbols cannot be)."""
+    if not is_builtin(op) and reads_variables(op.forward if role == "forward" else op.partials):
+        return None  # called each time, so that it reads its variables then
     inputs = [Sym(f"d{i}") for i in range(n)]
     try:
         if role == "forward":
@@ -382,6 +409,19 @@ def _formula(op: Op, role: str, n: int) -> Any:
         return None
 
 
+def reads_variables(rule: Callable[..., Any]) -> bool:
+    """Whether a rule reads a variable outside itself (a global or an enclosing function's), whose value a
+    formula would freeze. Modules, functions and classes it reads (math, a helper) are not variables."""
+    if getattr(rule, "__code__", None) is None:
+        return True  # a callable object: what it reads is unknown
+    try:
+        outside = inspect.getclosurevars(rule)
+    except (TypeError, ValueError):
+        return True
+    read = {**outside.nonlocals, **outside.globals}
+    return any(not (inspect.ismodule(x) or inspect.isroutine(x) or inspect.isclass(x)) for x in read.values())
+
+
 def _missing(op: Op, role: str, error: MissingMathFunction) -> AttributeError:
     return AttributeError(f"{op.name}: {role}: {error}")
 
@@ -395,7 +435,7 @@ def _compile(lines: list[str], op: Op, what: str, m: Any = FloatMath) -> Callabl
     namespace = {
         "Value": Value, "Constant": Constant, "op": op, "lift": lift, "new": object.__new__,
         "grad_mode": grad_mode, "record": record, "MAX_FLOAT": MAX_FLOAT, "checked_node": checked_node, "m": m,
-        "name_user_op": name_user_op,
+        "name_user_op": name_user_op, "real_partial": real_partial,
         "constants": shared_constants, "constant_of": constant_of,
     }  # fmt: skip
     text = "\n".join(lines)
@@ -404,3 +444,11 @@ def _compile(lines: list[str], op: Op, what: str, m: Any = FloatMath) -> Callabl
     function = namespace[lines[0].split()[1].split("(")[0]]
     function.source = text  # to read what was generated
     return function
+
+
+def _accelerate(op: Op, role: str) -> Callable[..., Any]:
+    """The fast code of one of op's roles, "apply", "backward" or "tangent": Op's first use asks for it here."""
+    return {"apply": make_apply, "backward": make_backward, "tangent": make_tangent}[role](op)
+
+
+Op.accelerator = _accelerate

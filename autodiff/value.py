@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import numbers
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from . import grad_mode, ops
 from .errors import add_context
 from .grad_mode import data_read, enable_grad, is_grad_enabled, no_grad
 from .numerics import MAX_FLOAT, FloatMath
 from .ops import Op
-
-if TYPE_CHECKING:
-    from .graph.explain import Explanation
 
 __all__ = ["Value", "Constant", "no_grad", "enable_grad", "is_grad_enabled", "as_value", "apply"]
 
@@ -65,30 +63,38 @@ class Value:
         return f"Value({', '.join(fields)})"
 
     # --- arithmetic: a Value or a plain number on either side -----------------
-    # Each op's code is generated from its rules (autodiff/specialize.py); an operand that is
-    # not a number gives NotImplemented, so Python raises a TypeError naming both types.
+    # Each op's code is generated from its rules in the op table (autodiff/ops.py); an operand that
+    # is not a number gives NotImplemented, so Python raises a TypeError naming both types.
     def __add__(self, other: Value | Number) -> Value:
+        """self + other; d/dself = d/dother = 1."""
         return ops.ADD._apply(self, other)
 
     def __radd__(self, other: Number) -> Value:
+        """other + self."""
         return ops.ADD._apply(other, self)
 
     def __sub__(self, other: Value | Number) -> Value:
+        """self - other; d/dself = 1, d/dother = -1."""
         return ops.SUB._apply(self, other)
 
     def __rsub__(self, other: Number) -> Value:
+        """other - self."""
         return ops.SUB._apply(other, self)
 
     def __mul__(self, other: Value | Number) -> Value:
+        """self * other; d/dself = other, d/dother = self."""
         return ops.MUL._apply(self, other)
 
     def __rmul__(self, other: Number) -> Value:
+        """other * self."""
         return ops.MUL._apply(other, self)
 
     def __truediv__(self, other: Value | Number) -> Value:
+        """self / other; other must not be 0."""
         return ops.DIV._apply(self, other)
 
     def __rtruediv__(self, other: Number) -> Value:
+        """other / self."""
         return ops.DIV._apply(other, self)
 
     def __pow__(self, other: Value | Number) -> Value:
@@ -98,6 +104,7 @@ class Value:
         return ops.POW_CONST._apply(self, other)
 
     def __rpow__(self, other: Number) -> Value:
+        """other ** self, for other >= 0."""
         return ops.POW._apply(other, self)
 
     def __mod__(self, other: Value | Number) -> Value:
@@ -105,109 +112,31 @@ class Value:
         return ops.REMAINDER._apply(self, other)
 
     def __rmod__(self, other: Number) -> Value:
+        """other % self."""
         return ops.REMAINDER._apply(other, self)
 
     def __pos__(self) -> Value:
+        """self itself."""
         return self
 
     def __neg__(self) -> Value:
+        """-self; d/dself = -1."""
         return ops.NEG._apply(self)
 
     def __abs__(self) -> Value:
+        """|self|; its derivative is the sign of self (0 at 0)."""
         return ops.ABS._apply(self)
 
-    # --- functions -------------------------------------------------------------
-    def exp(self) -> Value:
-        return ops.EXP._apply(self)
-
-    def log(self) -> Value:
-        return ops.LOG._apply(self)
-
-    def sqrt(self) -> Value:
-        return ops.SQRT._apply(self)
-
-    def sin(self) -> Value:
-        return ops.SIN._apply(self)
-
-    def cos(self) -> Value:
-        return ops.COS._apply(self)
-
-    def tanh(self) -> Value:
-        return ops.TANH._apply(self)
-
-    def sigmoid(self) -> Value:
-        return ops.SIGMOID._apply(self)
-
-    def softplus(self) -> Value:
-        """log(1 + e**x), a smooth relu; its derivative is the sigmoid."""
-        return ops.SOFTPLUS._apply(self)
-
-    def tan(self) -> Value:
-        return ops.TAN._apply(self)
-
-    def asin(self) -> Value:
-        """The arcsine, for -1 <= x <= 1 (its derivative is infinite at +-1)."""
-        return ops.ASIN._apply(self)
-
-    def acos(self) -> Value:
-        """The arccosine, for -1 <= x <= 1 (its derivative is infinite at +-1)."""
-        return ops.ACOS._apply(self)
-
-    def atan(self) -> Value:
-        return ops.ATAN._apply(self)
-
-    def atan2(self, x: Value | Number) -> Value:
-        """atan2(self, x): the angle of the point (x, self), in [-pi, pi]."""
-        return apply(ops.ATAN2, (self, x))
-
-    def sinh(self) -> Value:
-        return ops.SINH._apply(self)
-
-    def cosh(self) -> Value:
-        return ops.COSH._apply(self)
-
-    def log1p(self) -> Value:
-        """log(1 + x), accurate for small x; x must be > -1."""
-        return ops.LOG1P._apply(self)
-
-    def expm1(self) -> Value:
-        """e**x - 1, accurate for small x."""
-        return ops.EXPM1._apply(self)
-
-    def log2(self) -> Value:
-        return ops.LOG2._apply(self)
-
-    def log10(self) -> Value:
-        return ops.LOG10._apply(self)
-
-    def floor(self) -> Value:
-        """The largest integer <= x; its derivative is 0 (as PyTorch's)."""
-        return ops.FLOOR._apply(self)
-
-    def ceil(self) -> Value:
-        """The smallest integer >= x; its derivative is 0 (as PyTorch's)."""
-        return ops.CEIL._apply(self)
-
+    # --- the table's named ops with a special signature; the others (x.exp(), x.atan2(y), ...) are ------
+    # made from the table below the class, one method per op.
     def clamp(self, lo: Value | Number | None = None, hi: Value | Number | None = None) -> Value:
         """min(max(x, lo), hi) with torch.clamp's gradient: x gets it where lo <= x <= hi, bounds
         included. A missing bound is none (the largest float); a Value bound gets a gradient too."""
         return apply(ops.CLAMP, clamp_operands(self, lo, hi))
 
-    def relu(self) -> Value:
-        """max(x, 0), with relu'(0) = 0."""
-        return ops.RELU._apply(self)
-
     def leaky_relu(self, slope: Number = 0.01) -> Value:
         """x for x > 0, slope * x otherwise; the derivative at 0 is `slope`."""
         return apply(ops.LEAKY_RELU, (self, constant_slope(slope)))
-
-    def max(self, other: Value | Number) -> Value:
-        """The larger input gets the whole gradient; tied inputs get half each."""
-        return apply(ops.MAX, (self, other))
-
-    def min(self, other: Value | Number) -> Value:
-        """The smaller input gets the whole gradient; tied inputs get half each."""
-        return apply(ops.MIN, (self, other))
 
     # --- reading the data: comparisons, truth, float() record nothing -----------
     # No __eq__: Values compare and hash by identity, so they work in sets and dicts.
@@ -249,35 +178,80 @@ class Value:
         hold this pass only; constants get none. With `create_graph=True` the
         gradients are Values built from the same ops, so they can be differentiated again.
 
+        The pass is `backward` in autodiff/backward.py: the chain rule, one loop.
+
         Args:
             gradient: the seed, d(loss)/d(self) when self feeds a larger computation
                 (PyTorch's `gradient`): every gradient is scaled by it.
             create_graph: build the gradients as differentiable Values.
         """
-        from .backward import backward
-
-        backward(self, gradient, create_graph=create_graph)
+        hooks.backward(self, gradient, create_graph)
 
     def detach(self) -> Value:
         """A new leaf with the same data and label, cut from this node's graph."""
         data_read("detach()")
         return Value(self.data, self.label)
 
-    def explain_grad(self, root: Value) -> Explanation:
-        """This node's grad (d root / d self, after `root.backward()`) as a sum of one term per edge out of it.
+    def explain_grad(self, root: Value) -> Any:
+        """This node's grad (d root / d self, after `root.backward()`) as a sum of one term per edge out of it
+        (`autodiff.explain`).
 
         Args:
             root: the output that `backward()` was called on.
         """
-        from .graph.explain import explain
-
-        return explain(self, root)
+        return hooks.explain(self, root)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """Jupyter shows a Value as the SVG of its graph (as text if it cannot be drawn)."""
-        from .graph.notebook import mimebundle
+        return hooks.mimebundle(self, include, exclude)
 
-        return mimebundle(self, include, exclude)
+
+def _unary_method(op: Op) -> Callable[[Value], Value]:
+    def method(self: Value) -> Value:
+        return op._apply(self)
+
+    return method
+
+
+def _binary_method(op: Op) -> Callable[[Value, Value | Number], Value]:
+    def method(self: Value, other: Value | Number) -> Value:
+        return apply(op, (self, other))
+
+    return method
+
+
+# x.<name>() for each named op of one input, x.<name>(other) for two; sum, logsumexp and dot take lists
+# (autodiff.sum, ...), and clamp and leaky_relu, written above, have defaults of their own.
+for _op in ops.NAMED:
+    if _op.arity in (1, 2) and not hasattr(Value, _op.name):
+        _method = (_unary_method if _op.arity == 1 else _binary_method)(_op)
+        _method.__name__, _method.__qualname__, _method.__doc__ = _op.name, f"Value.{_op.name}", _op.doc
+        setattr(Value, _op.name, _method)
+
+
+class _Hooks:
+    """What a Value's methods reach in modules above this one, which build on Value and so cannot be
+    imported here: each module sets its function when it is imported (`import autodiff` imports all).
+
+    backward(root, gradient, create_graph): the backward pass, set by autodiff/backward.py;
+    explain(node, root) and mimebundle(value, include, exclude): a gradient's terms and the Jupyter
+    picture, set by the package from autodiff/graph (the pictures draw on the engine).
+    """
+
+    @staticmethod
+    def backward(root: Value, gradient: Number, create_graph: bool) -> None:
+        raise RuntimeError("backward() needs autodiff.backward: import autodiff")
+
+    @staticmethod
+    def explain(node: Value, root: Value) -> Any:
+        raise RuntimeError("explain_grad needs autodiff.graph: import autodiff")
+
+    @staticmethod
+    def mimebundle(value: Value, include: Any, exclude: Any) -> dict:
+        return {"text/plain": repr(value)}
+
+
+hooks = _Hooks()
 
 
 class Constant(Value):
@@ -447,11 +421,12 @@ def new_node(data: float, parents: tuple[Value, ...], op: Op) -> Value:
 
 
 def record(out: Value, parents: tuple[Value, ...], op: Op) -> Value:
-    """Finish a new node when some thread is in a mode block: a leaf in `no_grad()`, a node that
-    knows where it was created in `detect_anomaly()`."""
+    """Finish a new node when some thread is in a mode block: a leaf in `no_grad()`, or what the
+    thread's node hook makes of it (in `detect_anomaly()`, a node that knows where it was created)."""
     if grad_mode.is_grad_enabled():
-        if grad_mode.state.anomaly:
-            return _anomaly.located(out, parents, op)
+        hook = grad_mode.state.on_new_node
+        if hook is not None:  # anomaly mode's: a node that knows where it was created
+            return hook(out, parents, op)
         out.parents = parents
         out._op = op
     else:
@@ -482,5 +457,4 @@ def _data_of(x: object) -> float:
 
 
 _new = object.__new__
-
-from . import anomaly as _anomaly  # noqa: E402  (anomaly.py subclasses Value: bound once both exist)
+Op.applier = apply

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from autodiff import Value
 from autodiff.compiler.numpy_math import NumpyMath
 from autodiff.higher_order import ValueMath
-from autodiff.namespace import FUNCTIONS, MathNamespace, MissingMathFunction
+from autodiff.namespace import ELEMENTARY, FUNCTIONS, HELPERS, MathNamespace, MissingMathFunction, op_named
 from autodiff.numerics import FloatMath
 from autodiff.symbolic import SourceMath, Sym, source
 
@@ -29,13 +29,14 @@ DOMAINS = {
     "tan": [real], "asin": [unit], "acos": [unit], "atan": [real], "atan2": [real, real], "sinh": [real],
     "cosh": [real], "log1p": [st.floats(-0.95, 5.0)], "expm1": [real], "log2": [positive], "log10": [positive],
     "log_or_zero": [st.just(0.0) | positive], "floor": [real], "ceil": [real], "remainder": [real, nonzero],
-    "floor_divide": [real, nonzero],
+    "floor_divide": [real, nonzero], "hypot": [real, real],
 }  # fmt: skip
 
 
 def test_the_contract_lists_every_function_with_a_domain_here():
     assert set(FUNCTIONS) == set(DOMAINS)
-    assert all(getattr(MathNamespace, name).__doc__ for name in FUNCTIONS)
+    assert all(getattr(MathNamespace, name).__doc__ for name in HELPERS)
+    assert all(op_named(name).doc for name in ELEMENTARY)  # the op table documents its own functions
 
 
 @pytest.mark.parametrize("namespace", NAMESPACES, ids=lambda n: n.__name__)

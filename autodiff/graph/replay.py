@@ -1,15 +1,14 @@
 """A record of one backward pass: every node in the order backward() visits it, and every `+=` it makes.
 
-The recorder repeats the float pass of `Value.backward()` step for step, on a
-dict of its own instead of the nodes' `.grad`: start every gradient at 0, seed
-the root with 1, then visit the nodes in reverse topological order (the order of
-`autodiff.topological_order`); a visited node with a nonzero gradient adds
-grad × local derivative to each parent's gradient (constants, the numbers inside
-ops, get none). Its local derivatives come
-from the op table (`local_partials`), as backward()'s do, so every number it
-records is the float that backward() computes, and its final gradients equal
-backward()'s exactly: for a leaf, those of one pass from zero (a leaf's `.grad`
-also accumulates over several backward() calls). Nothing in the graph changes.
+The recorder runs backward()'s own loop, `autodiff.backward.chain_rule`, on stand-ins
+of the nodes: each stand-in has a gradient of its own (so the graph's `.grad` stay as
+they are) that notes every `+=` made to it. The loop starts every gradient at 0,
+seeds the root with 1, visits the nodes in reverse topological order, and a visited
+node with a nonzero gradient adds grad × local derivative to each parent's gradient
+(constants, the numbers inside ops, get none), with the local derivatives of the op
+table, as backward() does. So every number recorded is the float that backward()
+computes, and the final gradients equal backward()'s exactly: for a leaf, those of one
+pass from zero (a leaf's `.grad` also accumulates over several backward() calls).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..backward import topological_order
+from ..backward import chain_rule, topological_order
 from .explain import local_partials
 from .format import describe
 
@@ -88,30 +87,86 @@ def record_backward(root: Value) -> BackwardRecord:
     if not isinstance(root, Value):
         raise TypeError(f"record_backward: root must be a Value, got {type(root).__name__} ({root!r:.60})")
     order = topological_order(root)
-    grads = dict.fromkeys(order, 0.0)
-    grads[root] = 1.0
-    visits = []
-    for node in reversed(order):
-        grad = grads[node]
-        if not math.isfinite(grad):
-            raise OverflowError(f"backward: the gradient at {_name(node)} is not finite ({grad!r})")
-        if not node.parents or grad == 0.0:  # as backward(): a zero gradient contributes nothing
-            visits.append(Visit(node, grad, ()))
-            continue
-        partials = local_partials(node)
-        if any(math.isnan(p) for p in partials):
-            inputs = ", ".join(repr(p.data) for p in node.parents[:4]) + (", ..." if len(node.parents) > 4 else "")
-            raise ValueError(f"{node.op}: the derivative is not finite or undefined at inputs ({inputs})")
-        updates = []
-        for position, (parent, partial) in enumerate(zip(node.parents, partials)):
-            if parent.is_constant:  # as backward(): a number inside an op gets no gradient
-                continue
-            before = grads[parent]
-            term = grad * partial
-            grads[parent] = after = before + term  # backward()'s parent.grad += grad * partial
-            updates.append(Update(parent, position, grad, partial, term, before, after))
-        visits.append(Visit(node, grad, tuple(updates)))
-    return BackwardRecord(root, tuple(order), tuple(visits), grads)
+    added: list[tuple[float, float]] = []  # (before, after) of each `+=` of the step under way
+    stand_in = {node: _StandIn(node, added) for node in order}
+    for node in order:
+        stand_in[node].parents = tuple(stand_in[parent] for parent in node.parents)
+    stand_in[root].grad = 1.0
+    added.clear()
+    updates: dict[Value, tuple[Update, ...]] = {}
+
+    def note_step(visited: _StandIn, grad: float, partials: tuple[float, ...]) -> None:
+        steps = iter(added)
+        updates[visited.node] = tuple(
+            Update(parent.node, position, grad, partial, grad * partial, *next(steps))
+            for position, (parent, partial) in enumerate(zip(visited.parents, partials))
+            if not parent.is_constant
+        )
+        added.clear()
+
+    try:
+        chain_rule([stand_in[node] for node in order if node.parents], _checked_partials, after_step=note_step)
+    except _NotFinite as error:
+        raise OverflowError(
+            f"backward: the gradient at {_name(error.args[0])} is not finite ({error.args[1]!r})"
+        ) from None
+    grads = {node: stand_in[node].grad for node in order}
+    visits = tuple(Visit(node, grads[node], updates.get(node, ())) for node in reversed(order))
+    for visit in visits:  # a leaf whose gradient is not finite: backward() refuses it too
+        if not math.isfinite(visit.grad):
+            raise OverflowError(f"backward: the gradient at {_name(visit.node)} is not finite ({visit.grad!r})")
+    return BackwardRecord(root, tuple(order), visits, grads)
+
+
+class _NotFinite(Exception):
+    """A visited node's gradient is not finite (raised past the loop's own error handling, then reported)."""
+
+
+class _StandIn:
+    """A node's place in a recorded pass: the stand-ins of its parents, and a gradient of its own; each
+    `+=` to that gradient notes (before, after) in the list `added`."""
+
+    __slots__ = ("node", "parents", "is_constant", "_grad", "_added")
+
+    def __init__(self, node: Value, added: list[tuple[float, float]]) -> None:
+        self.node = node  # what an error names: its op, its inputs' data
+        self.parents: tuple[_StandIn, ...] = ()
+        self.is_constant = node.is_constant
+        self._grad = 0.0
+        self._added = added
+
+    @property
+    def grad(self) -> float:
+        return self._grad
+
+    @property
+    def op(self) -> str:
+        return self.node.op
+
+    @property
+    def data(self) -> float:
+        return self.node.data
+
+    @property
+    def site(self) -> tuple | None:
+        return getattr(self.node, "site", None)
+
+    @grad.setter
+    def grad(self, after: float) -> None:
+        self._added.append((self._grad, after))
+        self._grad = after
+
+
+def _checked_partials(visited: _StandIn) -> tuple[float, ...]:
+    """The local derivatives of a visited node, from the op table; an error where the pass cannot go on."""
+    node, grad = visited.node, visited.grad
+    if not math.isfinite(grad):
+        raise _NotFinite(node, grad)
+    partials = local_partials(node)
+    for position, partial in enumerate(partials):
+        if math.isnan(partial):  # the loop names the op and its inputs in front of this
+            raise ValueError(f"d/d(input {position + 1}) is undefined")
+    return partials
 
 
 def _name(node: Value) -> str:
