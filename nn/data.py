@@ -148,7 +148,8 @@ def batches(
     """Split (X, y) into minibatches (X_batch, y_batch) of `batch_size` examples (the last may be smaller).
 
     Args:
-        X, y: the examples and their labels (equal lengths).
+        X: the examples.
+        y: their labels (as many as examples).
         batch_size: the number of examples per batch.
         shuffle: draw a random order first (else keep the given order).
         seed: an int, a `random.Random` (drawn from, so successive calls give new orders), or None.
@@ -169,7 +170,8 @@ def train_test_split(
     """Split (X, y) into a training and a test set, as scikit-learn's `train_test_split`.
 
     Args:
-        X, y: the examples and their labels (equal lengths).
+        X: the examples.
+        y: their labels (as many as examples).
         test_size: a fraction in (0, 1) (the test set gets ceil(test_size * n)
             examples) or a number of examples.
         shuffle: split a random order (else the test set is the last examples).

@@ -116,7 +116,8 @@ def train_step(model: Module, loss: Loss, optimizer: Optimizer, X: Sequence[Any]
         model: called on each example of X.
         loss: a per-example loss, loss(prediction, target) -> Value.
         optimizer: updates the parameters from their gradients.
-        X, y: the batch's examples and targets.
+        X: the batch's examples.
+        y: their targets.
 
     Returns:
         A StepResult with the batch's mean loss and the outputs the model gave.
@@ -151,8 +152,9 @@ def fit(
 
     Args:
         model: a Module (e.g. an MLP) mapping one example to its prediction.
-        X, y: the training examples and targets: lists, or Dask arrays (examples x
-            features, chunked along rows) with `compiled=True`.
+        X: the training examples: a list, or a Dask array (examples x features, chunked
+            along rows) with `compiled=True`.
+        y: their targets: a list, or a Dask array with `compiled=True`.
         loss: a loss of `nn.losses` or its name ("mse", "binary_cross_entropy",
             "hinge", "cross_entropy"), or any function (prediction, target) -> Value
             for one example. A batch's loss is the mean over its examples.
@@ -407,8 +409,9 @@ def evaluate(
 
     Args:
         model: the model to evaluate.
-        X, y: the examples and targets: lists, or Dask arrays (the loss is then
-            compiled and run chunk by chunk, see `fit`).
+        X: the examples: a list, or a Dask array (the loss is then compiled and run
+            chunk by chunk, see `fit`).
+        y: their targets: a list, or a Dask array.
         loss: as in `fit`.
         classify: as in `fit`; by default the decision rule of the loss.
 
@@ -455,8 +458,9 @@ def accuracy(
 
     Args:
         model: the model to evaluate.
-        X, y: the examples and labels: lists, or Dask arrays (the model is then
-            compiled and run chunk by chunk).
+        X: the examples: a list, or a Dask array (the model is then compiled and run
+            chunk by chunk).
+        y: their labels: a list, or a Dask array.
         loss: a classification loss (or its name) whose decision rule to use.
         classify: a function output -> label, instead of `loss`.
     """

@@ -2,7 +2,7 @@
 
 HYPOTHESIS_PROFILE selects the profile: "dev" (fast, the default locally), "ci" (more
 examples, derandomized; the default when CI is set) or "mutation" (few examples, derandomized:
-the same ones for every mutant of a mutation-testing run, see the README's Development notes).
+the same ones for every mutant of a mutation-testing run, see docs/development.md).
 """
 
 import os

@@ -122,7 +122,7 @@ def test_hidden_representations_draw_the_networks_own_plane_in_a_gif(tmp_path):
     assert results["frames"] == 4
     assert_gif(tmp_path / "hidden_representations.gif", frames=4)
     with Image.open(tmp_path / "hidden_representations.gif") as image:
-        assert image.size[0] >= 640  # shown at full size in the README, with 9 pt tick labels: 10 pixels high
+        assert image.size[0] >= 640  # shown at full size in the docs, with 9 pt tick labels: 10 pixels high
 
 
 @pytest.mark.parametrize("compiled", [False, True])
@@ -386,16 +386,17 @@ def test_a_check_fails_on_nan():
     assert checks.failed
 
 
-def test_the_readme_gallery_shows_the_demos_pictures_with_the_commands_that_made_them():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    gallery = readme.split("## Gallery", 1)[1].split("\n## ", 1)[0]
-    shown = re.findall(r"!\[[^\]]*\]\(demos/gallery/([^)]+)\)", gallery)
+def test_the_gallery_page_shows_the_demos_pictures_with_the_commands_that_made_them():
+    gallery = (ROOT / "docs" / "gallery.md").read_text(encoding="utf-8")
+    shown = re.findall(r"!\[[^\]]*\]\(\.\./demos/gallery/([^)]+)\)", gallery)
     files = {path.name: path.stat().st_size for path in (ROOT / "demos" / "gallery").iterdir()}
     assert len(shown) >= len(DEMOS)
     assert set(shown) <= set(files)
     assert all(files[name] > 0 for name in shown)
     assert sum(files[name] for name in shown) < 400_000  # small enough to keep in the repository
-    everywhere = set(re.findall(r"\(demos/gallery/([^)]+)\)", readme))
-    assert set(files) <= everywhere, "a picture in demos/gallery/ that the README does not show"
+    documents = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
+    texts = [path.read_text(encoding="utf-8") for path in documents]
+    everywhere = {name for text in texts for name in re.findall(r"demos/gallery/([\w.-]+)", text)}
+    assert set(files) <= everywhere, "a picture in demos/gallery/ that neither the README nor the docs show"
     commands = set(re.findall(r"python -m demos\.(\w+) --out demos/gallery", gallery))
     assert commands == {demo.__name__.split(".")[-1] for demo in DEMOS}

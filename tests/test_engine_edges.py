@@ -4,7 +4,7 @@ zeros, how constants are shared, and which reads of a Value's data a tracer is t
 
 Each test here guards against a small change to the engine (a `<=` made `<`, a constant changed, a
 condition negated) that the rest of the suite would not notice: the mutation testing described in the
-README's Development notes measures that.
+Development page of the docs (docs/development.md) measures that.
 """
 
 import collections

@@ -1,4 +1,4 @@
-"""The gallery (demos/gallery/, shown in the README): one command redraws it all, and its pictures can be read."""
+"""The gallery (demos/gallery/, shown in the docs): one command redraws it all, and its pictures can be read."""
 
 import hashlib
 import json
@@ -151,4 +151,4 @@ def test_edge_labels_keep_clear_of_the_node_boxes(picture, rankdir):
 def test_the_neuron_picture_is_narrow_enough_to_be_shown_at_full_size():
     svg = (GALLERY / "moons_neuron.svg").read_text(encoding="utf-8")
     width = float(svg.split('<svg width="', 1)[1].split("pt", 1)[0])
-    assert width <= 660  # points: 880 pixels, the width of a README page
+    assert width <= 660  # points: 880 pixels, the width of a docs or README page

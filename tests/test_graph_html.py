@@ -205,13 +205,12 @@ def test_the_command_line_refuses_options_the_page_decides(tmp_path, capsys):
 
 
 @needs_renderer
-def test_the_readme_example_writes_the_page(tmp_path):
+def test_the_docs_example_writes_the_page(tmp_path):
     import subprocess
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Watching backward() step by step", 1)[1].split("\n## ", 1)[0]
-    code = re.search(r"```python\n(.*?)```", section, re.DOTALL)[1]
+    page = (Path(__file__).resolve().parent.parent / "docs" / "watching-backward.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", page, re.DOTALL)[1]
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)  # as a user would: a fresh interpreter
     steps = page_data((tmp_path / "f.html").read_text(encoding="utf-8"))["steps"]
-    assert "x1.grad = 0.5 + 1 × 5 = 5.5" in steps[5]["text"]  # the step the README's screenshot shows
+    assert "x1.grad = 0.5 + 1 × 5 = 5.5" in steps[5]["text"]  # the step the screenshot and the live page show

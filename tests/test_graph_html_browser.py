@@ -242,7 +242,7 @@ def test_the_notebook_iframe_runs_the_page_inside_it(browser, tmp_path):
     assert browser.errors() == []
 
 
-@pytest.mark.skipif("wasm" not in available_renderers(), reason="the README's screenshot is drawn with wasm")
+@pytest.mark.skipif("wasm" not in available_renderers(), reason="the docs' screenshot is drawn with wasm")
 def test_the_readme_screenshot_is_the_page_at_the_step_it_shows(browser, tmp_path):
     """AUTODIFF_UPDATE_SNAPSHOTS=1 takes it anew (demos/gallery/backward_page.png); otherwise it must be there."""
     f, x1, x2 = lecture_example()

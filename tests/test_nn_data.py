@@ -190,9 +190,9 @@ def test_train_test_split_refuses_a_split_with_an_empty_side():
         train_test_split([], [])
 
 
-def test_the_readme_names_every_default_that_differs_from_scikit_learns():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("**Data** (`nn.data`)") :].split("\n\n")[0].replace("\n", " ")
+def test_the_docs_name_every_default_that_differs_from_scikit_learns():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "nn.md").read_text(encoding="utf-8")
+    section = page[page.index("## Data: `nn.data`") :].split("\n\n")[1].replace("\n", " ")
     for ours, theirs in [(make_moons, sklearn_datasets.make_moons), (make_circles, sklearn_datasets.make_circles)]:
         their_defaults = {name: p.default for name, p in inspect.signature(theirs).parameters.items()}
         for name, p in inspect.signature(ours).parameters.items():

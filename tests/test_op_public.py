@@ -282,11 +282,11 @@ def test_a_users_exception_survives_gradcheck_and_compiled_replays_unchanged():
         compiled.batch_value_and_grad([[2.0]])
 
 
-def test_the_readme_shows_the_backward_step_generated_for_mul():
+def test_the_docs_show_the_backward_step_generated_for_mul():
     from pathlib import Path
 
     from autodiff.specialize import make_backward
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    shown = readme.split("<!-- excerpt: the code generated for MUL's backward step -->\n```python\n", 1)[1]
+    page = (Path(__file__).resolve().parent.parent / "docs" / "how-it-works.md").read_text(encoding="utf-8")
+    shown = page.split("<!-- excerpt: the code generated for MUL's backward step -->\n```python\n", 1)[1]
     assert shown.split("```", 1)[0].strip() == make_backward(ops.MUL).source.strip()

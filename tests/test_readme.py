@@ -1,6 +1,7 @@
-"""The README's python blocks run alone and print what it shows; no file points to the team's reference folder.
+"""The python blocks of the README and of every docs page run alone and print what they show.
 
-The README's conventions, which this test holds it to:
+Also: no file points to the team's reference folder. The conventions, which this test holds the
+README and each page of docs/ (docs/**/*.md) to:
 
 - A ```python block is a whole program: it runs alone, in a fresh interpreter, in an
   empty folder (files it writes land there), with its imports included.
@@ -13,7 +14,7 @@ The README's conventions, which this test holds it to:
   Everything the block prints must be shown, so a block without print calls prints
   nothing.
 
-New sections are picked up as they are written: the blocks are found when the
+New sections and pages are picked up as they are written: the blocks are found when the
 tests are collected.
 """
 
@@ -29,6 +30,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCUMENTS = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 EXCERPT = "<!-- excerpt"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
 
@@ -60,18 +62,25 @@ def expected_output(code: str) -> list[str]:
     return shown
 
 
+def document_name(path: Path) -> str:
+    """README, or a page's path under docs/ without .md (api/value)."""
+    return "README" if path == README else path.relative_to(ROOT / "docs").with_suffix("").as_posix()
+
+
 def runnable_blocks() -> list:
-    blocks, seen = [], {}
-    for heading, code, excerpt in python_blocks(README.read_text(encoding="utf-8")):
-        seen[heading] = seen.get(heading, 0) + 1
-        if not excerpt:
-            name = re.sub(r"\W+", "-", heading.lower()).strip("-")
-            blocks.append(pytest.param(code, id=f"{name}-{seen[heading]}"))
+    blocks = []
+    for path in DOCUMENTS:
+        seen = {}
+        for heading, code, excerpt in python_blocks(path.read_text(encoding="utf-8")):
+            seen[heading] = seen.get(heading, 0) + 1
+            if not excerpt:
+                name = re.sub(r"\W+", "-", heading.lower()).strip("-")
+                blocks.append(pytest.param(code, id=f"{document_name(path)}:{name}-{seen[heading]}"))
     return blocks
 
 
 @pytest.mark.parametrize("code", runnable_blocks())
-def test_the_readme_block_runs_alone_and_prints_what_the_readme_shows(code, tmp_path):
+def test_the_block_runs_alone_and_prints_what_its_page_shows(code, tmp_path):
     script = tmp_path / "block.py"
     script.write_text(code, encoding="utf-8")
     # As a user would run it: a fresh interpreter, in a scratch folder (a block may save a file).
@@ -80,11 +89,18 @@ def test_the_readme_block_runs_alone_and_prints_what_the_readme_shows(code, tmp_
     assert run.stdout.splitlines() == expected_output(code)
 
 
-def test_the_readme_has_runnable_blocks_and_no_interpreter_transcripts_in_them():
-    blocks = python_blocks(README.read_text(encoding="utf-8"))
-    assert sum(not excerpt for _, _, excerpt in blocks) >= 10
-    for heading, code, _ in blocks:
-        assert not re.search(r"^>>>", code, re.M), f"a >>> transcript in a python block under {heading!r}"
+def test_the_readme_and_the_docs_have_runnable_blocks_and_no_interpreter_transcripts_in_them():
+    runnable = {}
+    for path in DOCUMENTS:
+        blocks = python_blocks(path.read_text(encoding="utf-8"))
+        runnable[document_name(path)] = sum(not excerpt for _, _, excerpt in blocks)
+        for heading, code, _ in blocks:
+            assert not re.search(r"^>>>", code, re.M), f"{document_name(path)}: a >>> transcript under {heading!r}"
+    assert runnable["README"] >= 1 and runnable["index"] >= 1  # the lecture example, on both
+    assert sum(runnable.values()) >= 20
+    assert {"engine", "own-ops", "forward-mode", "nn", "graphs", "compiling", "dask"} <= {
+        name for name, count in runnable.items() if count
+    }
 
 
 def test_the_conventions_are_read_as_documented():
@@ -102,7 +118,7 @@ def test_no_file_of_the_repository_cites_the_teams_reference_folder():
     # Users do not have it: a reference document is cited by what it is (see the README's References).
     banned = [b"../" + b"shared", b"shared/" + b"references"]  # split, so that this file does not match itself
     skipped = {".git", ".venv", ".ci-venv", ".pytest_cache", ".hypothesis", ".ruff_cache", "__pycache__", "build",
-               "dist", "out"}  # fmt: skip
+               "dist", "out", "site", ".cache"}  # fmt: skip
     offenders, scanned = [], 0
     for path in ROOT.rglob("*"):
         parts = path.relative_to(ROOT).parts
