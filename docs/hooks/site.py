@@ -92,7 +92,26 @@ def on_files(files: Files, config) -> Files:
     return files
 
 
+OP_TABLE = "<!-- the op table's functions -->"
+
+
+def op_table() -> str:
+    """A Markdown table of the op table's named ops (autodiff/ops.py), as the engine derives its functions
+    and methods from it: the page lists what the code has, with no second list to keep."""
+    from autodiff import ops
+
+    rows = ["| function | method | computes | inputs |", "| --- | --- | --- | --- |"]
+    for op in ops.NAMED:
+        arity = op.arity
+        inputs = "x" if arity == 1 else "a, b" if arity == 2 else "x, lo, hi" if arity == 3 else "a list"
+        method = f"`x.{op.name}()`" if arity == 1 else f"`x.{op.name}(...)`" if arity in (2, 3) else ""
+        domain = f"x {op.domain}" if op.domain else ""
+        rows.append(f"| `autodiff.{op.name}({inputs})` | {method} | {op.doc} | {domain} |")
+    return "\n".join(rows)
+
+
 def on_page_markdown(markdown: str, page, config, files: Files) -> str:
+    markdown = markdown.replace(OP_TABLE, op_table())
     markdown = site_path(markdown, page.file.src_uri)
     folder = posixpath.dirname(page.file.src_uri)
     for match in IFRAME_SRC.finditer(markdown):
