@@ -27,7 +27,7 @@ from .errors import created_at, inputs_of, op_at
 from .frames import user_site
 from .numerics import MAX_FLOAT
 from .ops import Op
-from .value import Value
+from .value import Value, link
 
 if TYPE_CHECKING:
     import traceback
@@ -74,8 +74,7 @@ def located(out: Value, parents: tuple[Value, ...], op: Op) -> LocatedValue:
     node.data = out.data
     node.grad = 0.0
     node.label = ""
-    node.parents = parents
-    node._op = op
+    link(node, parents, op)
     node.site = user_site()  # (file, line, function)
     return node
 

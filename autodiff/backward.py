@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from operator import attrgetter
 from typing import Any
 
 from . import grad_mode, value
@@ -36,9 +35,6 @@ from .specialize import local_partials
 from .value import Constant, Value
 
 __all__ = ["topological_order", "backward", "chain_rule", "local_partials", "depth_first", "describe", "ZERO", "ONE"]
-
-
-_PARENTS = attrgetter("parents")
 
 
 # --- the order: each node after its parents -----------------------------------------------
@@ -57,7 +53,7 @@ def topological_order(root: Value, parents: Callable[[Value], Sequence[Value]] |
             graph drawing walks a neuron call's inputs, and stops where a drawing is cut.
     """
     order: list[Value] = []
-    depth_first(root, order.append, order.append, parents or _PARENTS)
+    depth_first(root, order.append, order.append, parents)
     return order
 
 
@@ -65,7 +61,7 @@ def depth_first(
     root: Value,
     on_node: Callable[[Value], Any],
     on_leaf: Callable[[Value], Any],
-    parents_of: Callable[[Value], Sequence[Value]] = _PARENTS,
+    parents_of: Callable[[Value], Sequence[Value]] | None = None,
 ) -> None:
     """Call on_leaf(node) for each node without parents, and on_node(node) for the others,
     each once, in topological order (the order of `topological_order`).
@@ -87,7 +83,7 @@ def depth_first(
             on_node(node)
         elif node not in seen:
             mark(node)
-            parents = parents_of(node)
+            parents = parents_of(node) if parents_of is not None else _parents(node)
             if parents:
                 push(node)
                 push_mode(False)
@@ -97,6 +93,16 @@ def depth_first(
                         push_mode(True)
             else:
                 on_leaf(node)
+
+
+def _parents(node: Value) -> tuple[Value, ...]:
+    """`node.parents`, read from the slots where a node keeps them (faster than the property, in a walk)."""
+    op = node._op
+    if op is None:
+        return ()
+    if op.arity == 2:
+        return (node._p0, node._p1)
+    return (node._p0,) if op.arity == 1 else node._p0
 
 
 # --- the chain rule -------------------------------------------------------------------------

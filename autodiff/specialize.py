@@ -55,6 +55,8 @@ from .value import (
 
 __all__ = ["make_apply", "make_backward", "make_tangent", "make_local_partials", "local_partials"]
 
+# x is a finite float: the bounds as literals, which Python folds into constants (no name to look up)
+FINITE = f"{-MAX_FLOAT!r} <= {{}} <= {MAX_FLOAT!r}"
 MAX_GENERATED_ARITY = 256  # ops with more inputs than this use the generic code
 MAX_ARITIES_PER_OP = 64  # generated functions kept per n-ary op
 
@@ -87,16 +89,23 @@ def _per_arity(op: Op, make_for: Callable[[Op, int], Callable], generic: Callabl
     return steps, step_for
 
 
-def _apply_for(op: Op, n: int) -> Callable[..., Any]:
+def make_reflected_apply(op: Op) -> Callable[..., Any]:
+    """A two-input op's forward taking its operands in reverse order: Python calls `other + self` as
+    self.__radd__(other), so this is __radd__ itself."""
+    return _apply_for(op, 2, reflected=True)
+
+
+def _apply_for(op: Op, n: int, reflected: bool = False) -> Callable[..., Any]:
     formula = _formula(op, "forward", n)
     if formula is None:
-        return _generic_apply(op)
+        generic = _generic_apply(op)
+        return (lambda x1, x0: generic(x0, x1)) if reflected else generic
     xs = [f"x{i}" for i in range(n)]
-    lines = [f"def apply({', '.join(xs)}):"]
+    lines = [f"def apply({', '.join(reversed(xs) if reflected else xs)}):"]
     for x in xs:  # a float becomes its shared constant; anything else goes through lift()
         lines += [
             f"    if type({x}) is not Value:",
-            f"        if type({x}) is float and -MAX_FLOAT <= {x} <= MAX_FLOAT:",
+            f"        if type({x}) is float and {FINITE.format(x)}:",
             f"            c = constants.get({x})",
             f"            {x} = c if c is not None else constant_of({x})",
             "        else:",
@@ -119,19 +128,33 @@ def _apply_for(op: Op, n: int) -> Callable[..., Any]:
             "        raise",
         ]
     lines += [
-        f"    if {check}-MAX_FLOAT <= data <= MAX_FLOAT:",
+        f"    if {check}{FINITE.format('data')}:",
         "        out = new(Value)",
         "        out.data = data",
         "        out.grad = 0.0",
         '        out.label = ""',
         "        if grad_mode.overridden:",
         f"            return record(out, {parents}, op)",
-        f"        out.parents = {parents}",
         "        out._op = op",
+        *_stores(op, n),
         "        return out",
         f"    return checked_node(op, data, {parents})",
     ]
-    return _compile(lines, op, f"apply{n}")
+    return _compile(lines, op, f"apply{n}{' reflected' if reflected else ''}")
+
+
+def _stores(op: Op, n: int) -> list[str]:
+    """The lines that keep a new node's parents x0, x1, ... as `Value.parents` reads them."""
+    if op.arity in (1, 2):
+        return [f"        out._p{i} = x{i}" for i in range(n)]
+    return [f"        out._p0 = ({''.join(f'x{i}, ' for i in range(n))})"]
+
+
+def _reads(op: Op, n: int) -> str:
+    """The line that reads a node's parents into x0, x1, ..."""
+    if op.arity in (1, 2):
+        return f"    {', '.join(f'x{i}' for i in range(n))} = {', '.join(f'node._p{i}' for i in range(n))}"
+    return f"    {''.join(f'x{i}, ' for i in range(n))}= node._p0"
 
 
 def _generic_apply(op: Op) -> Callable[..., Any]:
@@ -177,7 +200,7 @@ def _backward_for(op: Op, n: int) -> Callable[[Value, float], None]:
     if partials is None:
         return _generic_backward(op)
     xs = [f"x{i}" for i in range(n)]
-    lines = ["def backward(node, grad):", *_loads(partials, n)]
+    lines = ["def backward(node, grad):", *_loads(op, partials, n)]
     for i, (x, partial) in enumerate(zip(xs, partials)):
         if partial in ("0.0", "-0.0"):  # no gradient flows there (a constant exponent, say)
             continue
@@ -224,7 +247,7 @@ def _tangent_for(op: Op, n: int) -> Callable[[Value, list], float]:
         return _generic_tangent(op)
     ts = [f"t{i}" for i in range(n)]
     lines = ["def tangent(node, tangents):", f"    {''.join(f'{t}, ' for t in ts)}= tangents"]
-    lines += _loads(partials, n, parents=False)
+    lines += _loads(op, partials, n, parents=False)
     lines.append("    total = 0.0")
     for i, (t, partial) in enumerate(zip(ts, partials)):
         if partial in ("0.0", "-0.0"):
@@ -294,7 +317,7 @@ def _local_partials_for(op: Op, n: int, on_values: bool) -> Callable[[Value], tu
     partials = _formula(op, "partials", n)
     if partials is None:
         return _generic_local_partials(op, on_values)
-    lines = ["def local_partials(node):", *_loads(partials, n, on_values)]
+    lines = ["def local_partials(node):", *_loads(op, partials, n, on_values)]
     check = not on_values and not is_builtin(op)
     terms = [
         partial if partial in ("0.0", "-0.0")
@@ -332,7 +355,7 @@ def _partials_on_values(op: Op, node: Value) -> Sequence[Value | float]:
     return checked_partials(op, partials, len(node.parents))
 
 
-def _loads(partials: Any, n: int, on_values: bool = False, parents: bool = True) -> list[str]:
+def _loads(op: Op, partials: Any, n: int, on_values: bool = False, parents: bool = True) -> list[str]:
     """The lines that read what the partials' formulas use: the parents (x0, x1, ...; always with
     `parents`), their data (d0, d1, ...), the node's own data (out), and a tuple-valued call bound
     once (partials). On Values, d0, d1, ... and out are the nodes themselves."""
@@ -340,7 +363,7 @@ def _loads(partials: Any, n: int, on_values: bool = False, parents: bool = True)
     read = [i for i in range(n) if _uses(used, f"d{i}")]
     lines = []
     if read or parents:
-        lines.append(f"    {''.join(f'x{i}, ' for i in range(n))}= node.parents")
+        lines.append(_reads(op, n))
     lines += [f"    d{i} = x{i}{'' if on_values else '.data'}" for i in read]
     if _uses(used, "out"):
         lines.append(f"    out = node{'' if on_values else '.data'}")
@@ -447,8 +470,11 @@ def _compile(lines: list[str], op: Op, what: str, m: Any = FloatMath) -> Callabl
 
 
 def _accelerate(op: Op, role: str) -> Callable[..., Any]:
-    """The fast code of one of op's roles, "apply", "backward" or "tangent": Op's first use asks for it here."""
-    return {"apply": make_apply, "backward": make_backward, "tangent": make_tangent}[role](op)
+    """The fast code of one of op's roles, "apply" (and "apply_reflected"), "backward" or "tangent": an op's
+    first use asks for it here."""
+    roles = {"apply": make_apply, "apply_reflected": make_reflected_apply, "backward": make_backward,
+             "tangent": make_tangent}  # fmt: skip
+    return roles[role](op)
 
 
 Op.accelerator = _accelerate

@@ -17,6 +17,26 @@ __all__ = ["Value", "Constant", "no_grad", "enable_grad", "is_grad_enabled", "as
 Number = int | float
 
 
+class _FastMethod:
+    """A Value method that applies one op of the table. At its first use it puts the op's generated forward
+    code (autodiff/specialize.py) in its own place on the class, with this docstring, so that every later
+    `x + y` is one call of that code."""
+
+    def __init__(self, op: Op, doc: str, reflected: bool = False) -> None:
+        self.op, self.reflected, self.__doc__ = op, reflected, doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.owner, self.name = owner, name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        fast = Op.accelerator(self.op, "apply_reflected" if self.reflected else "apply")
+        if not self.reflected:
+            self.op._apply = fast  # the same code: the op need not make it again
+        fast.__doc__, fast.__name__, fast.__qualname__ = self.__doc__, self.name, f"Value.{self.name}"
+        setattr(self.owner, self.name, fast)
+        return fast if instance is None else fast.__get__(instance, owner)
+
+
 class Value:
     """A scalar that remembers how it was computed.
 
@@ -28,7 +48,10 @@ class Value:
         parents: the Values it was computed from, in operand order.
     """
 
-    __slots__ = ("data", "grad", "label", "parents", "_op")
+    # An op node keeps its parents in _p0 and _p1 (one or two inputs) or as a tuple in _p0 (any other
+    # number): no tuple object per node, so the cyclic garbage collector has half as many objects to
+    # track in a graph. `parents` gives them as a tuple.
+    __slots__ = ("data", "grad", "label", "_op", "_p0", "_p1")
 
     def __init__(self, data: Number, label: str = "") -> None:
         if not isinstance(label, str):
@@ -36,8 +59,20 @@ class Value:
         self.data = _checked_float(data)
         self.grad = 0.0
         self.label = label
-        self.parents: tuple[Value, ...] = ()
         self._op: Op | None = None
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The Values this node was computed from, in operand order; () for a leaf."""
+        op = self._op
+        if op is None:
+            return ()
+        arity = op.arity
+        if arity == 2:
+            return (self._p0, self._p1)
+        if arity == 1:
+            return (self._p0,)
+        return self._p0
 
     @property
     def op(self) -> str:
@@ -63,39 +98,23 @@ class Value:
         return f"Value({', '.join(fields)})"
 
     # --- arithmetic: a Value or a plain number on either side -----------------
-    # Each op's code is generated from its rules in the op table (autodiff/ops.py); an operand that
-    # is not a number gives NotImplemented, so Python raises a TypeError naming both types.
-    def __add__(self, other: Value | Number) -> Value:
-        """self + other; d/dself = d/dother = 1."""
-        return ops.ADD._apply(self, other)
-
-    def __radd__(self, other: Number) -> Value:
-        """other + self."""
-        return ops.ADD._apply(other, self)
-
-    def __sub__(self, other: Value | Number) -> Value:
-        """self - other; d/dself = 1, d/dother = -1."""
-        return ops.SUB._apply(self, other)
-
-    def __rsub__(self, other: Number) -> Value:
-        """other - self."""
-        return ops.SUB._apply(other, self)
-
-    def __mul__(self, other: Value | Number) -> Value:
-        """self * other; d/dself = other, d/dother = self."""
-        return ops.MUL._apply(self, other)
-
-    def __rmul__(self, other: Number) -> Value:
-        """other * self."""
-        return ops.MUL._apply(other, self)
-
-    def __truediv__(self, other: Value | Number) -> Value:
-        """self / other; other must not be 0."""
-        return ops.DIV._apply(self, other)
-
-    def __rtruediv__(self, other: Number) -> Value:
-        """other / self."""
-        return ops.DIV._apply(other, self)
+    # Each operator applies its op of the table (autodiff/ops.py); an operand that is not a number gives
+    # NotImplemented, so Python raises a TypeError naming both types. (`_FastMethod`, below the class,
+    # puts the op's generated code in the method's place at its first use: one call per op.)
+    __add__ = _FastMethod(ops.ADD, "self + other; d/dself = d/dother = 1.")
+    __radd__ = _FastMethod(ops.ADD, "other + self.", reflected=True)
+    __sub__ = _FastMethod(ops.SUB, "self - other; d/dself = 1, d/dother = -1.")
+    __rsub__ = _FastMethod(ops.SUB, "other - self.", reflected=True)
+    __mul__ = _FastMethod(ops.MUL, "self * other; d/dself = other, d/dother = self.")
+    __rmul__ = _FastMethod(ops.MUL, "other * self.", reflected=True)
+    __truediv__ = _FastMethod(ops.DIV, "self / other; other must not be 0.")
+    __rtruediv__ = _FastMethod(ops.DIV, "other / self.", reflected=True)
+    __mod__ = _FastMethod(ops.REMAINDER, "a % b with the sign of b (Python's and torch.remainder's); "
+                                         "d/da = 1, d/db = -(a // b).")  # fmt: skip
+    __rmod__ = _FastMethod(ops.REMAINDER, "other % self.", reflected=True)
+    __rpow__ = _FastMethod(ops.POW, "other ** self, for other >= 0.", reflected=True)
+    __neg__ = _FastMethod(ops.NEG, "-self; d/dself = -1.")
+    __abs__ = _FastMethod(ops.ABS, "|self|; its derivative is the sign of self (0 at 0).")
 
     def __pow__(self, other: Value | Number) -> Value:
         """x ** c for a number c (the power rule); x ** y for a Value y needs x > 0 (d/dy = x**y log x)."""
@@ -103,29 +122,9 @@ class Value:
             return ops.POW._apply(self, other)
         return ops.POW_CONST._apply(self, other)
 
-    def __rpow__(self, other: Number) -> Value:
-        """other ** self, for other >= 0."""
-        return ops.POW._apply(other, self)
-
-    def __mod__(self, other: Value | Number) -> Value:
-        """a % b with the sign of b (Python's and torch.remainder's); d/da = 1, d/db = -(a // b)."""
-        return ops.REMAINDER._apply(self, other)
-
-    def __rmod__(self, other: Number) -> Value:
-        """other % self."""
-        return ops.REMAINDER._apply(other, self)
-
     def __pos__(self) -> Value:
         """self itself."""
         return self
-
-    def __neg__(self) -> Value:
-        """-self; d/dself = -1."""
-        return ops.NEG._apply(self)
-
-    def __abs__(self) -> Value:
-        """|self|; its derivative is the sign of self (0 at 0)."""
-        return ops.ABS._apply(self)
 
     # --- the table's named ops with a special signature; the others (x.exp(), x.atan2(y), ...) are ------
     # made from the table below the class, one method per op.
@@ -206,13 +205,6 @@ class Value:
         return hooks.mimebundle(self, include, exclude)
 
 
-def _unary_method(op: Op) -> Callable[[Value], Value]:
-    def method(self: Value) -> Value:
-        return op._apply(self)
-
-    return method
-
-
 def _binary_method(op: Op) -> Callable[[Value, Value | Number], Value]:
     def method(self: Value, other: Value | Number) -> Value:
         return apply(op, (self, other))
@@ -223,8 +215,12 @@ def _binary_method(op: Op) -> Callable[[Value, Value | Number], Value]:
 # x.<name>() for each named op of one input, x.<name>(other) for two; sum, logsumexp and dot take lists
 # (autodiff.sum, ...), and clamp and leaky_relu, written above, have defaults of their own.
 for _op in ops.NAMED:
-    if _op.arity in (1, 2) and not hasattr(Value, _op.name):
-        _method = (_unary_method if _op.arity == 1 else _binary_method)(_op)
+    if _op.arity == 1 and not hasattr(Value, _op.name):
+        _fast = _FastMethod(_op, _op.doc)
+        _fast.__set_name__(Value, _op.name)
+        setattr(Value, _op.name, _fast)
+    elif _op.arity == 2 and not hasattr(Value, _op.name):
+        _method = _binary_method(_op)
         _method.__name__, _method.__qualname__, _method.__doc__ = _op.name, f"Value.{_op.name}", _op.doc
         setattr(Value, _op.name, _method)
 
@@ -415,9 +411,19 @@ def new_node(data: float, parents: tuple[Value, ...], op: Op) -> Value:
     out.label = ""
     if grad_mode.overridden:
         return record(out, parents, op)
-    out.parents = parents
-    out._op = op
+    link(out, parents, op)
     return out
+
+
+def link(out: Value, parents: tuple[Value, ...], op: Op) -> None:
+    """Make `out` a node of `op` with these parents (kept as `Value.parents` says)."""
+    out._op = op
+    if op.arity == 2:
+        out._p0, out._p1 = parents
+    elif op.arity == 1:
+        out._p0 = parents[0]
+    else:
+        out._p0 = parents
 
 
 def record(out: Value, parents: tuple[Value, ...], op: Op) -> Value:
@@ -427,10 +433,8 @@ def record(out: Value, parents: tuple[Value, ...], op: Op) -> Value:
         hook = grad_mode.state.on_new_node
         if hook is not None:  # anomaly mode's: a node that knows where it was created
             return hook(out, parents, op)
-        out.parents = parents
-        out._op = op
+        link(out, parents, op)
     else:
-        out.parents = ()
         out._op = None
     return out
 
