@@ -29,9 +29,9 @@ DEMOS = ("moons", "toy_step", "nudge", "backprop_equations", "hidden_representat
 DRAWS_SVG = {"moons", "gradient_flow"}
 """The demos that draw graphs as SVG: they are run with --renderer wasm."""
 
-SCREENSHOTS = {"backward_page.png"}
-"""Taken by the browser that tests the page, not drawn here:
-AUTODIFF_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_graph_html_browser.py."""
+SCREENSHOTS = {"backward_page.png", "playground.png"}
+"""Taken by the browsers that test the pages, not drawn here: AUTODIFF_UPDATE_SNAPSHOTS=1 python -m pytest
+tests/test_graph_html_browser.py tests/test_playground_browser.py."""
 
 
 def lecture_example() -> Value:

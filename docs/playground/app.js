@@ -113,7 +113,11 @@ async function runExpression() {
     result = { error: error.message };
   }
   showError("expression-error", result.error);
-  $("expression-output").textContent = result.error ? "" : result.lines.join("\n");
+  const lines = result.error ? [] : result.lines;
+  const explained = lines.findIndex((line) => line.startsWith("grad of "));
+  $("expression-output").textContent = (explained < 0 ? lines : lines.slice(0, explained)).join("\n");
+  $("expression-explain").textContent = explained < 0 ? "" : lines.slice(explained).join("\n");
+  $("expression-explained").hidden = explained < 0;
   showPage("expression-page", result.error ? null : result.page);
   $("expression").dataset.state = result.error ? "error" : "done";
 }
@@ -177,6 +181,7 @@ async function trainRequest(op, ...args) {
       `step ${state.step}: loss ${state.loss.toFixed(4)}, accuracy ${(100 * state.accuracy).toFixed(1)}%`;
     $("train").dataset.step = state.step;
     $("train").dataset.loss = state.loss;
+    $("train").dataset.batches = training.batchLosses.length;
     showError("train-error", null);
     $("train").dataset.state = "done";
   } catch (error) {
@@ -191,7 +196,7 @@ async function trainRequest(op, ...args) {
 async function play() {
   while (training.playing) {
     await trainRequest("moonsStep", STEPS_PER_FRAME);
-    await new Promise(requestAnimationFrame); // let the page draw between chunks
+    await new Promise((done) => setTimeout(done, 16)); // let the page draw between chunks
   }
   $("train-play").textContent = "Play";
   $("train-play").setAttribute("aria-pressed", "false");

@@ -127,5 +127,6 @@ class Moons:
             for j in range(size)
             for i in range(size)
         ]
+        points = {"points": [list(p) for p in self.X], "labels": list(self.y), "box": list(self.box)}
         return {"step": self.steps, "loss": scores["loss"], "accuracy": scores["accuracy"], "grid": grid,
-                "size": size, "box": list(self.box), "points": [list(p) for p in self.X], "labels": list(self.y)}  # fmt: skip
+                "size": size, **points}  # fmt: skip
