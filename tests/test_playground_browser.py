@@ -78,18 +78,13 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with Browser(1280, 900) as b:
-        b.watch_workers_and_frames()
-        yield b
-
-
-@pytest.fixture
-def page(browser, site):
-    """The playground once loaded (from this test on: a new page, a new Python)."""
-    open_playground(browser, site)
-    yield browser
-    assert_only_its_own_origin(browser, site)
+def page(site):
+    """The playground, loaded once (about 4 s on an idle machine) for the tests that take it in turn."""
+    with Browser(1280, 900) as browser:
+        browser.watch_workers_and_frames()
+        open_playground(browser, site)
+        yield browser
+        assert_only_its_own_origin(browser, site)
 
 
 def open_playground(browser: Browser, site: str, fragment: str = "") -> None:
@@ -197,14 +192,16 @@ def text_in(browser: Browser, frame: tuple[str, int | None], element: str) -> st
     return browser.evaluate(f"document.getElementById('{element}').textContent", frame)
 
 
-def test_the_address_fragment_shares_the_expression_and_its_inputs(browser, site):
-    open_playground(browser, site, "#expr=" + quote("max(x, y) * x") + "&at=" + quote("x=3, y=-1"))
-    assert finished(browser, "expression") == "done"
-    assert browser.evaluate("document.getElementById('expression-text').value") == "max(x, y) * x"
-    _, printed, _ = cli_output("--at", "x=3", "y=-1", "--", "max(x, y) * x")
-    assert text(browser, "expression-output").splitlines() == printed.splitlines()[:3]
-    assert printed.splitlines()[:3] == ["f(x=3, y=-1) = 9.0", "df/dx = 6.0", "df/dy = 0.0"]
-    assert_only_its_own_origin(browser, site)
+def test_the_address_fragment_shares_the_expression_and_its_inputs(site):
+    with Browser(1280, 900) as browser:
+        browser.watch_workers_and_frames()
+        open_playground(browser, site, "#expr=" + quote("max(x, y) * x") + "&at=" + quote("x=3, y=-1"))
+        assert finished(browser, "expression") == "done"
+        assert browser.evaluate("document.getElementById('expression-text').value") == "max(x, y) * x"
+        _, printed, _ = cli_output("--at", "x=3", "y=-1", "--", "max(x, y) * x")
+        assert text(browser, "expression-output").splitlines() == printed.splitlines()[:3]
+        assert printed.splitlines()[:3] == ["f(x=3, y=-1) = 9.0", "df/dx = 6.0", "df/dy = 0.0"]
+        assert_only_its_own_origin(browser, site)
 
 
 def test_a_bad_expression_shows_the_command_lines_one_line_error_and_the_page_goes_on(page):
@@ -264,8 +261,9 @@ def click_and_wait(browser: Browser, button: str) -> None:
 
 
 def test_twenty_training_steps_lower_the_loss_and_reset_starts_again(page):
-    wait_for(page, "document.getElementById('train').dataset.step === '0'")
-    _, start = train_state(page)
+    click_and_wait(page, "train-reset")
+    step, start = train_state(page)
+    assert step == 0
     assert 0.5 < start < 1.0  # about ln 2: the untrained network says 1/2 everywhere
     for _ in range(20):
         click_and_wait(page, "train-step")
@@ -278,7 +276,7 @@ def test_twenty_training_steps_lower_the_loss_and_reset_starts_again(page):
 
 
 def test_play_trains_in_the_worker_while_the_page_answers_and_pause_stops_it(page):
-    wait_for(page, "document.getElementById('train').dataset.step === '0'")
+    click_and_wait(page, "train-reset")
     page.evaluate("document.getElementById('train-play').click()")
     assert page.evaluate("document.getElementById('train-play').getAttribute('aria-pressed')") == "true"
     # Each of these answers comes from the page's main thread while the worker computes a chunk of steps.
@@ -294,7 +292,7 @@ def test_play_trains_in_the_worker_while_the_page_answers_and_pause_stops_it(pag
     assert page.evaluate("document.getElementById('train-play').textContent") == "Play"
 
 
-def test_the_screenshot_of_the_gallery_is_the_playground_at_step_5(browser, site):
+def test_the_screenshot_of_the_gallery_is_the_playground_at_step_5(site):
     """AUTODIFF_UPDATE_SNAPSHOTS=1 takes it anew (demos/gallery/playground.png); otherwise it must be there."""
     if os.environ.get("AUTODIFF_UPDATE_SNAPSHOTS"):
         width, height = SCREENSHOT_SIZE
