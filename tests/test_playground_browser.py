@@ -249,6 +249,19 @@ def test_an_error_in_a_cell_is_one_line_with_its_line_number(page):
     assert run_cell(page, "print(sum(range(4)))") == "done" and text(page, "cell-output") == "6\n"
 
 
+def test_fit_runs_in_a_cell_with_the_shipped_tqdm(page):
+    code = (
+        "import nn\n"
+        "X, y = nn.data.make_moons(40, noise=0.1, seed=0)\n"
+        "model = nn.MLP(2, [8, 1], seed=0)\n"
+        "history = nn.train.fit(model, X, y, loss='binary_cross_entropy', optimizer=nn.optim.Adam(model.parameters(),"
+        " lr=0.05), epochs=3, batch_size=10, seed=0, progress=False)\n"
+        "print(len(history.loss), history.loss[-1] < history.loss[0])\n"
+    )
+    assert run_cell(page, code) == "done", text(page, "cell-error")
+    assert text(page, "cell-output") == "3 True\n"
+
+
 def train_state(browser: Browser) -> tuple[int, float]:
     data = browser.evaluate("({...document.getElementById('train').dataset})")
     return int(data["step"]), float(data["loss"])
@@ -290,6 +303,18 @@ def test_play_trains_in_the_worker_while_the_page_answers_and_pause_stops_it(pag
     time.sleep(0.5)
     assert train_state(page) == (step, loss)  # paused
     assert page.evaluate("document.getElementById('train-play').textContent") == "Play"
+
+
+def test_a_cell_that_never_ends_can_be_stopped_and_python_restarts(page):
+    page.evaluate("document.getElementById('cell-code').value = 'while True:\\n    pass\\n'")
+    page.evaluate("document.getElementById('cell-run').click()")
+    wait_for(page, "!document.getElementById('restart').hidden", timeout=30)  # offered after 3 s
+    assert page.evaluate("document.getElementById('cell').dataset.state") == "running"
+    page.evaluate("document.getElementById('restart').click()")
+    assert finished(page, "cell") == "error"
+    assert text(page, "cell-error") == "stopped: Python was restarted"
+    wait_for(page, "document.body.dataset.ready === 'true'", LOAD_TIMEOUT)
+    assert run_cell(page, "print(6 * 7)") == "done" and text(page, "cell-output") == "42\n"
 
 
 def test_the_screenshot_of_the_gallery_is_the_playground_at_step_5(site):

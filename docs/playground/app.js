@@ -148,7 +148,7 @@ $("cell-run").addEventListener("click", async () => {
   } catch (error) {
     result = { output: "", error: error.message, page: null };
   }
-  $("cell-run").disabled = false;
+  $("cell-run").disabled = document.body.dataset.ready !== "true"; // false while Python restarts
   $("cell-output").textContent = result.output;
   showError("cell-error", result.error);
   showPage("cell-page", result.page);

@@ -14,10 +14,15 @@ import re
 import traceback
 from collections.abc import Callable
 
+import tqdm
+
 import autodiff
 import nn
 from autodiff.cli import main as autodiff_command
 from autodiff.graph import set_wasm_renderer
+
+# Pyodide has no threads: tqdm's monitor thread (started even for a disabled bar) would only warn that it cannot.
+tqdm.tqdm.monitor_interval = 0
 
 PAGE = "/tmp/backward.html"
 CELL = "<cell>"
