@@ -88,7 +88,7 @@ def page(site):
 
 
 def open_playground(browser: Browser, site: str, fragment: str = "") -> None:
-    browser.open(f"{site}/app.html{fragment}")
+    browser.open(f"{site}/index.html{fragment}")
     wait_for(browser, "document.body.dataset.ready === 'true' || document.getElementById('loading').className",
              LOAD_TIMEOUT)  # fmt: skip
     assert browser.evaluate("document.getElementById('loading').className") == "ready", browser.evaluate(

@@ -3,7 +3,7 @@
     python docs/playground/build.py               # fills docs/playground/dist/ (ignored by git)
     python docs/playground/build.py --out DIR     # a complete copy of the playground in DIR, ready to serve
 
-Then serve the folder (python -m http.server -d docs/playground) and open app.html. The page
+Then serve the folder (python -m http.server -d docs/playground) and open its index.html. The page
 loads everything from its own folder and asks no other host for anything.
 
 What goes into dist/ (about 15 MB):
@@ -40,7 +40,7 @@ ROOT = HERE.parent.parent
 CACHE = ROOT / ".cache" / "playground"
 ENGINE_PACKAGES = ("autodiff", "nn")
 # The page's own files, copied beside dist/ by --out.
-PAGE_FILES = ("app.html", "app.js", "app.css", "worker.js", "playground.py")
+PAGE_FILES = ("index.html", "app.js", "app.css", "worker.js", "playground.py")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
     python docs/playground/build.py && python docs/playground/measure.py --runs 5
 
-Serves docs/playground/ on 127.0.0.1 (Python's http.server: no compression), opens app.html in a
+Serves docs/playground/ on 127.0.0.1 (Python's http.server: no compression), opens index.html in a
 fresh browser profile (an empty cache) for each run, and reports, per run, the bytes the page, its
 worker and its frames received (Network.loadingFinished's encodedDataLength, headers included) and
 the time from navigation until the page says it is ready (Python, the engine and Graphviz loaded).
@@ -64,7 +64,7 @@ def main() -> None:
         sys.exit("measure.py: build first: python docs/playground/build.py")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(HERE)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/app.html"
+    url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
     first, sizes, again = [], [], []
     for run in range(args.runs):
         with Browser(1280, 900) as browser:
