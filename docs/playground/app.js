@@ -66,7 +66,8 @@ function showProgress({ loaded, total, stage }) {
   $("load-status").textContent = `Loading ${stage}: ${megabytes(loaded)} of ${megabytes(total)} MB`;
 }
 
-async function onReady({ seconds, versions }) {
+async function onReady({ seconds, stages, versions }) {
+  document.body.dataset.stages = JSON.stringify(stages); // for measure.py
   const shown = ((performance.now() - loadStarted) / 1000).toFixed(1);
   $("load-progress").value = $("load-progress").max;
   $("load-status").textContent =

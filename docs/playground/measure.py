@@ -16,6 +16,7 @@ import argparse
 import functools
 import gzip
 import http.server
+import json
 import statistics
 import sys
 import threading
@@ -49,6 +50,8 @@ def load(browser: Browser, url: str, timeout: float = 300.0) -> tuple[float, int
     seconds = time.monotonic() - started
     if browser.evaluate(READY) != "ready":
         raise RuntimeError(browser.evaluate("document.getElementById('load-status').textContent"))
+    stages = json.loads(browser.evaluate("document.body.dataset.stages"))
+    print("  stages (s): " + ", ".join(f"{name} {value:.1f}" for name, value in stages.items()))
     time.sleep(0.5)  # the last loadingFinished events
     browser.evaluate("1")
     received = sum(e["params"]["encodedDataLength"] for e in browser.events

@@ -1,22 +1,23 @@
 // The playground's Web Worker: Python (Pyodide) and Graphviz, both WebAssembly, loaded from dist/ beside this file.
 // It runs the engine, so the page stays responsive while Python loads, computes or trains.
 //
-// To the page: {type: "progress", loaded, total, stage}, then {type: "ready", seconds, versions} or
+// To the page: {type: "progress", loaded, total, stage}, then {type: "ready", seconds, stages, versions} or
 // {type: "failed", error}; for each request {id, op, args}: {id, result} or {id, error} (one line).
 
 const DIST = new URL("./dist/", import.meta.url);
 const ENGINE_DIR = "/home/pyodide/engine";
 
 let playground = null; // the Python module playground.py
+let moons = null; // its Moons training, a Python object
 const ops = {
   expression: (text, inputs) => call("expression", text, inputs),
   cell: (code) => call("run_cell", code),
   moonsReset: () => {
-    if (self.moons) self.moons.destroy();
-    self.moons = playground.Moons();
-    return convert(self.moons.state());
+    if (moons) moons.destroy();
+    moons = playground.Moons();
+    return convert(moons.state());
   },
-  moonsStep: (n) => convert(self.moons.step(n)),
+  moonsStep: (n) => convert(moons.step(n)),
 };
 
 function call(name, ...args) {
@@ -94,11 +95,13 @@ async function load() {
   report(true);
   const { Graphviz } = await importCounted("graphviz/graphviz.mjs", manifest);
   const graphviz = await Graphviz.load();
+  const stages = { graphviz: performance.now() - started };
   stage = `Python (Pyodide ${manifest.pyodide})`;
   report(true);
   const { loadPyodide } = await importCounted("pyodide/pyodide.mjs", manifest);
   loaded += manifest.files["pyodide/pyodide.asm.mjs"] || 0; // imported by loadPyodide itself
   const pyodide = await loadPyodide({ indexURL: new URL("pyodide/", DIST).href });
+  stages.python = performance.now() - started - stages.graphviz;
   stage = "the engine (autodiff, nn) and its wheels";
   report(true);
   for (const wheel of manifest.wheels) {
@@ -109,11 +112,14 @@ async function load() {
   pyodide.runPython(`import sys; sys.path.insert(0, ${JSON.stringify(ENGINE_DIR)})`);
   playground = pyodide.pyimport("playground");
   playground.lend_graphviz((source) => graphviz.dot(source, "svg"));
+  stages.engine = performance.now() - started - stages.graphviz - stages.python;
   loaded = total;
   stage = "ready";
   report(true);
   const versions = { python: pyodide.runPython("import sys; sys.version.split()[0]"), pyodide: manifest.pyodide };
-  postMessage({ type: "ready", seconds: (performance.now() - started) / 1000, versions });
+  // Seconds for each stage: loading Graphviz, loading Python, then unpacking and importing the engine.
+  for (const name in stages) stages[name] /= 1000;
+  postMessage({ type: "ready", seconds: (performance.now() - started) / 1000, stages, versions });
 }
 
 const ready = load().catch((error) => {
