@@ -29,9 +29,10 @@ DEMOS = ("moons", "toy_step", "nudge", "backprop_equations", "hidden_representat
 DRAWS_SVG = {"moons", "gradient_flow"}
 """The demos that draw graphs as SVG: they are run with --renderer wasm."""
 
-SCREENSHOTS = {"backward_page.png", "docs_home.png"}
+SCREENSHOTS = {"backward_page.png", "docs_home.png", "playground.png"}
 """Taken by the browser tests, not drawn here: AUTODIFF_UPDATE_SNAPSHOTS=1 python -m pytest
-tests/test_graph_html_browser.py (the step-through page) tests/test_docs_browser.py (the docs' home page)."""
+tests/test_graph_html_browser.py (the step-through page) tests/test_docs_browser.py (the docs' home page)
+tests/test_playground_browser.py (the playground)."""
 
 
 def lecture_example() -> Value:

@@ -85,7 +85,10 @@ class Browser:
         os.close(replies_write)
         self._buffer = b""
         self._next_id = 0
+        self._unanswered_id = 1 << 30  # commands sent without waiting for their reply (the protocol ids are int32)
         self.events: list[dict] = []
+        self.attached: dict[str, dict] = {}  # session id -> target info, once watch_workers_and_frames() is on
+        self._worlds: dict[tuple[str, str], int] = {}  # (frame, loader) -> the tests' execution context in it
         target = self.command("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
         attached = self.command("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)
         self._session = attached["sessionId"]
@@ -117,13 +120,35 @@ class Browser:
                 pass
         self._profile.cleanup()
 
+    def watch_workers_and_frames(self) -> None:
+        """From now on, attach to each worker and out-of-process frame the page starts (a sandboxed iframe is
+        one): their requests, console and errors join `events`."""
+        self.command("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True})
+
+    def frames(self) -> list[tuple[str, int | None]]:
+        """The page's child frames, for `evaluate(..., frame=...)`: an out-of-process one (Chromium may isolate a
+        sandboxed iframe) by its attached session, an in-process one by a world of the tests' own in it."""
+        found: list[tuple[str, int | None]] = [(sid, None) for sid, info in self.attached.items()
+                                               if info["type"] == "iframe"]  # fmt: skip
+        for child in self.command("Page.getFrameTree")["frameTree"].get("childFrames", []):
+            key = (child["frame"]["id"], child["frame"]["loaderId"])  # a new document, a new world
+            if key not in self._worlds:
+                try:
+                    world = self.command("Page.createIsolatedWorld", {"frameId": key[0], "worldName": "tests"})
+                except RuntimeError:  # out of process: attached above
+                    continue
+                self._worlds[key] = world["executionContextId"]
+            found.append((self._session, self._worlds[key]))
+        return found
+
     # --- the protocol ------------------------------------------------------------------------------------
-    def command(self, method: str, params: dict | None = None, session: bool = True) -> dict:
-        """Send one command and return its result; events that arrive meanwhile go to `events`."""
+    def command(self, method: str, params: dict | None = None, session: bool | str = True) -> dict:
+        """Send one command (to the page, the browser with session=False, or an attached target by its session
+        id) and return its result; events that arrive meanwhile go to `events`."""
         self._next_id += 1
         message = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
-            message["sessionId"] = self._session
+            message["sessionId"] = self._session if session is True else session
         os.write(self._commands, json.dumps(message).encode("utf-8") + b"\0")
         while True:
             reply = self._receive(TIMEOUT)
@@ -145,7 +170,23 @@ class Browser:
                 raise EOFError("Chromium closed the pipe")
             self._buffer += chunk
         raw, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(raw)
+        message = json.loads(raw)
+        method = message.get("method")
+        if method == "Target.attachedToTarget":  # it waits for us: watch it, then let it run
+            session = message["params"]["sessionId"]
+            self.attached[session] = message["params"]["targetInfo"]
+            for domain in ("Runtime", "Log", "Network"):
+                self._send_unanswered(f"{domain}.enable", session)
+            self._send_unanswered("Runtime.runIfWaitingForDebugger", session)
+        elif method == "Target.detachedFromTarget":
+            self.attached.pop(message["params"]["sessionId"], None)
+        return message
+
+    def _send_unanswered(self, method: str, session: str) -> None:
+        """Send a command whose reply is not waited for (it lands in `events`, with an id no command waits for)."""
+        self._unanswered_id += 1
+        message = {"id": self._unanswered_id, "method": method, "params": {}, "sessionId": session}
+        os.write(self._commands, json.dumps(message).encode("utf-8") + b"\0")
 
     def wait_for_event(self, method: str, timeout: float = TIMEOUT) -> dict:
         for i, event in enumerate(self.events):
@@ -170,11 +211,13 @@ class Browser:
             self.command("Page.navigate", {"url": address})
             self.wait_for_event("Page.loadEventFired")
 
-    def evaluate(self, expression: str):
-        """The value of a JavaScript expression in the page (awaited if it is a promise)."""
-        result = self.command(
-            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}
-        )
+    def evaluate(self, expression: str, frame: tuple[str, int | None] | None = None):
+        """The value of a JavaScript expression in the page, or in one of its `frames()` (awaited if a promise)."""
+        params = {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        session, context = frame or (self._session, None)
+        if context is not None:
+            params["contextId"] = context
+        result = self.command("Runtime.evaluate", params, session)
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")

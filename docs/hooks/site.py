@@ -14,8 +14,11 @@ Links into demos/ are rewritten to those places before each page is converted, a
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,6 +26,8 @@ from urllib.parse import urlsplit
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
+
+log = logging.getLogger("mkdocs.hooks.site")
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMOS = ROOT / "demos"
@@ -79,6 +84,22 @@ def step_pages() -> dict[str, str]:
         "lecture_example.html": autodiff.to_html(f, renderer=renderer),
         "mlp_collapsed.html": autodiff.to_html(loss, renderer=renderer, module=model, collapse_neurons=True),
     }
+
+
+PLAYGROUND = Path(__file__).resolve().parent.parent / "playground"
+
+
+def on_pre_build(config) -> None:
+    """Build the playground (docs/playground/build.py: Pyodide and a WebAssembly Graphviz from npm, pinned, and
+    this working tree's engine) into docs/playground/dist/, which the site then serves. Downloads are cached, so
+    only the first build needs the network; without npm and without the cache, the page says how to build it."""
+    cached = (PLAYGROUND.parent.parent / ".cache" / "playground").is_dir()
+    if not cached and shutil.which("npm") is None:
+        log.info("playground: not built (npm is missing and nothing is cached): see docs/playground.md")
+        return
+    done = subprocess.run([sys.executable, str(PLAYGROUND / "build.py")], capture_output=True, text=True)
+    if done.returncode:
+        raise PluginError(f"playground: {done.stderr.strip() or done.stdout.strip()}")
 
 
 @event_priority(100)  # before mkdocs-jupyter's on_files, so that it renders the notebook added here
