@@ -29,20 +29,20 @@ value, the check reads the rows that no consumer is known to carry an inf or nan
 from (a consumer made of +, - and * alone, or a dense layer, always does).
 
 Large batches run in blocks of examples, their arrays kept from call to call.
+The schedule is made by the passes of `batch_passes.py`, one function each.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..ops import ADD, DOT, Op
 from ..value import Value, constant
-from .batch_source import CONST, PARAM, ROW, SHARED, Group, Operand, Schedule, generate, propagates
-from .codegen import SourceMath, Sym
+from .batch_passes import allocate, classify, fuse, group, lay_out_parameters, level
+from .batch_source import CONST, PARAM, ROW, SHARED, Schedule, generate
 from .numpy_math import NumpyMath
 from .trace import Program
 
@@ -51,158 +51,27 @@ __all__ = ["BatchedProgram"]
 BLOCK_EXAMPLES = 4096  # examples per block: a block's values and gradients stay in cache
 MAX_BLOCK_BYTES = 512 * 2**20  # and under this, for a program of very many nodes
 MAX_STATES = 8  # batch widths whose arrays and bound functions a thread keeps
-STACK_MIN = 8  # an op with this many operands of one kind reads them as one stacked array
-
-
-def _dot_rule_swaps_weights_and_inputs() -> bool:
-    syms = [Sym(f"a{i}") for i in range(4)]
-    partials = DOT.partials(SourceMath, Sym("out"), *syms)
-    return [p.src for p in partials] == ["a2", "a3", "a0", "a1"]
-
-
-DENSE_FUSION = _dot_rule_swaps_weights_and_inputs()
-
-
-def _add_rule_is_a_sum() -> bool:
-    out = ADD.forward(SourceMath, Sym("a"), Sym("b"))
-    return out.src == "(a + b)" and ADD.partials(SourceMath, Sym("out"), Sym("a"), Sym("b")) == (1.0, 1.0)
-
-
-AFFINE_FUSION = DENSE_FUSION and _add_rule_is_a_sum()
 
 
 class BatchedProgram:
-    """A Program scheduled for numpy: build once, then `run` on batches."""
+    """A Program scheduled for numpy: build once, then `run` on batches.
+
+    The schedule comes from the passes of `batch_passes.py` (classify, level, fuse, group,
+    lay out the parameters, allocate the rows), run here once per program."""
 
     def __init__(self, program: Program) -> None:
         self.program = program
-        ops, parents = program.ops, program.parents
         self.n_inputs = len(program.inputs)
-        param_set = {k for k in program.params if k is not None}
-        const_index = {k: j for j, (k, _) in enumerate(program.constants)}
         self.constants = np.array([c for _, c in program.constants], dtype=float)
-
-        # Which nodes depend on the examples (rows of V); the others depend on parameters only (rows of S).
-        per_example = [False] * len(program)
-        for k in program.inputs:
-            if k is not None:
-                per_example[k] = True
-        for k, op in enumerate(ops):
-            if op is not None:
-                per_example[k] = any(per_example[j] for j in parents[k])
-
-        def kind(j: int) -> str:
-            if ops[j] is not None:
-                return ROW if per_example[j] else SHARED
-            return ROW if per_example[j] else PARAM if j in param_set else CONST
-
-        level = [0] * len(program)
-        keys: dict[int, tuple] = {}
-        consumers = [0] * len(program)
-        for k in (program.output, *program.aux):
-            consumers[k] += 1
-        for k, op in enumerate(ops):
-            if op is not None:
-                level[k] = 1 + max(level[j] for j in parents[k])
-                keys[k] = _group_key(op, level[k], parents[k], tuple(kind(j) for j in parents[k]))
-                for j in parents[k]:
-                    consumers[j] += 1
-        # A dense layer's bias: w . x + b, the dot read by nothing else, is one product [W | b] @ [X; 1].
-        fused = {
-            k: parents[k][0]
-            for k, op in enumerate(ops)
-            if AFFINE_FUSION and op is ADD and per_example[k] and kind(parents[k][1]) == PARAM
-            and keys.get(parents[k][0], (0, ""))[1] == "dense" and consumers[parents[k][0]] == 1
-        }  # fmt: skip
-        buckets: dict[bool, dict[tuple, list[int]]] = {True: {}, False: {}}
-        covered = set()  # nodes whose non-finite value would make a consumer's non-finite too
-        for k, op in enumerate(ops):
-            if op is None or k in fused.values():
-                continue
-            key = keys[k] if k not in fused else (level[k], "affine", keys[fused[k]][2])
-            buckets[per_example[k]].setdefault(key, []).append(k)
-            dot = fused.get(k, k)
-            dense_from = len(parents[dot]) // 2 if key[1] in ("dense", "affine") else None  # W @ X carries X's inf
-            for i, j in enumerate(parents[dot]):
-                if dense_from is not None and i >= dense_from or propagates(ops[dot], len(parents[dot]), i):
-                    covered.add(j)
-        order = {space: sorted(buckets[space], key=lambda key: key[0]) for space in buckets}  # by level, stable
-        for space in buckets:
-            _read_order(buckets[space], order[space], {k: parents[fused.get(k, k)] for k in keys})
-
-        # The parameters' positions in the vector the batch reads: a dense layer's weights
-        # consecutive, row by row (its matrix is then a view), and each group's in its node order.
-        param_index: dict[int, int] = {}
-
-        def place(slots: Iterable[int]) -> None:
-            for k in slots:
-                param_index.setdefault(k, len(param_index))
-
-        for space in (True, False):
-            for key in order[space]:
-                group_parents = [parents[k] for k in buckets[space][key]]
-                if key[1] == "dense":
-                    place(j for ps in group_parents for j in ps[: len(ps) // 2])
-                elif key[1] == "affine":  # each neuron's weights, then its bias
-                    for k in buckets[space][key]:
-                        place([*parents[fused[k]][: len(parents[fused[k]]) // 2], parents[k][1]])
-                elif key[1] == "stack":
-                    if key[3] == PARAM:
-                        place(ps[i] for i in range(key[4]) for ps in group_parents)
-                else:
-                    for position, position_kind in enumerate(key[2]):
-                        if position_kind == PARAM:
-                            place(ps[position] for ps in group_parents)
-        place(k for k in program.params if k is not None)  # read by no group
+        levelled = level(classify(program))
+        grouped = group(levelled, fuse(levelled))
+        param_index = lay_out_parameters(grouped)
+        layout = allocate(grouped, param_index)
+        self.groups, self.shared_groups, self.n_rows = layout.groups, layout.shared_groups, layout.n_rows
+        self.ones_rows, self.checked_rows = layout.ones_rows, layout.checked_rows
+        self.output_row, self.aux_sources = layout.output_row, layout.aux_sources
+        self.shared_slots = layout.shared_slots
         self.param_slots = sorted(param_index, key=param_index.__getitem__)
-
-        rows: dict[str, dict[int, int]] = {
-            ROW: {k: i for i, k in enumerate(program.inputs) if k is not None},
-            SHARED: {},
-            PARAM: param_index,
-            CONST: const_index,
-        }
-
-        affine_inputs = {key[2] for key in order[True] if key[1] == "affine"}
-
-        def groups_of(space: bool, first_row: int) -> tuple[list[Group], int]:
-            """The space's groups, in level order; their rows in the order of `placed`. A group that
-            is the whole input of an affine layer is followed by a row of ones, that layer's [X; 1]."""
-            own = rows[ROW if space else SHARED]
-            next_row = first_row
-            for key in placed[space]:
-                for k in buckets[space][key]:
-                    own[k] = next_row
-                    next_row += 1
-                if space and tuple(buckets[space][key]) in affine_inputs:
-                    self.ones_rows.append(next_row)
-                    next_row += 1
-                if space and key in checked:
-                    self.checked_rows = slice(self.n_inputs, next_row)
-            groups = []
-            for key in order[space]:
-                slots = buckets[space][key]
-                dots = [fused.get(k, k) for k in slots]  # an affine node reads its dot's operands, and its bias
-                operands_of = [[(kind(j), rows[kind(j)][j]) for j in parents[d]] for d in dots]
-                if key[1] == "affine":
-                    operands_of = [[*node, (PARAM, param_index[parents[k][1]])] for node, k in zip(operands_of, slots)]
-                span = slice(own[slots[0]], own[slots[0]] + len(slots))
-                groups.append(_group(ops[dots[0]], key, span, operands_of))
-            return groups, next_row
-
-        # The rows of V whose values the check for non-finite numbers must read come first: those
-        # of a group with a node that no consumer carries an inf or nan from (the output, say).
-        checked = [key for key in order[True] if not covered.issuperset(buckets[True][key])]
-        placed = {False: order[False], True: checked + [key for key in order[True] if key not in checked]}
-        self.ones_rows: list[int] = []
-        self.checked_rows = slice(self.n_inputs, self.n_inputs)
-        self.shared_groups, n_shared = groups_of(False, 0)
-        self.groups, self.n_rows = groups_of(True, self.n_inputs)
-        self.shared_slots = sorted(rows[SHARED], key=rows[SHARED].__getitem__)
-        assert len(self.shared_slots) == n_shared
-        output = program.output
-        self.output_row = rows[ROW].get(output) if per_example[output] and ops[output] else None
-        self.aux_sources = [(kind(k), rows[kind(k)][k]) for k in program.aux]
 
         # Gradients go back to the program's parameter list: internal position i is parameter take[i].
         first: dict[int, int] = {}
@@ -416,62 +285,6 @@ class BatchedProgram:
             out = np.zeros(n_params)
             out[self._used] = by_position[self._used_internal]
         return out
-
-
-def _read_order(buckets: dict[tuple, list[int]], order: list[tuple], parents: dict[int, tuple[int, ...]]) -> None:
-    """Put each group's nodes in the order a consumer reads them (a dense layer's first), from the
-    last level back, so that the consumer's operand is a run of rows (a view) rather than a gather."""
-    readers: dict[int, list[tuple]] = {}
-    for key in order:
-        for k in buckets[key]:
-            for j in parents[k]:
-                readers.setdefault(j, []).append(key)
-    for key in reversed(order):
-        nodes = buckets[key]
-        for reader in sorted(dict.fromkeys(readers.get(nodes[0], [])), key=lambda r: r[1] not in ("dense", "affine")):
-            for sequence in _reads(reader, buckets[reader], parents):
-                if len(sequence) == len(nodes) and set(sequence) == set(nodes):
-                    buckets[key] = list(sequence)
-                    break
-            else:
-                continue
-            break
-
-
-def _reads(key: tuple, nodes: list[int], parents: dict[int, tuple[int, ...]]) -> list[list[int]]:
-    """The sequences of nodes a group reads, one per operand position (a dense layer: its inputs)."""
-    if key[1] in ("dense", "affine"):
-        return [list(key[2])]
-    return [[parents[k][i] for k in nodes] for i in range(len(parents[nodes[0]]))]
-
-
-def _group_key(op: Op, level: int, parents: tuple[int, ...], kinds: tuple[str, ...]) -> tuple:
-    """Nodes with equal keys form a group: same level and op, operands of the same kinds."""
-    half = len(parents) // 2
-    if DENSE_FUSION and op is DOT and all(k == PARAM for k in kinds[:half]) and all(k == ROW for k in kinds[half:]):
-        return (level, "dense", parents[half:])
-    if len(parents) >= STACK_MIN and len(set(kinds)) == 1:
-        return (level, "stack", id(op), kinds[0], len(parents))
-    return (level, id(op), kinds, len(parents))
-
-
-def _group(op: Op, key: tuple, rows: slice, operands_of: list[list[tuple[str, int]]]) -> Group:
-    """The group of the nodes whose operands are `operands_of` (per node, (kind, index) by position;
-    an affine node's are its dot's, then its bias)."""
-    if key[1] in ("dense", "affine"):
-        half = len(operands_of[0]) // 2
-        weights = np.array([[index for _, index in node[:half] + node[2 * half :]] for node in operands_of])
-        inputs = np.array([index for _, index in operands_of[0][half : 2 * half]])
-        operands = [Operand(PARAM, weights.ravel()), Operand(ROW, inputs)]
-        return Group(DOT, rows, operands, dense=True, weights_shape=weights.shape, augmented=key[1] == "affine")
-    if key[1] == "stack":  # operand i of node n at i * nodes + n
-        index = np.array([[node[i][1] for node in operands_of] for i in range(key[4])])
-        return Group(op, rows, [Operand(key[3], index.ravel())], stack=index.shape)
-    operands = [
-        Operand(position_kind, np.array([node[position][1] for node in operands_of]))
-        for position, position_kind in enumerate(key[2])
-    ]
-    return Group(op, rows, operands)
 
 
 class _Outputs(NamedTuple):

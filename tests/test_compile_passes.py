@@ -1,0 +1,147 @@
+"""The passes that schedule a compiled batch (autodiff/compiler/batch_passes.py), each alone on a small
+traced program: a two-neuron dense layer with biases and tanh, a one-neuron layer reading it in the
+other order, and a parameter-only term.
+"""
+
+import pytest
+
+import autodiff
+from autodiff import Value
+from autodiff.compiler.batch_passes import (
+    allocate,
+    checked_keys,
+    classify,
+    fuse,
+    group,
+    lay_out_parameters,
+    level,
+)
+from autodiff.compiler.batch_source import CONST, PARAM, ROW, SHARED
+
+
+def two_layers():
+    """A traced program and its parameters by name."""
+    p = {
+        "w00": Value(0.5), "w01": Value(-0.3), "w10": Value(0.2), "w11": Value(0.8),
+        "b0": Value(0.1), "b1": Value(-0.2), "v0": Value(0.7), "v1": Value(-0.4), "c": Value(0.3), "s": Value(2.0),
+    }  # fmt: skip
+
+    def f(x1, x2):
+        h0 = (autodiff.dot([p["w00"], p["w01"]], [x1, x2]) + p["b0"]).tanh()
+        h1 = (autodiff.dot([p["w10"], p["w11"]], [x1, x2]) + p["b1"]).tanh()
+        out = autodiff.dot([p["v0"], p["v1"]], [h1, h0]) + p["c"]  # reads the layer in the other order
+        return out * out + (p["s"] * p["s"]) * 3.0  # s * s * 3: parameters and a constant only
+
+    compiled = autodiff.compile(f, [0.0, 0.0], params=list(p.values()))
+    program = compiled.program
+    slot = {name: program.params[j] for j, name in enumerate(p)}
+    return program, slot
+
+
+def ops_named(program, name):
+    """The slots of the program's nodes of op `name`, in program order."""
+    return [k for k, op in enumerate(program.ops) if op is not None and op.name == name]
+
+
+@pytest.fixture
+def program_and_slots():
+    return two_layers()
+
+
+def test_classify_tells_example_rows_from_parameter_only_nodes_parameters_and_constants(program_and_slots):
+    program, slot = program_and_slots
+    kinds = classify(program).kinds
+    assert [kinds[k] for k in program.inputs] == [ROW, ROW]
+    assert {kinds[k] for k in slot.values()} == {PARAM}
+    assert [kinds[k] for k, _ in program.constants] == [CONST]
+    s_squared = next(k for k in ops_named(program, "*") if program.parents[k] == (slot["s"], slot["s"]))
+    times_three = next(k for k in ops_named(program, "*") if program.parents[k][0] == s_squared)
+    assert (kinds[s_squared], kinds[times_three]) == (SHARED, SHARED)
+    for name in ("dot", "+", "tanh"):
+        assert {kinds[k] for k in ops_named(program, name)} == {ROW}
+    assert kinds[program.output] == ROW
+
+
+def test_level_gives_each_op_node_its_depth_a_key_shared_by_its_kind_and_counts_consumers(program_and_slots):
+    program, slot = program_and_slots
+    levelled = level(classify(program))
+    dot_of = {program.parents[k][0]: k for k in ops_named(program, "dot")}  # by first weight
+    layer, dot_out = [dot_of[slot["w00"]], dot_of[slot["w10"]]], dot_of[slot["v0"]]
+    assert [levelled.levels[k] for k in layer] == [1, 1]
+    assert levelled.levels[dot_out] == 4  # dot, +, tanh below it
+    assert levelled.levels[program.output] == 7
+    assert levelled.keys[layer[0]] == levelled.keys[layer[1]] == (1, "dense", program.inputs)  # reads x1, x2
+    tanhs = ops_named(program, "tanh")
+    assert levelled.keys[tanhs[0]] == levelled.keys[tanhs[1]]
+    assert all(levelled.levels[k] == 0 for k in [*slot.values(), *program.inputs])
+    assert [levelled.consumers[k] for k in (*layer, dot_out)] == [1, 1, 1]
+    square = next(k for k in ops_named(program, "*") if levelled.kinds[k] == ROW)
+    assert levelled.consumers[program.parents[square][0]] == 2  # out * out
+    assert levelled.consumers[program.output] == 1
+    assert levelled.consumers[slot["s"]] == 2
+
+
+def test_fuse_joins_each_dense_dot_to_the_bias_added_to_it(program_and_slots):
+    program, _ = program_and_slots
+    fused = fuse(level(classify(program)))
+    dots = ops_named(program, "dot")
+    assert fused == {k: program.parents[k][0] for k in ops_named(program, "+") if program.parents[k][0] in dots}
+    assert sorted(fused.values()) == dots and len(fused) == 3
+
+
+def test_fuse_leaves_a_dot_read_twice_or_a_bias_that_is_not_a_parameter():
+    w, b = [Value(0.5), Value(-0.3)], Value(0.1)
+
+    def f(x1, x2):
+        z = autodiff.dot(w, [x1, x2])
+        return (z + b) * z + (autodiff.dot(w, [x2, x1]) + x1)  # z read twice; x1 is no parameter
+
+    program = autodiff.compile(f, [0.0, 0.0], params=[*w, b]).program
+    assert fuse(level(classify(program))) == {}
+
+
+def test_group_gathers_nodes_of_one_key_in_the_order_their_reader_reads_them(program_and_slots):
+    program, slot = program_and_slots
+    levelled = level(classify(program))
+    grouped = group(levelled, fuse(levelled))
+    assert [key[0] for key in grouped.order[True]] == [2, 3, 5, 6, 7]  # by level; the dots joined their +
+    affine, tanh, _, _, _ = (grouped.buckets[True][key] for key in grouped.order[True])
+    out_dot = next(k for k in ops_named(program, "dot") if program.parents[k][0] == slot["v0"])
+    assert tanh == list(program.parents[out_dot][2:])  # h1 then h0, as the last layer reads them
+    assert affine == [program.parents[k][0] for k in tanh]  # and the layer in the order tanh reads it
+    assert [grouped.buckets[False][key] for key in grouped.order[False]] == [
+        [k] for k in ops_named(program, "*") if levelled.kinds[k] == SHARED
+    ]
+
+
+def test_lay_out_parameters_puts_a_layers_weights_row_by_row_each_followed_by_its_bias(program_and_slots):
+    program, slot = program_and_slots
+    levelled = level(classify(program))
+    positions = lay_out_parameters(group(levelled, fuse(levelled)))
+    by_position = sorted(slot, key=lambda name: positions[slot[name]])
+    # the layer in its group's order (neuron 1 first, as the last layer reads it), then that layer, then s
+    assert by_position == ["w10", "w11", "b1", "w00", "w01", "b0", "v0", "v1", "c", "s"]
+
+
+def test_allocate_puts_checked_rows_first_a_row_of_ones_after_a_layers_input_and_groups_in_level_order(
+    program_and_slots,
+):
+    program, slot = program_and_slots
+    levelled = level(classify(program))
+    grouped = group(levelled, fuse(levelled))
+    layout = allocate(grouped, lay_out_parameters(grouped))
+    # rows 0-1 the inputs; checked first: the first layer (tanh does not carry an inf) and the output
+    assert layout.checked_rows == slice(2, 5)
+    assert layout.output_row == 4
+    assert [g.op.name for g in layout.groups] == ["dot", "tanh", "dot", "*", "+"]
+    assert [(g.rows.start, g.rows.stop) for g in layout.groups] == [(2, 4), (5, 7), (8, 9), (9, 10), (4, 5)]
+    assert layout.ones_rows == [7]  # after the tanh rows: the last layer's [X; 1] is a view of V
+    assert layout.n_rows == 10
+    first_layer, _, last_layer, _, _ = layout.groups
+    assert first_layer.augmented and first_layer.weights_shape == (2, 3)
+    assert first_layer.operands[0].index.tolist() == [0, 1, 2, 3, 4, 5]
+    assert last_layer.operands[1].index.tolist() == [5, 6]
+    assert [g.op.name for g in layout.shared_groups] == ["*", "*"]
+    assert [(g.rows.start, g.rows.stop) for g in layout.shared_groups] == [(0, 1), (1, 2)]
+    assert layout.shared_slots == [k for k in ops_named(program, "*") if levelled.kinds[k] == SHARED]
+    assert checked_keys(grouped) == [grouped.order[True][0], grouped.order[True][-1]]
