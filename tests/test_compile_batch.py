@@ -385,3 +385,28 @@ def test_a_switch_that_is_not_true_or_false_is_refused(flag, value):
         f.value_and_grad([1.0], accumulate_grads="no")
     assert f.batch_value_and_grad([[2.0]], per_example=np.bool_(True))[2].tolist() == [[2.0]]  # numpy's bools work
     assert w.grad == 0.0
+
+
+# --- arrays of other libraries -------------------------------------------------------------
+def test_a_registered_array_adapter_runs_the_batches_of_its_kind_and_no_others():
+    from autodiff.compiler import compiled as compiled_module
+
+    class Rows(list):
+        """An array type of another library."""
+
+    class Adapter:
+        def batch(self, f, X):
+            return ("batch", f.name, len(X))
+
+        def batch_value_and_grad(self, f, X, per_example, accumulate_grads):
+            return ("grad", per_example, accumulate_grads)
+
+    find = lambda X: Adapter() if isinstance(X, Rows) else None  # noqa: E731
+    compiled_module.register_array_adapter(find)
+    try:
+        f = autodiff.compile(lambda x: x * 2.0, [1.0])
+        assert f.batch(Rows([[1.0], [2.0]])) == ("batch", "<lambda>", 2)
+        assert f.batch_value_and_grad(Rows([[1.0]]), per_example=True) == ("grad", True, False)
+        assert f.batch([[1.0], [2.0]]).tolist() == [2.0, 4.0]  # a list of rows is numpy's
+    finally:
+        compiled_module._adapter_finders.remove(find)

@@ -13,9 +13,10 @@ tracing (`TracingError`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..value import Value
-from .compiled import CompiledFunction, run_eagerly
+from .compiled import CompiledFunction, register_array_adapter, run_eagerly
 from .trace import Program, TracingError, trace
 
 __all__ = ["compile", "CompiledFunction", "Program", "TracingError", "run_eagerly"]
@@ -52,3 +53,16 @@ def compile(
         example_inputs = [example_inputs]
     program, all_params, aux_is_list = trace(fn, example_inputs, params, name, has_aux)
     return CompiledFunction(program, all_params, name, has_aux, aux_is_list)
+
+
+def _dask_arrays(X: Any) -> Any:
+    """The adapter that runs a compiled function over a Dask array (`dask_batch`), told without importing
+    Dask; None for anything else."""
+    if not type(X).__module__.startswith("dask."):
+        return None
+    from . import dask_batch
+
+    return dask_batch
+
+
+register_array_adapter(_dask_arrays)

@@ -6,16 +6,17 @@ import itertools
 import math
 import numbers
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import add_context, check_switch
 from ..grad_mode import enable_grad
 from ..numerics import FloatMath
 from ..value import Value, constant
+from . import pickling
 from .codegen import generate
 from .trace import Program
 
-__all__ = ["CompiledFunction", "run_eagerly"]
+__all__ = ["CompiledFunction", "ArrayAdapter", "register_array_adapter", "run_eagerly"]
 
 
 class CompiledFunction:
@@ -44,9 +45,7 @@ class CompiledFunction:
 
     def __reduce__(self) -> tuple:
         """Pickle the program and the parameters' values, not the generated code or numpy buffers."""
-        from .pickling import reduce_compiled
-
-        return reduce_compiled(self)
+        return _unpickle, (pickling.pack(self.program, self.params), self.name, self.has_aux, self._aux_is_list)
 
     @property
     def source(self) -> str:
@@ -132,11 +131,11 @@ class CompiledFunction:
         """The function's value for each row of `X` (examples x inputs), as a numpy array
         (with `has_aux`: (values, aux), aux of shape (n,) or (n, k)).
 
-        A Dask array gives Dask arrays, computed chunk by chunk (`dask_batch.py`)."""
-        if _is_dask(X):
-            from . import dask_batch
-
-            return dask_batch.batch(self, X)
+        An array that a registered adapter runs (a Dask array: `dask_batch.py`) gives that
+        adapter's arrays, computed chunk by chunk."""
+        adapter = _adapter_for(X)
+        if adapter is not None:
+            return adapter.batch(self, X)
         X = self._check_batch(X)
         values, aux = self._run_batch_forward(X, [param.data for param in self.params])
         return self._with_aux(values, aux)
@@ -164,10 +163,9 @@ class CompiledFunction:
         """
         check_switch(f"compiled {self.name}", "per_example", per_example)
         check_switch(f"compiled {self.name}", "accumulate_grads", accumulate_grads)
-        if _is_dask(X):
-            from . import dask_batch
-
-            return dask_batch.batch_value_and_grad(self, X, per_example, accumulate_grads)
+        adapter = _adapter_for(X)
+        if adapter is not None:
+            return adapter.batch_value_and_grad(self, X, per_example, accumulate_grads)
         X = self._check_batch(X)
         p = [param.data for param in self.params]
         values, aux, inputs, grads = self._run_batch(X, p, per_example)
@@ -177,11 +175,12 @@ class CompiledFunction:
                 param.grad += g
         return self._with_aux(values, aux), inputs, grads if per_example else summed
 
-    def _run_batch(self, X: Any, p: list[float], per_example: bool) -> tuple[Any, Any, Any, Any]:
+    def _run_batch(self, X: Any, p: list[float], per_example: bool, first_row: int = 0) -> tuple[Any, Any, Any, Any]:
         """The batched run, with the examples it could not finish replayed in the eager engine.
 
         Returns per-example parameter gradients when `per_example` or when some example
-        needed the eager engine; summed ones otherwise."""
+        needed the eager engine; summed ones otherwise. An error names an example by its row
+        in the caller's whole batch, of which X starts at row `first_row`."""
         import numpy as np
 
         n = X.shape[0]
@@ -204,11 +203,12 @@ class CompiledFunction:
             values, inputs, grads = np.zeros(n), np.zeros((n, self.n_inputs)), np.zeros((n, len(p)))
             aux = np.zeros((n, len(self.program.aux)))
         for i in np.flatnonzero(bad):  # these examples: the eager engine's result, or its error
-            values[i], aux[i], inputs[i], grads[i] = self._replay(X, i, p, with_grad=True)
+            values[i], aux[i], inputs[i], grads[i] = self._replay(X, i, p, True, first_row)
         return values, aux, inputs, grads
 
-    def _run_batch_forward(self, X: Any, p: list[float]) -> tuple[Any, Any]:
-        """The batched forward pass, with the examples it could not finish replayed in the eager engine."""
+    def _run_batch_forward(self, X: Any, p: list[float], first_row: int = 0) -> tuple[Any, Any]:
+        """The batched forward pass, with the examples it could not finish replayed in the eager engine
+        (an error names the example by its row in a batch of which X starts at row `first_row`)."""
         import numpy as np
 
         n = X.shape[0]
@@ -222,15 +222,17 @@ class CompiledFunction:
             values, aux = np.zeros(n), np.zeros((n, len(self.program.aux)))
             bad = np.ones(n, dtype=bool)
         for i in np.flatnonzero(bad):
-            values[i], aux[i], _, _ = self._replay(X, i, p, with_grad=False)
+            values[i], aux[i], _, _ = self._replay(X, i, p, False, first_row)
         return values, aux
 
-    def _replay(self, X: Any, i: int, p: list[float], with_grad: bool) -> tuple[float, list, list, list]:
-        """Example i in the eager engine: its result, or its error naming the example."""
+    def _replay(
+        self, X: Any, i: int, p: list[float], with_grad: bool, first_row: int
+    ) -> tuple[float, list, list, list]:
+        """Example i in the eager engine: its result, or its error naming the example (row first_row + i)."""
         try:
             return run_eagerly(self.program, X[i].tolist(), p, with_grad)
         except (ArithmeticError, ValueError) as error:
-            add_context(error, f"compiled {self.name}, example {i}")
+            add_context(error, f"compiled {self.name}, example {first_row + i}")
             raise
 
     def _batched_program(self) -> Any:
@@ -294,9 +296,34 @@ def _build(program: Program, with_grad: bool) -> Any:
     return namespace["make"](FloatMath)
 
 
-def _is_dask(X: Any) -> bool:
-    """A Dask collection, told without importing Dask."""
-    return type(X).__module__.startswith("dask.")
+def _unpickle(packed: tuple, name: str, has_aux: bool, aux_is_list: bool) -> CompiledFunction:
+    return CompiledFunction(*pickling.unpack(packed), name, has_aux, aux_is_list)
+
+
+# --- arrays of other libraries ----------------------------------------------------------
+class ArrayAdapter(Protocol):
+    """Runs a compiled function over the arrays of another library (Dask's: `dask_batch.py`)."""
+
+    def batch(self, f: CompiledFunction, X: Any) -> Any: ...
+
+    def batch_value_and_grad(self, f: CompiledFunction, X: Any, per_example: bool, accumulate_grads: bool) -> Any: ...
+
+
+_adapter_finders: list[Callable[[Any], ArrayAdapter | None]] = []
+
+
+def register_array_adapter(find: Callable[[Any], ArrayAdapter | None]) -> None:
+    """Let `batch` and `batch_value_and_grad` take another kind of array: `find(X)` returns the adapter
+    that runs X (telling X's kind without importing its library), or None for an array of another kind."""
+    _adapter_finders.append(find)
+
+
+def _adapter_for(X: Any) -> ArrayAdapter | None:
+    for find in _adapter_finders:
+        adapter = find(X)
+        if adapter is not None:
+            return adapter
+    return None
 
 
 def _all_finite(*arrays: Any) -> bool:

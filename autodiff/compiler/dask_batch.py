@@ -1,7 +1,8 @@
 """A compiled function over a Dask array: one task per chunk of rows, the same numpy program in each.
 
 `CompiledFunction.batch` and `batch_value_and_grad` come here when X is a Dask
-array (examples x inputs) chunked along its rows only. Each chunk runs the numpy
+array (examples x inputs) chunked along its rows only: `autodiff.compiler` registers
+this module as the adapter for Dask arrays (the compiled function knows nothing of Dask). Each chunk runs the numpy
 program an in-memory batch runs, in a task, on whatever runs Dask: its threads, a
 `LocalCluster`, or a cluster's scheduler. So a dataset larger than memory is read
 one chunk at a time, and the chunks are spread over the workers.
@@ -31,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import add_note
 from .compiled import CompiledFunction
 
 __all__ = ["batch", "batch_value_and_grad", "check_array", "map_chunks", "run_chunk", "sum_chunks"]
@@ -174,13 +174,9 @@ def run_chunk(
     X = _checked_chunk(f, block, offset)
     local = _local_copy(f, token)
     params = np.asarray(p, dtype=float).tolist()
-    try:
-        if with_grad:
-            return local._run_batch(X, params, per_example)
-        return local._run_batch_forward(X, params)
-    except (ArithmeticError, ValueError) as error:
-        _note_row(error, f.name, offset, len(X))
-        raise
+    if with_grad:
+        return local._run_batch(X, params, per_example, first_row=offset)
+    return local._run_batch_forward(X, params, first_row=offset)
 
 
 def _forward_chunk(f: CompiledFunction, token: str, block: Any, offset: int, p: Any) -> tuple:
@@ -212,15 +208,3 @@ def _local_copy(f: CompiledFunction, token: str) -> CompiledFunction:
         copy = CompiledFunction(f.program, f.params, f.name, f.has_aux, f._aux_is_list)
         _local.compiled = cached = (token, copy)
     return cached[1]
-
-
-def _note_row(error: BaseException, name: str, offset: int, n: int) -> None:
-    """Say which row of the whole array an error about "example i" of this chunk means."""
-    prefix = f"compiled {name}, example "
-    text = str(error)
-    i = text[len(prefix) :].split(":", 1)[0] if text.startswith(prefix) else ""
-    if i.isdigit():
-        note = f"example {i} of the chunk starting at row {offset} is row {offset + int(i)} of the dask array"
-    else:
-        note = f"in the chunk of rows {offset} to {offset + n - 1} of the dask array"
-    add_note(error, note)

@@ -1,4 +1,4 @@
-"""Pickling a `CompiledFunction`: its program and its parameters' values, nothing built from them.
+"""Pickling a compiled function: its program and its parameters' values, nothing built from them.
 
 Dask ships a compiled function to its workers with cloudpickle, so it must pickle
 small and come back working. What travels: the program, with each built-in op named
@@ -14,30 +14,24 @@ rules are module-level functions, cloudpickle also when they are lambdas.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..ops import OPS
 from ..value import Value
 from .trace import Program
 
-__all__ = ["reduce_compiled"]
+__all__ = ["pack", "unpack"]
 
 _KEY_OF = {id(op): key for key, op in OPS.items()}
 
 
-def reduce_compiled(f: Any) -> tuple:
-    """The `__reduce__` of a CompiledFunction: (rebuild, its arguments)."""
-    program = f.program
+def pack(program: Program, params: tuple[Value, ...]) -> tuple:
+    """What travels of a compiled function's program and parameters: plain data, and user ops."""
     ops = tuple(None if op is None else _KEY_OF.get(id(op), op) for op in program.ops)
     fields = (ops, program.parents, program.inputs, program.params, program.constants, program.output, program.aux)
-    params = tuple((p.data, p.label) for p in f.params)
-    return _rebuild, (fields, params, f.name, f.has_aux, f._aux_is_list)
+    return fields, tuple((p.data, p.label) for p in params)
 
 
-def _rebuild(fields: tuple, params: tuple, name: str, has_aux: bool, aux_is_list: bool) -> Any:
-    from .compiled import CompiledFunction
-
-    ops, *rest = fields
+def unpack(packed: tuple) -> tuple[Program, tuple[Value, ...]]:
+    """The program and fresh parameter leaves that `pack` describes."""
+    (ops, *rest), params = packed
     program = Program(tuple(OPS[op] if isinstance(op, str) else op for op in ops), *rest)
-    leaves = tuple(Value(data, label=label) for data, label in params)
-    return CompiledFunction(program, leaves, name, has_aux, aux_is_list)
+    return program, tuple(Value(data, label=label) for data, label in params)
