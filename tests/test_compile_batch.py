@@ -410,3 +410,20 @@ def test_a_registered_array_adapter_runs_the_batches_of_its_kind_and_no_others()
         assert f.batch([[1.0], [2.0]]).tolist() == [2.0, 4.0]  # a list of rows is numpy's
     finally:
         compiled_module._adapter_finders.remove(find)
+
+
+def test_user_ops_used_in_compiled_batches_are_freed_when_dropped():
+    import gc
+
+    def use_once(i):
+        scale = float(i + 1)
+        op = Op(f"leak-{i}", lambda m, x: x * scale, lambda m, out, x: (scale,))
+        f = autodiff.compile(lambda x: op(x * x), [1.0])
+        values, grads, _ = f.batch_value_and_grad([[1.0], [2.0]])
+        assert values.tolist() == [scale, 4 * scale] and grads.ravel().tolist() == [2 * scale, 4 * scale]
+
+    for i in range(30):
+        use_once(i)
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, Op) and o.name.startswith("leak-")]
+    assert alive == []

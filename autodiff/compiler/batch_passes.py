@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -261,6 +262,7 @@ def checked_keys(grouped: Grouped) -> list[tuple]:
     nan from (the output, say): the rows the check for non-finite numbers must read. A consumer made of
     +, - and * alone carries them from every operand, and a dense layer's product W @ X from X."""
     program = grouped.levelled.program
+    carries = functools.cache(propagates)  # per program: a module-wide cache would keep user ops alive
     covered = set()
     for space in (True, False):
         for key, nodes in grouped.buckets[space].items():
@@ -269,7 +271,7 @@ def checked_keys(grouped: Grouped) -> list[tuple]:
                 dot = grouped.fused.get(k, k)
                 dense_from = len(reads) // 2 if key[1] in ("dense", "affine") else None  # W @ X carries X's inf
                 for i, j in enumerate(reads):
-                    if dense_from is not None and i >= dense_from or propagates(program.ops[dot], len(reads), i):
+                    if dense_from is not None and i >= dense_from or carries(program.ops[dot], len(reads), i):
                         covered.add(j)
     return [key for key in grouped.order[True] if not covered.issuperset(grouped.buckets[True][key])]
 

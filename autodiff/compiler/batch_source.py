@@ -285,10 +285,10 @@ for _name in FUNCTIONS:
         setattr(_TaintMath, _name, staticmethod(lambda *args: OPAQUE))
 
 
-@functools.cache
 def propagates(op: Op, n_operands: int, position: int) -> bool:
     """Whether the op's output is non-finite whenever operand `position` is, whatever the others:
-    its forward rule, evaluated on probes, reaches that operand only through +, - and *."""
+    its forward rule, evaluated on probes, reaches that operand only through +, - and *.
+    Not cached here: a cache of the module would keep every user's Op alive (the scheduler keeps one per program)."""
     probes = [TAINT if i == position else OPAQUE for i in range(n_operands)]
     try:
         return op.forward(_TaintMath, *probes) is TAINT
