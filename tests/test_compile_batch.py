@@ -427,3 +427,26 @@ def test_user_ops_used_in_compiled_batches_are_freed_when_dropped():
     gc.collect()
     alive = [o for o in gc.get_objects() if isinstance(o, Op) and o.name.startswith("leak-")]
     assert alive == []
+
+
+def test_an_output_that_is_an_input_runs_in_the_batch_without_an_eager_replay(monkeypatch):
+    from autodiff.compiler import compiled as compiled_module
+
+    replays = []
+    real = compiled_module.run_eagerly
+    monkeypatch.setattr(compiled_module, "run_eagerly", lambda *args: replays.append(args) or real(*args))
+    w = Value(3.0)
+    identity = autodiff.compile(lambda x, y: (y, [x * w]), [1.0, 2.0], params=[w], has_aux=True)
+    X = np.array([[1.0, -2.0], [0.5, -0.0], [4.0, 7.5]])
+    with blocks_of(2):
+        (values, aux), inputs, grads = identity.batch_value_and_grad(X)
+        (_, _), _, per_example = identity.batch_value_and_grad(X, per_example=True)
+        forward, forward_aux = identity.batch(X)
+    assert values.tolist() == forward.tolist() == [-2.0, -0.0, 7.5]
+    assert math.copysign(1.0, values[1]) == -1.0  # x * 1.0 keeps the sign of a zero
+    assert aux.tolist() == forward_aux.tolist() == [[3.0], [1.5], [12.0]]
+    assert inputs.tolist() == [[0.0, 1.0]] * 3
+    assert grads.tolist() == [0.0] and per_example.tolist() == [[0.0]] * 3
+    assert replays == []
+    assert autodiff.compile(lambda x: x, [1.0]).batch_value_and_grad([[2.5]])[0].tolist() == [2.5]
+    assert replays == []

@@ -15,8 +15,10 @@ from autodiff.compiler.batch_passes import (
     group,
     lay_out_parameters,
     level,
+    with_row_output,
 )
 from autodiff.compiler.batch_source import CONST, PARAM, ROW, SHARED
+from autodiff.ops import MUL
 
 
 def two_layers():
@@ -145,3 +147,18 @@ def test_allocate_puts_checked_rows_first_a_row_of_ones_after_a_layers_input_and
     assert [(g.rows.start, g.rows.stop) for g in layout.shared_groups] == [(0, 1), (1, 2)]
     assert layout.shared_slots == [k for k in ops_named(program, "*") if levelled.kinds[k] == SHARED]
     assert checked_keys(grouped) == [grouped.order[True][0], grouped.order[True][-1]]
+
+
+def test_with_row_output_makes_an_output_that_is_an_input_a_product_by_one_and_leaves_others_alone(
+    program_and_slots,
+):
+    program, _ = program_and_slots
+    assert with_row_output(program) is program
+    w = Value(2.0)
+    identity = autodiff.compile(lambda x, y: (x, [y * w]), [1.0, 2.0], params=[w], has_aux=True).program
+    rewritten = with_row_output(identity)
+    n = len(identity)
+    assert rewritten.ops == (*identity.ops, None, MUL)
+    assert rewritten.parents[n:] == ((), (identity.inputs[0], n))
+    assert rewritten.constants == ((n, 1.0),) and rewritten.output == n + 1
+    assert (rewritten.inputs, rewritten.params, rewritten.aux) == (identity.inputs, identity.params, identity.aux)

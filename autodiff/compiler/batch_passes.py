@@ -1,5 +1,6 @@
 """The passes that schedule a traced Program for numpy batches, each a function of the one before.
 
+    with_row_output(program)     an output that is an input becomes output * 1.0, a node of the batch
     classify(program)            each slot's kind: a row of V (depends on the examples), a row of S
                                  (an op on parameters only), a parameter or a constant
     level(classified)            each op node's level and group key (same level, op and operand kinds)
@@ -13,13 +14,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..ops import ADD, DOT, Op
+from ..ops import ADD, DOT, MUL, Op
 from .batch_source import CONST, PARAM, ROW, SHARED, Group, Operand, propagates
 from .codegen import SourceMath, Sym
 from .trace import Program
@@ -29,6 +31,7 @@ __all__ = [
     "Levelled",
     "Grouped",
     "Layout",
+    "with_row_output",
     "classify",
     "level",
     "fuse",
@@ -111,6 +114,21 @@ class Layout:
 
 
 # --- the passes ------------------------------------------------------------------------------
+def with_row_output(program: Program) -> Program:
+    """The program, its output made a node of the batch when it is an input: output * 1.0, the same
+    numbers (x * 1.0 is x, its derivative 1.0), so that the batch need not replay it example by example."""
+    if program.output not in program.inputs:
+        return program
+    one = len(program)  # a constant 1.0, then the product
+    return dataclasses.replace(
+        program,
+        ops=(*program.ops, None, MUL),
+        parents=(*program.parents, (), (program.output, one)),
+        constants=(*program.constants, (one, 1.0)),
+        output=one + 1,
+    )
+
+
 def classify(program: Program) -> Classified:
     """Which slots depend on the examples (rows of V); the others depend on parameters only (rows of S)."""
     per_example = [False] * len(program)

@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..value import Value, constant
-from .batch_passes import allocate, classify, fuse, group, lay_out_parameters, level
+from .batch_passes import allocate, classify, fuse, group, lay_out_parameters, level, with_row_output
 from .batch_source import CONST, PARAM, ROW, SHARED, Schedule, generate
 from .numpy_math import NumpyMath
 from .trace import Program
@@ -60,7 +60,7 @@ class BatchedProgram:
     lay out the parameters, allocate the rows), run here once per program."""
 
     def __init__(self, program: Program) -> None:
-        self.program = program
+        self.program = program = with_row_output(program)
         self.n_inputs = len(program.inputs)
         self.constants = np.array([c for _, c in program.constants], dtype=float)
         levelled = level(classify(program))
