@@ -17,6 +17,7 @@ from typing import Any
 import autodiff
 from autodiff import Value
 from autodiff.compiler import TracingError
+from autodiff.compiler.compiled import require_numpy
 
 from . import losses
 from .module import Module
@@ -29,6 +30,7 @@ class CompiledLoss:
     """A model and a per-example loss, compiled for minibatch steps and evaluation."""
 
     def __init__(self, model: Module, loss: Any, example_x: Sequence[Any], example_target: Any) -> None:
+        require_numpy("fit(compiled=True) and compiled evaluation")
         self.model = model
         self.loss = loss
         self.params = model.parameters()

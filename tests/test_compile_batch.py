@@ -450,3 +450,42 @@ def test_an_output_that_is_an_input_runs_in_the_batch_without_an_eager_replay(mo
     assert replays == []
     assert autodiff.compile(lambda x: x, [1.0]).batch_value_and_grad([[2.5]])[0].tolist() == [2.5]
     assert replays == []
+
+
+NO_NUMPY = """
+import sys
+sys.modules["numpy"] = None  # as after a plain pip install: importing numpy fails
+import autodiff, nn
+from nn.optim import SGD
+from nn.train import fit
+
+f = autodiff.compile(lambda x, y: x * y, [1.0, 2.0])
+assert f.value_and_grad([2.0, 3.0]) == (6.0, [3.0, 2.0], [])  # floats need no numpy
+model = nn.MLP(2, [3, 1])
+calls = {
+    "batch": lambda: f.batch([[1.0, 2.0]]),
+    "batch_value_and_grad": lambda: f.batch_value_and_grad([[1.0, 2.0]]),
+    "fit": lambda: fit(model, [[1.0, 2.0]], [1.0], loss="mse", optimizer=SGD(model.parameters(), lr=0.1),
+                       epochs=1, compiled=True, progress=False),
+}
+for name, call in calls.items():
+    try:
+        call()
+    except ModuleNotFoundError as error:
+        print(name, "|", error, "|", error.name, error.__cause__, error.__suppress_context__)
+"""
+
+
+def test_without_numpy_batches_and_compiled_fit_say_in_one_line_what_to_install():
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", NO_NUMPY], capture_output=True, text=True, check=True).stdout
+    install = (
+        "need numpy, which a plain pip install leaves out: "
+        'pip install numpy (or the "demos" extra, pip install "autodiff[demos]")'
+    )
+    assert out.splitlines() == [
+        f"batch | compiled <lambda>: batches {install} | numpy None True",
+        f"batch_value_and_grad | compiled <lambda>: batches {install} | numpy None True",
+        f"fit | fit(compiled=True) and compiled evaluation {install} | numpy None True",
+    ]

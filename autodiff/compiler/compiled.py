@@ -6,6 +6,7 @@ import itertools
 import math
 import numbers
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any, Protocol
 
 from ..errors import add_context, check_switch
@@ -16,7 +17,7 @@ from . import pickling
 from .codegen import generate
 from .trace import Program
 
-__all__ = ["CompiledFunction", "ArrayAdapter", "register_array_adapter", "run_eagerly"]
+__all__ = ["CompiledFunction", "ArrayAdapter", "register_array_adapter", "require_numpy", "run_eagerly"]
 
 
 class CompiledFunction:
@@ -244,7 +245,7 @@ class CompiledFunction:
 
     def _check_batch(self, X: Any) -> Any:
         """X as a 2-d float array of finite numbers; bools and strings are refused, as on floats."""
-        import numpy as np
+        np = require_numpy(f"compiled {self.name}: batches")
 
         if isinstance(X, np.ndarray) and X.dtype != object:
             if X.dtype.kind not in "fiu":
@@ -284,6 +285,19 @@ class CompiledFunction:
                     raise TypeError(
                         f"compiled {self.name}: example {i}, input {j} must be an int or float, {_shown(x)}"
                     )
+
+
+def require_numpy(who: str) -> ModuleType:
+    """numpy, or a one-line error saying that `who` needs it and how to install it."""
+    try:
+        import numpy
+    except ImportError:
+        raise ModuleNotFoundError(
+            f'{who} need numpy, which a plain pip install leaves out: pip install numpy (or the "demos" extra, '
+            'pip install "autodiff[demos]")',
+            name="numpy",
+        ) from None
+    return numpy
 
 
 class _EagerOnly(Exception):
