@@ -322,7 +322,7 @@ def test_from_npy_names_the_file_it_refuses_and_never_blocks_on_a_fifo(tmp_path)
     np.save(tmp_path / "X.npy", np.zeros((40, 3)))
     whole = (tmp_path / "X.npy").read_bytes()
     (tmp_path / "cut.npy").write_bytes(whole[: len(whole) - 50])
-    with pytest.raises(ValueError, match=r"cut\.npy'.*cannot map"):
+    with pytest.raises(ValueError, match=r"cut\.npy' is cut short: its header says float64 \(40, 3\), 960 bytes"):
         from_npy(tmp_path / "cut.npy")
     np.save(tmp_path / "one.npy", np.float64(3.0))
     with pytest.raises(ValueError, match="holds a single number"):
@@ -342,3 +342,58 @@ def test_from_npy_takes_more_rows_per_chunk_than_the_file_has(tmp_path):
     D = from_npy(tmp_path / "X.npy", rows_per_chunk=10**30)  # one chunk, not an overflow inside Dask
     assert D.chunks == ((4,), (3,))
     assert D.compute().tolist() == np.arange(12.0).reshape(4, 3).tolist()
+
+
+SHRINKING = """
+import os, sys, threading, time
+import numpy as np
+from autodiff.compiler.dask_npy import NpyRows
+
+path = sys.argv[1]
+np.save(path, np.arange(2_000_000, dtype=float).reshape(-1, 4))  # 16 MB
+whole = os.path.getsize(path)
+rows = NpyRows(path)
+stop = False
+
+def shrink():  # cut the file to a third, then grow it back (zeros after the cut), again and again
+    while not stop:
+        os.truncate(path, whole // 3)
+        time.sleep(0.0005)
+        os.truncate(path, whole)
+        time.sleep(0.0005)
+
+thread = threading.Thread(target=shrink)
+thread.start()
+try:
+    for _ in range(200):
+        try:
+            block = rows[300_000:500_000]
+            assert block[0, 0] == 1_200_000.0 and block.shape == (200_000, 4)
+        except ValueError as error:
+            assert str(error).startswith(f"from_npy: {path!r} ") or str(error).startswith(path), error
+finally:
+    stop = True
+    thread.join()
+print("survived")
+"""
+
+
+def test_a_npy_file_cut_while_its_rows_are_read_is_an_error_naming_it_not_a_dead_process(tmp_path):
+    # A memory map dies with SIGBUS (exit -7) when its file shrinks under it; file reads come up short.
+    done = subprocess.run(
+        [sys.executable, "-c", SHRINKING, str(tmp_path / "X.npy")], capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "survived"), done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_npy_rows_read_any_slice_of_rows_in_either_memory_order(tmp_path, order):
+    from autodiff.compiler.dask_npy import NpyRows
+
+    A = np.asarray(np.random.default_rng(1).normal(size=(10, 2, 3)), order=order)
+    np.save(tmp_path / "A.npy", A)
+    rows = pickle.loads(pickle.dumps(NpyRows(tmp_path / "A.npy")))  # as a worker gets it
+    for key in [slice(None), slice(2, 5), (slice(2, 5), 1), slice(None, None, 3), slice(None, None, -2), 4, -1]:
+        assert np.array_equal(rows[key], A[key]) and rows[key].shape == A[key].shape
+    assert rows[4:2].shape == (0, 2, 3)
+    assert np.array_equal(from_npy(tmp_path / "A.npy", rows_per_chunk=3).compute(), A)
