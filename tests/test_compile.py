@@ -188,6 +188,52 @@ def test_domain_errors_are_the_eager_engines_errors_naming_the_example():
         overflow([1e200])
 
 
+def log_then_sqrt(x, y):
+    return (x * y).log() + x.sqrt()  # at (-1, 2) both fail: eager meets log first
+
+
+def sqrt_then_log(x, y):
+    root = x.sqrt()  # made first: eager meets it first, though the sum reads it second
+    return (x * y).log() + root
+
+
+@pytest.mark.parametrize("fn, first", [(log_then_sqrt, "log: input must be > 0"), (sqrt_then_log, "sqrt")])
+def test_a_compiled_error_is_the_first_one_eager_evaluation_meets(fn, first):
+    with pytest.raises(ValueError) as eager_error:
+        eager(fn, [-1.0, 2.0])
+    assert str(eager_error.value).startswith(first)
+    compiled = autodiff.compile(fn, [1.0, 2.0])
+    for run in (compiled, compiled.value_and_grad):
+        with pytest.raises(ValueError) as error:
+            run([-1.0, 2.0])
+        assert str(error.value) == str(eager_error.value)
+    for run in (compiled.batch, compiled.batch_value_and_grad):
+        with pytest.raises(ValueError) as error:
+            run([[1.0, 2.0], [-1.0, 2.0]])
+        assert str(error.value) == f"compiled {fn.__name__}, example 1: {eager_error.value}"
+
+
+def slope_of_root(x, w):
+    shifted = x * w
+    return shifted.sqrt() + x  # sqrt's derivative at 0 is not finite
+
+
+def test_in_anomaly_mode_a_compiled_error_names_the_line_of_the_traced_function_that_made_the_op():
+    w = Value(1.0)
+    w.grad = 5.0
+    compiled = autodiff.compile(lambda x: slope_of_root(x, w), [1.0], params=[w])  # compiled outside the mode
+    line = slope_of_root.__code__.co_firstlineno + 2
+    site = rf"`sqrt` created at \S*test_compile\.py:{line} in slope_of_root: the derivative is not finite"
+    with autodiff.detect_anomaly():
+        with pytest.raises(ZeroDivisionError, match=f"^{site}"):
+            compiled.value_and_grad([0.0])
+        with pytest.raises(ZeroDivisionError, match=f"^compiled <lambda>, example 2: {site}"):
+            compiled.batch_value_and_grad([[1.0], [4.0], [0.0]])
+    assert w.grad == 5.0  # running the function again for its error left the parameter's gradient alone
+    with pytest.raises(ZeroDivisionError, match="^sqrt: the derivative is not finite"):  # no site outside the mode
+        compiled.value_and_grad([0.0])
+
+
 def test_a_zero_gradient_into_an_undefined_derivative_gives_the_eager_result():
     compiled = autodiff.compile(lambda x: x.sqrt() * 0.0 + x, [1.0])
     assert compiled.value_and_grad([0.0])[:2] == (0.0, [1.0])

@@ -52,7 +52,7 @@ def compile(
     if isinstance(example_inputs, (int, float)) and not isinstance(example_inputs, bool):
         example_inputs = [example_inputs]
     program, all_params, aux_is_list = trace(fn, example_inputs, params, name, has_aux)
-    return CompiledFunction(program, all_params, name, has_aux, aux_is_list)
+    return CompiledFunction(program, all_params, name, has_aux, aux_is_list, fn)
 
 
 def _dask_arrays(X: Any) -> Any:

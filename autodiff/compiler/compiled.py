@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import threading
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, Protocol
 
 from ..errors import add_context, check_switch
+from ..functional import value_and_grad
 from ..grad_mode import enable_grad
 from ..numerics import FloatMath
 from ..value import Value, constant
@@ -30,7 +32,15 @@ class CompiledFunction:
         has_aux: whether the function also reports aux values (see `autodiff.compile`).
     """
 
-    def __init__(self, program: Program, params: tuple[Value, ...], name: str, has_aux: bool, aux_is_list: bool):
+    def __init__(
+        self,
+        program: Program,
+        params: tuple[Value, ...],
+        name: str,
+        has_aux: bool,
+        aux_is_list: bool,
+        fn: Callable[..., Any] | None = None,
+    ):
         self.program = program
         self.params = params
         self.name = name
@@ -40,6 +50,7 @@ class CompiledFunction:
         self._constants = [c for _, c in program.constants]
         self._float_runs: dict[bool, Callable[..., tuple]] = {}  # built on first use, as the batched one
         self._batched: Any = None  # built on first use: it needs numpy
+        self._fn = fn  # the traced function, run again for an error (not pickled: a copy replays the program)
 
     def __repr__(self) -> str:
         return f"<compiled {self.name}: {self.n_inputs} inputs, {len(self.params)} params, {self.program.n_ops} ops>"
@@ -94,7 +105,38 @@ class CompiledFunction:
             return result[0], list(result[1]), [], []
         # Something was not finite or not defined: the eager engine says exactly what (or, when
         # the undefined local derivative meets a zero gradient, has the answer).
-        return run_eagerly(self.program, xs, p, with_grad)
+        return self._eagerly(xs, p, with_grad)
+
+    def _eagerly(self, xs: list[float], p: list[float], with_grad: bool) -> tuple[float, list, list, list]:
+        """The program in the eager engine: its result, or the eager engine's error. Where it fails, the
+        error is the traced function's own when that function is at hand, run again eagerly: its ops meet
+        their inputs in the order the function makes them (the program's order may differ), and in anomaly
+        mode each node knows the line of the function that made it."""
+        try:
+            return run_eagerly(self.program, xs, p, with_grad)
+        except (ArithmeticError, ValueError):
+            own = self._error_of_fn(xs, p, with_grad)
+            if own is None:
+                raise
+            raise own from None
+
+    def _error_of_fn(self, xs: list[float], p: list[float], with_grad: bool) -> BaseException | None:
+        """The error the traced function raises when it runs eagerly at xs; None when it raises none, or
+        when it is not at hand (a copy made by pickling) or `p` are not its parameters' values now."""
+        if self._fn is None or p != [param.data for param in self.params]:
+            return None
+        with _RERUN:  # value_and_grad puts the parameters' .grad back: one run at a time
+            try:
+                if with_grad:
+                    value_and_grad(self._fn, has_aux=self.has_aux)(*xs)
+                else:
+                    with enable_grad():
+                        self._fn(*[Value(x) for x in xs])
+            except (ArithmeticError, ValueError) as error:
+                return error
+            except Exception:  # not an error of the engine's: the program's error stands
+                return None
+        return None
 
     def _check_inputs(self, xs: Sequence[float]) -> list[float]:
         """The inputs as finite floats; ints and numpy's numbers are converted, bools and strings refused
@@ -231,7 +273,7 @@ class CompiledFunction:
     ) -> tuple[float, list, list, list]:
         """Example i in the eager engine: its result, or its error naming the example (row first_row + i)."""
         try:
-            return run_eagerly(self.program, X[i].tolist(), p, with_grad)
+            return self._eagerly(X[i].tolist(), p, with_grad)
         except (ArithmeticError, ValueError) as error:
             add_context(error, f"compiled {self.name}, example {first_row + i}")
             raise
@@ -298,6 +340,9 @@ def require_numpy(who: str) -> ModuleType:
             name="numpy",
         ) from None
     return numpy
+
+
+_RERUN = threading.Lock()
 
 
 class _EagerOnly(Exception):

@@ -205,6 +205,6 @@ def _local_copy(f: CompiledFunction, token: str) -> CompiledFunction:
     must not share. Kept for the next chunk (and the next call) of the same function."""
     cached = getattr(_local, "compiled", None)
     if cached is None or cached[0] != token:
-        copy = CompiledFunction(f.program, f.params, f.name, f.has_aux, f._aux_is_list)
+        copy = CompiledFunction(f.program, f.params, f.name, f.has_aux, f._aux_is_list, f._fn)
         _local.compiled = cached = (token, copy)
     return cached[1]
