@@ -162,3 +162,78 @@ def test_with_row_output_makes_an_output_that_is_an_input_a_product_by_one_and_l
     assert rewritten.parents[n:] == ((), (identity.inputs[0], n))
     assert rewritten.constants == ((n, 1.0),) and rewritten.output == n + 1
     assert (rewritten.inputs, rewritten.params, rewritten.aux) == (identity.inputs, identity.params, identity.aux)
+
+
+def schedule(program):
+    levelled = level(classify(program))
+    grouped = group(levelled, fuse(levelled))
+    return levelled, grouped, lay_out_parameters(grouped)
+
+
+def test_a_dense_layer_without_bias_gets_its_weights_row_by_row_and_plain_groups_theirs_in_node_order():
+    w = [[Value(0.5), Value(-0.3)], [Value(0.2), Value(0.8)]]
+    v = [Value(1.5), Value(2.5)]
+
+    def f(x1, x2):
+        z = [autodiff.dot(row, [x1, x2]) for row in w]  # read twice below: no bias joins them
+        return (z[0] * z[1] + z[0]) + (x1 * v[1] + x2 * v[0])  # a group of two products, v[1]'s first
+
+    listed = {"w11": w[1][1], "v1": v[1], "w00": w[0][0], "v0": v[0], "w10": w[1][0], "w01": w[0][1]}  # mixed up
+    program = autodiff.compile(f, [0.0, 0.0], params=list(listed.values())).program
+    slot = dict(zip(listed, program.params))
+    levelled, grouped, positions = schedule(program)
+    assert grouped.fused == {}
+    dense = next(key for key in grouped.order[True] if key[1] == "dense")
+    first, second = (program.parents[k][0] for k in grouped.buckets[True][dense])
+    rows = [["w00", "w01"], ["w10", "w11"]] if first == slot["w00"] else [["w10", "w11"], ["w00", "w01"]]
+    assert second in (slot["w00"], slot["w10"]) and second != first
+    start = positions[slot[rows[0][0]]]
+    assert [positions[slot[name]] for name in [*rows[0], *rows[1]]] == list(range(start, start + 4))  # a view
+    products = next(key for key in grouped.order[True] if key[1] != "dense" and PARAM in key[2])
+    in_group = [program.parents[k][1] for k in grouped.buckets[True][products]]
+    first = positions[in_group[0]]
+    assert [positions[k] for k in in_group] == [first, first + 1]  # in the group's node order
+
+
+def test_ops_of_eight_operands_or_more_of_one_kind_are_stacked_and_of_seven_are_not():
+    def f(*xs):
+        return autodiff.sum(list(xs[:8])) * autodiff.sum(list(xs[:7]))
+
+    program = autodiff.compile(f, [0.0] * 8).program
+    levelled = level(classify(program))
+    by_operands = {len(program.parents[k]): key for k, key in levelled.keys.items() if program.ops[k].name == "sum"}
+    assert by_operands[8][1] == "stack" and by_operands[8][3:] == (ROW, 8)
+    assert by_operands[7][1] != "stack" and by_operands[7][2] == (ROW,) * 7
+
+
+def tanh_group_order(dense_reads, exp_reads):
+    """The order (by input) the group of three tanh nodes gets when a dense layer reads `dense_reads` of
+    them, and a group of exp nodes, one per tanh, is read by another dense layer in the order `exp_reads`;
+    and the tanh nodes' order in the program."""
+    w = [Value(0.5), Value(-0.3), Value(0.2)]
+    v = [Value(0.7), Value(0.1), Value(-0.4)]
+
+    def f(x1, x2, x3):
+        t = [x1.tanh(), x2.tanh(), x3.tanh()]
+        e = [ti.exp() for ti in t]
+        return autodiff.dot(w[: len(dense_reads)], [t[i] for i in dense_reads]) * autodiff.dot(
+            v, [e[i] for i in exp_reads]
+        )
+
+    program = autodiff.compile(f, [0.0, 0.0, 0.0], params=[*w, *v]).program
+    _, grouped, _ = schedule(program)
+    key = next(key for key in grouped.order[True] if program.ops[grouped.buckets[True][key][0]].name == "tanh")
+    tanhs = [k for k in range(len(program)) if program.ops[k] is not None and program.ops[k].name == "tanh"]
+    position = {k: program.inputs.index(program.parents[k][0]) for k in tanhs}
+    return [position[k] for k in grouped.buckets[True][key]], [position[k] for k in tanhs]
+
+
+@pytest.mark.parametrize("exp_reads", [[1, 2, 0], [0, 2, 1]])
+def test_a_group_read_whole_by_a_dense_layer_and_by_another_group_takes_the_dense_layers_order(exp_reads):
+    assert tanh_group_order([2, 0, 1], exp_reads)[0] == [2, 0, 1]
+
+
+@pytest.mark.parametrize("exp_reads", [[1, 2, 0], [0, 2, 1], [2, 0, 1]])
+def test_a_group_that_no_dense_layer_reads_whole_takes_the_order_of_a_group_that_reads_it_whole(exp_reads):
+    order, _ = tanh_group_order([2, 0], exp_reads)  # the first reader reads two of three
+    assert order == exp_reads  # the exp group's order, which it took from its dense reader

@@ -227,11 +227,12 @@ class CompiledFunction:
         import numpy as np
 
         n = X.shape[0]
+        batched = self._batched_program()  # scheduling runs no user code: its errors are bugs, not fallbacks
         try:
-            if self._batched_program().output_row is None:  # the output is an input, or depends on no input
+            if batched.output_row is None:  # the output depends on no input
                 raise _EagerOnly
             with np.errstate(all="ignore"):
-                values, aux, inputs, grads, checked = self._batched.run(X, p, per_example)
+                values, aux, inputs, grads, checked = batched.run(X, p, per_example)
                 if checked or _all_finite(values, aux, inputs, grads):  # the common case, in one test
                     return values, aux, inputs, grads
                 finite = np.isfinite(values) & np.isfinite(inputs).all(axis=1) & np.isfinite(aux).all(axis=1)
@@ -239,7 +240,7 @@ class CompiledFunction:
                 if per_example:
                     bad |= ~np.isfinite(grads).all(axis=1)
                 elif bad.any() or not np.isfinite(grads).all():  # which examples? ask per example
-                    values, aux, inputs, grads, _ = self._batched.run(X, p, True)
+                    values, aux, inputs, grads, _ = batched.run(X, p, True)
                     bad |= ~np.isfinite(grads).all(axis=1)
         except (_EagerOnly, TypeError, ValueError):  # TypeError, ValueError: a user's rule that cannot take arrays
             bad = np.ones(n, dtype=bool)
@@ -255,11 +256,12 @@ class CompiledFunction:
         import numpy as np
 
         n = X.shape[0]
+        batched = self._batched_program()  # scheduling runs no user code: its errors are bugs, not fallbacks
         try:
-            if self._batched_program().output_row is None:  # the output is an input, or depends on no input
+            if batched.output_row is None:  # the output depends on no input
                 raise _EagerOnly
             with np.errstate(all="ignore"):
-                values, aux = self._batched.forward(X, p)
+                values, aux = batched.forward(X, p)
             bad = ~(np.isfinite(values) & np.isfinite(aux).all(axis=1))
         except (_EagerOnly, TypeError, ValueError):  # TypeError, ValueError: a user's rule that cannot take arrays
             values, aux = np.zeros(n), np.zeros((n, len(self.program.aux)))
