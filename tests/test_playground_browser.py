@@ -1,7 +1,7 @@
 """The playground (docs/playground/) in headless Chromium: the engine itself in Pyodide, served from 127.0.0.1.
 
 Each run builds the playground first (docs/playground/build.py, into a temporary folder) from this
-working tree's engine: Pyodide and the WebAssembly Graphviz come from npm (kept in .cache/playground/
+working tree's engine: Pyodide and the WebAssembly Graphviz come from npm (kept in ~/.cache/autodiff/playground/
 after the first run). Without npm and that cache, or without Chromium, the tests skip.
 """
 

@@ -93,7 +93,14 @@ def on_pre_build(config) -> None:
     """Build the playground (docs/playground/build.py: Pyodide and a WebAssembly Graphviz from npm, pinned, and
     this working tree's engine) into docs/playground/dist/, which the site then serves. Downloads are cached, so
     only the first build needs the network; without npm and without the cache, the page says how to build it."""
-    cached = (PLAYGROUND.parent.parent / ".cache" / "playground").is_dir()
+    sys.path.insert(0, str(PLAYGROUND))
+    try:
+        import build as playground_build  # docs/playground/build.py
+    finally:
+        sys.path.remove(str(PLAYGROUND))
+    cached = all(
+        (playground_build.CACHE / p.tarball).exists() for p in (playground_build.PYODIDE, playground_build.GRAPHVIZ_JS)
+    )
     if not cached and shutil.which("npm") is None:
         log.info("playground: not built (npm is missing and nothing is cached): see docs/playground.md")
         return

@@ -15,8 +15,8 @@ What goes into dist/ (about 15 MB):
     manifest.json  each file's size and the pinned versions (the page shows its loading progress with them)
 
 The npm packages are fetched with `npm pack` and the wheels with `pip download` into a cache
-folder (.cache/playground/, ignored by git), each checked against its pinned hash: a second
-build needs no network.
+folder (~/.cache/autodiff/playground/, or $AUTODIFF_PLAYGROUND_CACHE), each checked against its pinned
+hash: a second build needs no network.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import base64
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-CACHE = ROOT / ".cache" / "playground"
+# Downloads are kept in the user's cache folder, as pip's and npm's are, not in the clone: a site build leaves the
+# clone as it was. $AUTODIFF_PLAYGROUND_CACHE puts them elsewhere.
+CACHE = Path(
+    os.environ.get("AUTODIFF_PLAYGROUND_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autodiff" / "playground"
+)
 ENGINE_PACKAGES = ("autodiff", "nn")
 # The page's own files, copied beside dist/ by --out.
 PAGE_FILES = ("index.html", "app.js", "app.css", "worker.js", "playground.py")
@@ -197,9 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     """Build, print what was written and its size; a failed step is one line on stderr and exit code 1."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--out", type=Path, default=HERE, help="the folder to fill (default: docs/playground)")
-    parser.add_argument(
-        "--cache", type=Path, default=CACHE, help="where downloads are kept (default: .cache/playground)"
-    )
+    parser.add_argument("--cache", type=Path, default=CACHE, help=f"where downloads are kept (default: {CACHE})")
     args = parser.parse_args(argv)
     try:
         manifest = build(args.out, args.cache)
