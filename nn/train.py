@@ -130,7 +130,9 @@ def fit(
             decision rule of the loss (logit > 0, score > 0, argmax); mse has none.
         callbacks: functions called as callback(epoch, logs) after each epoch (epoch
             counts from 0; logs holds "loss", "accuracy", "val_loss", "val_accuracy"
-            as measured). A callback that returns True stops training.
+            as measured). A callback returns None or False to go on, True to
+            stop training (numpy's bools count as True and False); anything
+            else is a TypeError naming the callback and what it returned.
         progress: show a progress bar (only when stderr is a terminal).
         compiled: trace the per-example loss once with `autodiff.compile` and run each
             minibatch as one numpy call (needs numpy); the same steps as eager
@@ -265,11 +267,32 @@ def _train(run: _Run, backend: Backend, history: History) -> History:
         for key, value in logs.items():
             getattr(history, key).append(value)
         bar.set_postfix({key: f"{value:.4g}" for key, value in logs.items()}, refresh=False)
-        if any([callback(epoch, dict(logs)) is True for callback in run.callbacks]):
+        if _callbacks_stop(run.callbacks, epoch, logs):
             history.stopped_early = True
             break
     bar.close()
     return history
+
+
+def _callbacks_stop(callbacks: Sequence[Callback], epoch: int, logs: dict[str, float]) -> bool:
+    """Call each callback with its own copy of the logs: whether one of them returned True (stop)."""
+    stop = False
+    for i, callback in enumerate(callbacks):
+        answer = callback(epoch, dict(logs))
+        if answer is not None and not _is_bool(answer):
+            name = getattr(callback, "__name__", type(callback).__name__)
+            raise TypeError(
+                f"fit: callbacks[{i}] ({name}) returned {answer!r} at epoch={epoch}; "
+                "a callback returns None or False to go on, True to stop"
+            )
+        stop = stop or bool(answer)
+    return stop
+
+
+def _is_bool(answer: Any) -> bool:
+    """True or False, or numpy's (told without importing numpy); not 1, not "stop"."""
+    kind = type(answer)
+    return kind is bool or kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
 
 
 def evaluate(
