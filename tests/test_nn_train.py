@@ -391,3 +391,13 @@ def test_a_callback_returning_numpys_true_stops_training_and_numpys_false_goes_o
             epochs=3, callbacks=[lambda epoch, logs, answer=answer: answer], progress=False,
         )  # fmt: skip
         assert history.epochs == epochs and history.stopped_early == (epochs == 1)
+
+
+def test_the_history_says_1_epoch_and_2_epochs():
+    X, y = nn.data.make_moons(20, seed=0)
+    for epochs, shown in [(1, "History(1 epoch, loss "), (2, "History(2 epochs, loss ")]:
+        model = nn.MLP(2, [3, 1], seed=0)
+        optimizer = nn.optim.SGD(model.parameters(), lr=0.1)
+        history = fit(model, X, y, loss="binary_cross_entropy", optimizer=optimizer, epochs=epochs, progress=False)
+        assert repr(history).startswith(shown)
+    assert repr(nn.train.History()) == "History(0 epochs)"
