@@ -83,7 +83,8 @@ class History:
     def __repr__(self) -> str:
         if not self.loss:
             return "History(0 epochs)"
-        parts = [f"{self.epochs} epoch{'' if self.epochs == 1 else 's'}", f"loss {self.loss[0]:.4g} -> {self.loss[-1]:.4g}"]
+        epochs = f"{self.epochs} epoch" if self.epochs == 1 else f"{self.epochs} epochs"
+        parts = [epochs, f"loss {self.loss[0]:.4g} -> {self.loss[-1]:.4g}"]
         if self.accuracy:
             parts.append(f"accuracy {self.accuracy[0]:.3f} -> {self.accuracy[-1]:.3f}")
         if self.val_loss:

@@ -152,7 +152,9 @@ def test_inputs_that_are_not_a_list_of_numbers_are_clear_errors():
         Layer(1, 1, seed=0)([float("nan")])
 
 
-@pytest.mark.parametrize("model", [MLP(2, [3, 1], seed=0), Layer(2, 2, seed=0), Neuron(2, seed=0)], ids=["MLP", "Layer", "Neuron"])
+@pytest.mark.parametrize(
+    "model", [MLP(2, [3, 1], seed=0), Layer(2, 2, seed=0), Neuron(2, seed=0)], ids=["MLP", "Layer", "Neuron"]
+)
 @pytest.mark.parametrize("batch", [[[1, 2], [3, 4]], [[1, 2], [3, 4], [5, 6]], [(1, 2)]], ids=["2", "3", "tuple"])
 def test_a_batch_is_refused_saying_a_model_takes_one_example_and_how_to_run_a_batch(model, batch):
     who = type(model).__name__
