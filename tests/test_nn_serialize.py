@@ -138,6 +138,20 @@ def test_saving_through_a_symlink_replaces_the_file_it_names_and_keeps_the_link(
     assert [p.name for p in (tmp_path / "links").iterdir()] == ["latest.json"]
 
 
+def test_a_save_that_fails_while_moving_into_place_raises_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.json"
+    save(Neuron(2, seed=0), path)
+
+    def refuse(source, destination):
+        raise PermissionError(13, "Permission denied", str(destination))
+
+    monkeypatch.setattr(nn.serialize.os, "replace", refuse)
+    with pytest.raises(PermissionError, match="Permission denied"):
+        save(Neuron(2, seed=1), path)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+    assert load(path).state_dict() == Neuron(2, seed=0).state_dict()
+
+
 def test_saving_through_a_dangling_symlink_makes_the_file_it_names(tmp_path):
     link = tmp_path / "latest.json"
     link.symlink_to("model.json")
