@@ -71,3 +71,14 @@ def test_the_dask_backend_takes_the_compiled_backends_step():
     assert result.loss == pytest.approx(compiled_result.loss, abs=1e-12) and result.outputs == []
     assert correct == compiled_correct
     assert params == pytest.approx(compiled_params, abs=1e-12)
+
+
+def test_a_step_gives_the_outputs_as_floats_before_the_update_one_list_per_example():
+    X, y = nn.data.load_iris()
+    X, y = X[:4], y[:4]
+    model = nn.MLP(4, [5, 3], seed=0)
+    before = [[out.data for out in model(x)] for x in X]
+    result = EagerSteps(Task(model, nn.losses.cross_entropy, nn.optim.SGD(model.parameters(), lr=0.5), None, None,
+                             X, y, None)).step(X, y)  # fmt: skip
+    assert result.outputs == before and all(type(z) is float for row in result.outputs for z in row)
+    assert [[out.data for out in model(x)] for x in X] != before  # the step updated the model
