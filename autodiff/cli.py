@@ -331,7 +331,7 @@ def _graph(args: argparse.Namespace) -> int:
     try:
         Path(args.output).write_text(text, encoding="utf-8")
     except OSError as error:
-        raise _Exit(f"cannot write {args.output!r}: {error.strerror or error}") from None
+        raise _Exit(f"cannot write {args.output!r}: {error.strerror or error}", EXIT_FAILED) from None
     _say(f"wrote {args.output}", report)
     return EXIT_OK
 

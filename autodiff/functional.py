@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import numbers
 from collections.abc import Callable, Sequence
@@ -37,7 +38,8 @@ def value_and_grad(
             passed as Values too (numbers, lists of numbers) or as they are (anything else);
             keyword arguments are passed to f as they are, never differentiated (as in JAX).
         has_aux: f returns `(value, aux)`; the result is then `((value, aux), gradient)`,
-            with the Values in aux read as floats (also inside lists, tuples and dicts).
+            with the Values in aux read as floats, in every container (lists, tuples,
+            namedtuples, dicts, sets) at any depth.
 
     Example:
         >>> value_and_grad(lambda x, y: x * y + y)(2.0, 3.0)
@@ -63,7 +65,7 @@ def value_and_grad(
         if argnums is None:
             gradient = grads[0] if len(grads) == 1 else tuple(grads)
         else:
-            gradient = grads[0] if isinstance(argnums, int) else tuple(grads)
+            gradient = grads[0] if _is_index(argnums) else tuple(grads)  # numpy's ints too
         return ((out.data, as_floats(aux)) if has_aux else out.data), gradient
 
     return wrapper
@@ -128,13 +130,20 @@ def split_aux(result: object, name: str) -> tuple[Any, Any]:
 
 
 def as_floats(aux: Any) -> Any:
-    """aux with every Value read as its float, inside lists, tuples and dicts too."""
+    """aux with every Value read as its float, in every container and nested: lists, tuples (a namedtuple
+    keeps its type), dicts, sets and their subclasses (a copy of the same type)."""
     if isinstance(aux, Value):
         return aux.data
-    if type(aux) in (list, tuple):
+    if isinstance(aux, tuple):
+        items = [as_floats(x) for x in aux]
+        return aux._make(items) if hasattr(aux, "_make") else type(aux)(items)  # _make: a namedtuple
+    if isinstance(aux, (list, dict)):
+        out = copy.copy(aux)  # a defaultdict or an OrderedDict stays one
+        for key in range(len(aux)) if isinstance(aux, list) else aux:
+            out[key] = as_floats(aux[key])
+        return out
+    if isinstance(aux, (set, frozenset)):
         return type(aux)(as_floats(x) for x in aux)
-    if type(aux) is dict:
-        return {key: as_floats(x) for key, x in aux.items()}
     return aux
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
 
 import autodiff
@@ -250,7 +251,7 @@ def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Che
         # Top to bottom: the records stack their fields, so the picture is narrow enough to be read at full size.
         autodiff.save_svg(hidden[k], path, renderer=renderer, rankdir="TB", module=model, show_contributions=True)
     except autodiff.graph.RendererUnavailable as error:
-        print(f"  skipped {path}: {error}")
+        print(f"  skipped {path.name} and moons_neuron.html: {missing_renderer(error, renderer)}")
         return {"neuron": k, "files": []}
     print(f"  wrote {path}")
 
@@ -266,6 +267,18 @@ def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Che
         checks.close(f"the page's d(h{k})/d(w[{i}]) vs relu' · x[{i}]", record.grads[neuron.w[i]], slope * x[i], 0.0)
     print(f"  wrote {page}: backward() from h{k}, step by step")
     return {"neuron": k, "files": [path, page]}
+
+
+def missing_renderer(error: Exception, renderer: str, version: tuple[int, int] = sys.version_info[:2]) -> str:
+    """What to install when no Graphviz can render the neuron's graph, in one line: on Python 3.10 the embedded
+    renderer cannot be installed, so the system Graphviz is the only way."""
+    if version >= (3, 11):
+        return str(error)
+    then = ", and leave out --renderer wasm" if renderer == "wasm" else ""
+    return (
+        "no Graphviz renderer: on Python 3.10, install the system Graphviz "
+        f"(Debian/Ubuntu: sudo apt-get install graphviz){then}, then rerun (the embedded renderer needs Python >= 3.11)"
+    )
 
 
 def name_weighted_sums(outputs: list[Value], layer: str) -> None:

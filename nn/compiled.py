@@ -22,8 +22,9 @@ from autodiff.compiler.compiled import require_numpy
 from . import losses
 from .module import Module
 from .optim import Optimizer
+from .steps import non_finite
 
-__all__ = ["CompiledLoss"]
+__all__ = ["CompiledLoss", "compile_for_fit"]
 
 
 class CompiledLoss:
@@ -123,3 +124,18 @@ class CompiledLoss:
             p.grad += g
         optimizer.step()
         return float(values.mean()), outputs
+
+
+def compile_for_fit(
+    model: Module, loss: Any, X: Sequence[Any], y: Sequence[Any], validation_data: tuple[Sequence, Sequence] | None
+) -> CompiledLoss:
+    """The loss compiled for `fit(compiled=True)`, traced at the first example, every target checked."""
+    try:
+        compiled_loss = CompiledLoss(model, loss, X[0], y[0])
+        compiled_loss.check_targets(y)
+        if validation_data is not None:
+            compiled_loss.check_targets(validation_data[1])
+    except ArithmeticError as error:  # the eager steps would meet it too: the same error as theirs
+        where = "X[0], while fit(compiled=True) traces the loss, before the first step"
+        raise non_finite(where, error, "the first step") from error
+    return compiled_loss

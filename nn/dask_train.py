@@ -21,11 +21,15 @@ import autodiff
 from autodiff.compiler import TracingError, dask_batch
 from autodiff.errors import add_context
 
-from .compiled import CompiledLoss
+from .backends import Task
+from .checks import is_dask
+from .compiled import CompiledLoss, compile_for_fit
 from .module import Module
 from .optim import Optimizer
+from .steps import StepResult
 
 __all__ = [
+    "DaskSteps",
     "is_dask",
     "aligned",
     "first_example",
@@ -41,9 +45,40 @@ Classify = Callable[[Any], Any]
 ClassifyRows = Callable[[np.ndarray], np.ndarray]
 
 
-def is_dask(*data: Any) -> bool:
-    """Whether any of `data` is a Dask collection (told without importing Dask)."""
-    return any(type(d).__module__.startswith("dask.") for d in data)
+class DaskSteps:
+    """The step backend of `fit(compiled=True)` on Dask arrays: each step one Dask computation over the
+    batch's chunks, the loss compiled once (see `nn.backends`)."""
+
+    @staticmethod
+    def checked_data(who: str, model: Module, X: Any, y: Any) -> tuple[Any, Any]:
+        return aligned(who, model, X, y)
+
+    @staticmethod
+    def checked_validation(model: Module, X: Any, y: Any) -> tuple[Any, Any]:
+        return aligned("fit: validation_data", model, X, y)  # lists too become dask arrays
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        # the checks of lists, on the first example and each distinct target (one pass over y)
+        x0, t0 = first_example(task.X, task.y)
+        validation_y = None if task.validation_data is None else task.validation_data[1]
+        targets, validation_targets = check_targets(task.model, task.loss, x0, task.y, validation_y)
+        validation = None if validation_y is None else ([x0], validation_targets)
+        self.compiled_loss = compile_for_fit(task.model, task.loss, [x0], [t0, *targets], validation)
+
+    def batches(self, batch_size: int | None, shuffle: bool, rng: Any) -> Iterator[tuple[Any, Any]]:
+        return batches(self.task.X, self.task.y, batch_size, shuffle, rng)
+
+    def step(self, X: Any, y: Any) -> StepResult:
+        task = self.task
+        mean_loss, correct = step(self.compiled_loss, task.optimizer, X, y, task.classify, task.classify_rows)
+        return StepResult(mean_loss, [], correct)
+
+    def correct(self, result: StepResult, y: Any) -> int:
+        return result.correct
+
+    def evaluate(self, X: Any, y: Any) -> dict[str, float | None]:
+        return evaluate(self.compiled_loss, X, y, self.task.classify, self.task.classify_rows)
 
 
 def aligned(who: str, model: Module, X: Any, y: Any) -> tuple[Any, Any]:

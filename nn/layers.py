@@ -200,6 +200,13 @@ def _as_values(x: object, nin: int, who: str) -> list[Value]:
     # A dict would be read by its keys and a set in no fixed order: only ordered lists (and arrays) are inputs.
     if isinstance(x, (Value, str, bytes, Mapping, Set)) or not hasattr(x, "__len__") or not hasattr(x, "__iter__"):
         raise TypeError(f"{who}: expected a list of {nin} inputs (numbers or Values), got {type(x).__name__} ({x!r})")
+    for i, v in enumerate(x):  # before the count: a batch of 3 for 2 inputs is a batch, not 3 inputs
+        if isinstance(v, (list, tuple)) or getattr(v, "ndim", 0) >= 1:
+            raise TypeError(
+                f"{who}: input {i} is a {type(v).__name__} ({v!r}), not a number: a model takes one example at a time "
+                f"(a list of {nin} numbers); for a batch, loop ([model(x) for x in X]) or compile the model: "
+                "autodiff.compile(lambda *x: model(list(x)), X[0]).batch(X)"
+            )
     if len(x) != nin:
         raise ValueError(f"{who}: expected {nin} inputs, got {len(x)}")
     xs = []

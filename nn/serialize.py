@@ -9,11 +9,13 @@ known model types and its constructor arguments, and holds the parameters by nam
 
 A malformed or hostile file raises ValueError naming the file and what is wrong,
 before any model is built. Only a regular file is read (not a directory, a FIFO or
-a device such as /dev/zero), and at most `max_bytes` of it.
+a device such as /dev/zero), and at most `max_bytes` of it; only a regular file (or
+a new one) is written, through a symbolic link to the file it names.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -42,7 +44,9 @@ def save(model: Module, path: str | os.PathLike) -> None:
     """Write `model` (architecture and parameters) to `path` as JSON.
 
     The file is written next to `path` and then moved into place, so an existing
-    file is replaced whole or not at all.
+    file is replaced whole or not at all. A symbolic link is written through: the
+    file it names is replaced (atomically, the same way) and the link stays. A
+    path that is a folder, a FIFO or a device is refused, and left as it is.
 
     Args:
         model: a Neuron, Layer or MLP.
@@ -62,32 +66,52 @@ def save(model: Module, path: str | os.PathLike) -> None:
     }
     text = json.dumps(document, indent=1, allow_nan=False)
     path = Path(path)
-    _check_writable_path(path)
+    target, shown = _target(path)
+    _check_writable_path(target, shown)
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as error:  # named by the folder, not the temporary file; OSError(errno, ...) keeps the subclass
-        raise OSError(error.errno, f"save: {path}: cannot create a file in {path.parent}: {error.strerror}") from error
+        raise OSError(
+            error.errno, f"save: {shown}: cannot create a file in {target.parent}: {error.strerror}"
+        ) from error
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text + "\n")
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(temporary, _file_mode(path))  # mkstemp makes it private (0600)
-        os.replace(temporary, path)
+        os.chmod(temporary, _file_mode(target))  # mkstemp makes it private (0600)
+        os.replace(temporary, target)
     except BaseException:
         os.unlink(temporary)
         raise
 
 
-def _check_writable_path(path: Path) -> None:
-    """Refuse a folder, or a file in a folder that does not exist, by the path given (not the temporary file's)."""
+def _target(path: Path) -> tuple[Path, str]:
+    """Where `save` writes, and how its errors name it: a symlink is written through, to the file it names
+    (which may not exist yet), and stays a link; any other path is written itself."""
+    if not path.is_symlink():
+        return path, str(path)
+    target = Path(os.path.realpath(path))
+    if target.is_symlink():  # realpath stops at a loop
+        raise OSError(errno.ELOOP, f"save: {path}: a loop of symbolic links")
+    return target, f"{path} (a link to {target})"
+
+
+def _check_writable_path(path: Path, shown: str) -> None:
+    """Refuse a folder, a FIFO or a device, or a file in a folder that does not exist, named as `shown` (the path
+    given, not the temporary file): `save` replaces a regular file or makes a new one, nothing else."""
     folder = path.parent
     if path.is_dir():
-        raise IsADirectoryError(f"save: {path} is a folder; give the path of a file in it, e.g. {path / 'model.json'}")
+        raise IsADirectoryError(f"save: {shown} is a folder; give the path of a file in it, e.g. {path / 'model.json'}")
     if not folder.exists():
-        raise FileNotFoundError(f"save: {path}: the folder {folder} does not exist")
+        raise FileNotFoundError(f"save: {shown}: the folder {folder} does not exist")
     if not folder.is_dir():
-        raise NotADirectoryError(f"save: {path}: {folder} is not a folder")
+        raise NotADirectoryError(f"save: {shown}: {folder} is not a folder")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    _check_regular("save", shown, mode, "save writes a regular file; give the path of one, or of a new file")
 
 
 def _file_mode(path: Path) -> int:
@@ -136,15 +160,18 @@ def load(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> Module:
         raise ValueError(f"load: {path}: {error}") from None
 
 
+_LOAD_HINT = "a saved model is a file written by nn.save"
+
+
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
     """The bytes of the regular file at `path`, at most max_bytes of them."""
-    _check_regular(path, os.stat(path).st_mode)  # before opening: opening a device can do things
+    _check_regular("load", path, os.stat(path).st_mode, _LOAD_HINT)  # before opening: opening a device can do things
     # Without blocking: opening a FIFO for reading would wait for a writer. What was opened is checked again, in
     # case the path was swapped for something else in between.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as f:
         opened = os.fstat(fd)
-        _check_regular(path, opened.st_mode)
+        _check_regular("load", path, opened.st_mode, _LOAD_HINT)
         size = opened.st_size
         data = f.read(max_bytes + 1) if size <= max_bytes else b""  # the size can grow, or lie (/proc files)
     if size > max_bytes or len(data) > max_bytes:
@@ -156,7 +183,8 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _check_regular(path: Path, mode: int) -> None:
+def _check_regular(who: str, path: Path | str, mode: int, hint: str) -> None:
+    """Refuse what is not a regular file (a directory, a FIFO, a device, a socket), naming its kind."""
     if stat.S_ISREG(mode):
         return
     kinds = [
@@ -164,7 +192,7 @@ def _check_regular(path: Path, mode: int) -> None:
         (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
     ]  # fmt: skip
     kind = next((name for test, name in kinds if test(mode)), "something other than a file")
-    raise ValueError(f"load: {path}: not a regular file but {kind}; a saved model is a file written by nn.save")
+    raise ValueError(f"{who}: {path}: not a regular file but {kind}; {hint}")
 
 
 def _build(document: Any) -> Module:

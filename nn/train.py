@@ -1,14 +1,15 @@
 """Minibatch training: `fit`, one step at a time, with `evaluate` and `accuracy`.
 
-A batch's loss is the mean of its examples' losses, so each step follows the mean of
-the per-example gradients (as the Q&A on batch gradients explains). One step is one
-call of `train_step`, the seam where a compiled path can take over.
+`fit` checks its arguments, chooses a step backend once (`nn.backends`: eager, compiled
+or Dask), then loops over epochs and batches. A batch's loss is the mean of its
+examples' losses, so each step follows the mean of the per-example gradients (as the
+Q&A on batch gradients explains). `train_step` and `StepResult` live in `nn.steps`.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,14 +17,16 @@ from typing import Any
 
 import autodiff
 from autodiff import Value
-from autodiff.errors import add_context, check_switch
+from autodiff.errors import check_switch
 
 from . import losses
 from ._random import Seed, generator
-from .data import _check_count, _check_same_length, batches
-from .losses import _is_finite, _mean
+from .backends import Backend, CompiledSteps, EagerSteps, Task, evaluate_lists
+from .checks import check_data, check_each_target, is_dask
+from .data import _check_count
 from .module import Module
 from .optim import Optimizer
+from .steps import NonFiniteLossError, StepResult, guarded_step, output_data, train_step
 
 __all__ = ["fit", "train_step", "evaluate", "accuracy", "History", "NonFiniteLossError", "StepResult", "LOSSES"]
 
@@ -58,15 +61,6 @@ _CLASSIFY_ROWS: dict[Loss, Callable[[Any], Any]] = {
 }
 
 
-class NonFiniteLossError(ArithmeticError):
-    """Training met a loss, gradient or update that is not a finite number.
-
-    Raised by `fit`, with `history` holding the epochs that finished.
-    """
-
-    history: History | None = None
-
-
 @dataclass
 class History:
     """What `fit` measured, one entry per epoch.
@@ -89,7 +83,8 @@ class History:
     def __repr__(self) -> str:
         if not self.loss:
             return "History(0 epochs)"
-        parts = [f"{self.epochs} epochs", f"loss {self.loss[0]:.4g} -> {self.loss[-1]:.4g}"]
+        epochs = f"{self.epochs} epoch" if self.epochs == 1 else f"{self.epochs} epochs"
+        parts = [epochs, f"loss {self.loss[0]:.4g} -> {self.loss[-1]:.4g}"]
         if self.accuracy:
             parts.append(f"accuracy {self.accuracy[0]:.3f} -> {self.accuracy[-1]:.3f}")
         if self.val_loss:
@@ -97,38 +92,6 @@ class History:
         if self.val_accuracy:
             parts.append(f"val_accuracy {self.val_accuracy[-1]:.3f}")
         return f"History({', '.join(parts)})"
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """One training step: the batch's mean loss and the model's outputs (as floats) before the update;
-    for a batch in Dask arrays, no outputs but the number of correct predictions."""
-
-    loss: float
-    outputs: list[Any]
-    correct: int | None = None
-
-
-def train_step(model: Module, loss: Loss, optimizer: Optimizer, X: Sequence[Any], y: Sequence[Any]) -> StepResult:
-    """One minibatch step: zero the gradients, mean loss of the batch, backward, optimizer step.
-
-    Args:
-        model: called on each example of X.
-        loss: a per-example loss, loss(prediction, target) -> Value.
-        optimizer: updates the parameters from their gradients.
-        X: the batch's examples.
-        y: their targets.
-
-    Returns:
-        A StepResult with the batch's mean loss and the outputs the model gave.
-    """
-    _check_same_length("train_step", X, y, "targets")
-    optimizer.zero_grad()
-    outputs = [model(x) for x in X]
-    batch_loss = _mean([loss(out, t) for out, t in zip(outputs, y)])
-    batch_loss.backward()
-    optimizer.step()
-    return StepResult(batch_loss.data, [_data(out) for out in outputs])
 
 
 def fit(
@@ -169,7 +132,9 @@ def fit(
             decision rule of the loss (logit > 0, score > 0, argmax); mse has none.
         callbacks: functions called as callback(epoch, logs) after each epoch (epoch
             counts from 0; logs holds "loss", "accuracy", "val_loss", "val_accuracy"
-            as measured). A callback that returns True stops training.
+            as measured). A callback returns None or False to go on, True to
+            stop training (numpy's bools count as True and False); anything
+            else is a TypeError naming the callback and what it returned.
         progress: show a progress bar (only when stderr is a terminal).
         compiled: trace the per-example loss once with `autodiff.compile` and run each
             minibatch as one numpy call (needs numpy); the same steps as eager
@@ -191,20 +156,71 @@ def fit(
         ValueError, TypeError: a target the loss refuses, in y or validation_data
             (every target is checked before the first step), named by its index.
     """
+    run = _checked(
+        model, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+        seed=seed, validation_data=validation_data, classify=classify, callbacks=callbacks, progress=progress,
+        compiled=compiled,
+    )  # fmt: skip
+    history = History()
+    try:  # before the first step, so that nothing changes if a target is bad or the loss overflows
+        backend = run.backend_type(run.task)
+    except NonFiniteLossError as error:
+        error.history = history
+        raise
+    return _train(run, backend, history)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A call of `fit`, its arguments checked and its step backend chosen."""
+
+    task: Task
+    backend_type: Callable[[Task], Backend]
+    loss_name: str
+    epochs: int
+    batch_size: int | None
+    shuffle: bool
+    rng: random.Random
+    callbacks: Sequence[Callback]
+    progress: bool
+
+
+def _checked(model: Module, X: Any, y: Any, *, loss: str | Loss, optimizer: Optimizer, epochs: int,
+             batch_size: int | None, shuffle: bool, seed: Seed, validation_data: Any, classify: Classify | None,
+             callbacks: Sequence[Callback], progress: bool, compiled: bool) -> _Run:  # fmt: skip
+    """`fit`'s arguments checked, in this order (the first wrong one is the error), and its backend chosen."""
     for name, flag in [("shuffle", shuffle), ("progress", progress), ("compiled", compiled)]:
         check_switch("fit", name, flag)
     loss_fn, loss_name = _loss_function(loss)
-    default_rule = classify is None
+    classify_rows = _CLASSIFY_ROWS.get(loss_fn) if classify is None else None
     classify = _classifier(loss_fn, classify)
-    on_dask = _is_dask(X, y)
-    if on_dask:
-        from . import dask_train  # imported here: it needs numpy and dask
+    backend_type = _backend_type(X, y, compiled)
+    X, y = backend_type.checked_data("fit", model, X, y)
+    _check_optimizer(model, optimizer)
+    _check_count("fit", "epochs", epochs, 0)
+    if batch_size is not None:
+        _check_count("fit", "batch_size", batch_size, 1)
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("fit: validation_data must be a pair (X_val, y_val)")
+        validation_data = backend_type.checked_validation(model, *validation_data)
+    _check_callbacks(callbacks)
+    task = Task(model, loss_fn, optimizer, classify, classify_rows, X, y, validation_data)
+    return _Run(task, backend_type, loss_name, epochs, batch_size, shuffle, generator("fit", seed), callbacks, progress)
+
+
+def _backend_type(X: Any, y: Any, compiled: bool) -> Any:
+    """The step backend for this data: Dask arrays need `compiled=True`."""
+    if is_dask(X, y):
+        from .dask_train import DaskSteps  # imported here: it needs numpy and dask
 
         if not compiled:
             raise ValueError("fit: X or y is a dask array; train on it with compiled=True")
-        X, y = dask_train.aligned("fit", model, X, y)
-    else:
-        _check_data("fit", model, X, y)
+        return DaskSteps
+    return CompiledSteps if compiled else EagerSteps
+
+
+def _check_optimizer(model: Module, optimizer: Optimizer) -> None:
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer must be an nn.optim optimizer, got {type(optimizer).__name__}")
     model_params = model.parameters()
@@ -212,194 +228,73 @@ def fit(
         raise ValueError(
             f"fit: the optimizer updates none of the model's {len(model_params)} parameters (made for another model?)"
         )
-    _check_count("fit", "epochs", epochs, 0)
-    if batch_size is not None:
-        _check_count("fit", "batch_size", batch_size, 1)
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise TypeError("fit: validation_data must be a pair (X_val, y_val)")
-        if on_dask:  # lists too become dask arrays
-            validation_data = dask_train.aligned("fit: validation_data", model, *validation_data)
-        elif _is_dask(*validation_data):
-            raise ValueError("fit: validation_data holds dask arrays but X and y do not; give dask arrays for both")
-        else:
-            _check_data("fit: validation_data", model, *validation_data)
+
+
+def _check_callbacks(callbacks: Sequence[Callback]) -> None:
     if callable(callbacks) or not isinstance(callbacks, (list, tuple)):
         raise TypeError(f"fit: callbacks must be a list of functions (epoch, logs), got {callbacks!r}")
     for i, callback in enumerate(callbacks):
         if not callable(callback):
             raise TypeError(f"fit: callbacks[{i}] must be a function (epoch, logs), got {callback!r}")
-    rng = generator("fit", seed)
-    n_steps = 1 if batch_size is None else math.ceil(len(X) / batch_size)
-    history = History()
-    try:  # before the first step, so that nothing changes if a target is bad or the loss overflows
-        if on_dask:  # the same checks, on the first example and each distinct target (one pass over y)
-            x0, t0 = dask_train.first_example(X, y)
-            validation_y = None if validation_data is None else validation_data[1]
-            targets = dask_train.check_targets(model, loss_fn, x0, y, validation_y)
-            compiled_loss = _compile(
-                model, loss_fn, [x0], [t0, *targets[0]], None if validation_y is None else ([x0], targets[1])
-            )
-        else:
-            _check_targets(model, loss_fn, X, y, validation_data)
-            compiled_loss = _compile(model, loss_fn, X, y, validation_data) if compiled and len(X) else None
-    except NonFiniteLossError as error:
-        error.history = history
-        raise
-    rows_rule = _CLASSIFY_ROWS.get(loss_fn) if default_rule else None
-    if compiled_loss is not None:
 
-        def step_fn(Xb: Any, yb: Any) -> StepResult:
-            if on_dask:
-                mean_loss, correct = dask_train.step(compiled_loss, optimizer, Xb, yb, classify, rows_rule)
-                return StepResult(mean_loss, [], correct)
-            return StepResult(*compiled_loss.step(optimizer, Xb, yb))
 
-        def evaluate_fn(Xv: Any, yv: Any) -> dict[str, float | None]:
-            if _is_dask(Xv):
-                return dask_train.evaluate(compiled_loss, Xv, yv, classify, rows_rule)
-            values, outputs, _ = compiled_loss.run(Xv, yv)
-            correct = None if classify is None else sum(classify(o) == t for o, t in zip(outputs, yv)) / len(yv)
-            return {"loss": float(values.mean()), "accuracy": correct}
-    else:
-
-        def step_fn(Xb: list, yb: list) -> StepResult:
-            return train_step(model, loss_fn, optimizer, Xb, yb)
-
-        def evaluate_fn(Xv: Sequence[Any], yv: Sequence[Any]) -> dict[str, float | None]:
-            return evaluate(model, Xv, yv, loss=loss_fn, classify=classify)
-
+def _train(run: _Run, backend: Backend, history: History) -> History:
+    """The epochs: the steps over each epoch's batches, then validation and the callbacks."""
     from tqdm import tqdm  # imported here: `import nn` stays light
 
-    bar = tqdm(range(epochs), desc=f"fit ({loss_name})", unit="epoch", disable=True if not progress else None)
+    task, n = run.task, len(run.task.X)
+    n_steps = 1 if run.batch_size is None else math.ceil(n / run.batch_size)
+    hidden = None if run.progress else True  # None: shown only when stderr is a terminal
+    bar = tqdm(range(run.epochs), desc=f"fit ({run.loss_name})", unit="epoch", disable=hidden)
     for epoch in bar:
         started = time.perf_counter()
         total_loss, correct = 0.0, 0
-        if on_dask:
-            epoch_batches = dask_train.batches(X, y, batch_size, shuffle, rng)
-        else:  # the whole dataset in its order when batch_size is None
-            epoch_batches = batches(X, y, batch_size or len(X), shuffle and batch_size is not None, rng)
-        for step, (Xb, yb) in enumerate(epoch_batches):
+        for step, (Xb, yb) in enumerate(backend.batches(run.batch_size, run.shuffle, run.rng)):
             try:
-                result = _guarded_step(step_fn, Xb, yb, epoch, step, n_steps)
+                result = guarded_step(backend.step, Xb, yb, epoch, step, n_steps)
             except NonFiniteLossError as error:
                 error.history = history  # the epochs that finished are not lost
                 bar.close()
                 raise
             total_loss += result.loss * len(Xb)
-            if classify is not None and result.correct is not None:
-                correct += result.correct
-            elif classify is not None:
-                correct += sum(classify(out) == t for out, t in zip(result.outputs, yb))
-        logs: dict[str, float] = {"loss": total_loss / len(X)}
-        if classify is not None:
-            logs["accuracy"] = correct / len(X)
-        if validation_data is not None:
-            val = evaluate_fn(*validation_data)
-            logs["val_loss"] = val["loss"]
-            if val["accuracy"] is not None:
-                logs["val_accuracy"] = val["accuracy"]
+            if task.classify is not None:
+                correct += backend.correct(result, yb)
+        logs: dict[str, float] = {"loss": total_loss / n}
+        if task.classify is not None:
+            logs["accuracy"] = correct / n
+        if task.validation_data is not None:
+            val = backend.evaluate(*task.validation_data)
+            logs.update({"val_" + key: value for key, value in val.items() if value is not None})
         history.seconds.append(time.perf_counter() - started)
         for key, value in logs.items():
             getattr(history, key).append(value)
         bar.set_postfix({key: f"{value:.4g}" for key, value in logs.items()}, refresh=False)
-        if any([callback(epoch, dict(logs)) is True for callback in callbacks]):
+        if _callbacks_stop(run.callbacks, epoch, logs):
             history.stopped_early = True
             break
     bar.close()
     return history
 
 
-def _guarded_step(
-    step_fn: Callable[[list, list], StepResult], Xb: list, yb: list, epoch: int, step: int, n_steps: int
-) -> StepResult:
-    where = f"epoch {epoch + 1}, step {step + 1} of {n_steps}"
-    try:
-        return step_fn(Xb, yb)
-    except ArithmeticError as error:  # overflow in forward, backward or the update: nothing was updated
-        raise _non_finite(where, error) from error
-    except ValueError as error:
-        raise ValueError(f"fit: at {where}: {error}") from error
+def _callbacks_stop(callbacks: Sequence[Callback], epoch: int, logs: dict[str, float]) -> bool:
+    """Call each callback with its own copy of the logs: whether one of them returned True (stop)."""
+    stop = False
+    for i, callback in enumerate(callbacks):
+        answer = callback(epoch, dict(logs))
+        if answer is not None and not _is_bool(answer):
+            name = getattr(callback, "__name__", type(callback).__name__)
+            raise TypeError(
+                f"fit: callbacks[{i}] ({name}) returned {answer!r} at epoch={epoch}; "
+                "a callback returns None or False to go on, True to stop"
+            )
+        stop = stop or bool(answer)
+    return stop
 
 
-def _non_finite(where: str, error: ArithmeticError, before: str = "this step") -> NonFiniteLossError:
-    return NonFiniteLossError(
-        f"fit: the loss is not finite at {where} ({type(error).__name__}: {error}); "
-        f"the parameters keep their values from before {before}"
-    )
-
-
-def _check_targets(
-    model: Module, loss: Loss, X: Sequence[Any], y: Sequence[Any], validation_data: tuple[Sequence, Sequence] | None
-) -> None:
-    """Run the loss on every distinct target (and validation target), with the model's prediction for X[0]: a
-    target the loss refuses (a label 2 for binary cross-entropy, a class index out of range) is an error
-    before the first step, naming where it is, and not at the step that meets it. A loss that overflows is an
-    error here only for X[0] and its own target y[0]; for the other targets the steps will tell."""
-    if not len(X):
-        return
-    first = "the first step"
-    with autodiff.no_grad():
-        try:
-            prediction = model(X[0])
-        except ArithmeticError as error:
-            raise _non_finite("X[0], before the first step", error, first) from error
-        except ValueError as error:  # a domain error of the model, as a step would report it
-            add_context(error, "fit: X[0]")
-            raise
-        for name, targets in [("y", y), ("validation_data y", validation_data[1] if validation_data else [])]:
-            try:
-                _check_each_target(f"fit: {name}", loss, prediction, targets, overflow=name == "y")
-            except ArithmeticError as error:
-                raise _non_finite("X[0], before the first step", error, first) from error
-
-
-def _check_each_target(who: str, loss: Loss, prediction: Any, targets: Sequence[Any], overflow: bool = False) -> None:
-    """Run the loss on `prediction` with each distinct target: a target the loss refuses is an error naming its
-    index (`who[i]: ...`). An overflow is raised for the first target when `overflow` is set, else ignored."""
-    seen: set[Any] = set()
-    for i, t in enumerate(targets):
-        key = _key(t)
-        if key is not None and key in seen:
-            continue
-        seen.add(key)
-        try:
-            loss(prediction, t)
-        except ArithmeticError:  # the losses check a target before computing: t is valid
-            if overflow and i == 0:
-                raise
-        except (TypeError, ValueError) as error:  # the loss's own message, and where the target is
-            add_context(error, f"{who}[{i}]")
-            raise
-
-
-def _key(target: Any) -> Any:
-    """A key for a target that tells apart what the loss may tell apart (1, 1.0 and True), or None."""
-    if isinstance(target, (list, tuple)):
-        keys = tuple(_key(t) for t in target)
-        return None if None in keys else keys
-    try:
-        hash(target)
-    except TypeError:
-        return None
-    return type(target), target
-
-
-def _compile(
-    model: Module, loss: Loss, X: Sequence[Any], y: Sequence[Any], validation_data: tuple[Sequence, Sequence] | None
-) -> Any:
-    """The loss compiled for `fit(compiled=True)`, traced at the first example."""
-    from .compiled import CompiledLoss  # imported here: it needs numpy
-
-    try:
-        compiled_loss = CompiledLoss(model, loss, X[0], y[0])
-        compiled_loss.check_targets(y)
-        if validation_data is not None:
-            compiled_loss.check_targets(validation_data[1])
-    except ArithmeticError as error:  # the eager steps would meet it too: the same error as theirs
-        where = "X[0], while fit(compiled=True) traces the loss, before the first step"
-        raise _non_finite(where, error, "the first step") from error
-    return compiled_loss
+def _is_bool(answer: Any) -> bool:
+    """True or False, or numpy's (told without importing numpy); not 1, not "stop"."""
+    kind = type(answer)
+    return kind is bool or kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
 
 
 def evaluate(
@@ -422,7 +317,7 @@ def evaluate(
     loss_fn, _ = _loss_function(loss)
     rows_rule = _CLASSIFY_ROWS.get(loss_fn) if classify is None else None
     classify = _classifier(loss_fn, classify)
-    if _is_dask(X, y):
+    if is_dask(X, y):
         from . import dask_train
         from .compiled import CompiledLoss
 
@@ -430,21 +325,8 @@ def evaluate(
         compiled_loss = CompiledLoss(model, loss_fn, *dask_train.first_example(X, y))
         compiled_loss.check_targets(dask_train.distinct_targets(y)[0])
         return dask_train.evaluate(compiled_loss, X, y, classify, rows_rule)
-    _check_data("evaluate", model, X, y)
-    with autodiff.no_grad():
-        outputs = [model(x) for x in X]
-        per_example = []
-        for i, (out, t) in enumerate(zip(outputs, y)):
-            try:
-                per_example.append(loss_fn(out, t))
-            except (TypeError, ValueError) as error:  # a target the loss refuses, named by its index
-                add_context(error, f"evaluate: y[{i}]")
-                raise
-        mean_loss = _mean(per_example).data
-    if classify is None:
-        return {"loss": mean_loss, "accuracy": None}
-    correct = sum(classify(_data(out)) == t for out, t in zip(outputs, y))
-    return {"loss": mean_loss, "accuracy": correct / len(X)}
+    check_data("evaluate", model, X, y)
+    return evaluate_lists(model, X, y, loss_fn, classify)
 
 
 def accuracy(
@@ -473,31 +355,18 @@ def accuracy(
         if classify is None:
             raise ValueError(f"accuracy: the loss {loss!r} has no decision rule; pass classify=")
         rows_rule = _CLASSIFY_ROWS.get(loss_fn)
-    if _is_dask(X, y):
+    if is_dask(X, y):
         from . import dask_train
 
         X, y = dask_train.aligned("accuracy", model, X, y)
         return dask_train.accuracy(model, X, y, classify, rows_rule)
-    _check_data("accuracy", model, X, y)
+    check_data("accuracy", model, X, y)
     if loss_fn is not None:  # a label the rule can never give (0 under hinge's -1/+1) would count as wrong, silently
         with autodiff.no_grad():
-            _check_each_target("accuracy: y", loss_fn, model(X[0]), y)
+            check_each_target("accuracy: y", loss_fn, model(X[0]), y)
     with autodiff.no_grad():
-        correct = sum(classify(_data(model(x))) == t for x, t in zip(X, y))
+        correct = sum(classify(output_data(model(x))) == t for x, t in zip(X, y))
     return correct / len(X)
-
-
-def _data(out: Any) -> Any:
-    if isinstance(out, Value):
-        return out.data
-    if isinstance(out, (list, tuple)):
-        return [_data(o) for o in out]
-    return out
-
-
-def _is_dask(*data: Any) -> bool:
-    """Whether any of `data` is a Dask collection (told without importing Dask)."""
-    return any(type(d).__module__.startswith("dask.") for d in data)
 
 
 def _loss_function(loss: str | Loss) -> tuple[Loss, str]:
@@ -516,16 +385,3 @@ def _classifier(loss: Loss, classify: Classify | None) -> Classify | None:
             raise TypeError(f"classify must be a function of a prediction, got {classify!r}")
         return classify
     return _CLASSIFY.get(loss)
-
-
-def _check_data(who: str, model: Module, X: Sequence[Any], y: Sequence[Any]) -> None:
-    _check_same_length(who, X, y, "targets")
-    nin = getattr(model, "nin", None)
-    if isinstance(nin, int):
-        for i, x in enumerate(X):
-            if not hasattr(x, "__len__") or len(x) != nin:
-                shown = f"{len(x)} features" if hasattr(x, "__len__") else f"a {type(x).__name__}"
-                raise ValueError(f"{who}: X[{i}] has {shown}; the model takes {nin}")
-            for j, feature in enumerate(x):  # named here, before any step, rather than by the step that meets it
-                if isinstance(feature, numbers.Real) and not _is_finite(feature):
-                    raise ValueError(f"{who}: X[{i}][{j}] is {feature!r}; features must be finite numbers")

@@ -10,6 +10,13 @@ import random
 
 import pytest
 from hypothesis import HealthCheck, settings
+from torch_oracle import (  # noqa: F401  (hooks: counting the PyTorch comparisons)
+    pytest_collectreport,
+    pytest_configure,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
 
 # No deadline and no too_slow health check: both fail a test by the clock, and a busy machine is not a bug.
 settings.register_profile("dev", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

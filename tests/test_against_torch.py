@@ -13,6 +13,7 @@ import autodiff
 from autodiff import Value
 from autodiff.testing import OPS, Expression, expressions
 
+pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch")
 F = pytest.importorskip("torch.nn.functional")
 

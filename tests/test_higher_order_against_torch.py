@@ -15,6 +15,7 @@ from higher_order_cases import CASES
 import autodiff
 from autodiff import Value, ops
 
+pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch")
 F = pytest.importorskip("torch.nn.functional")
 

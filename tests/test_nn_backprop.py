@@ -151,6 +151,7 @@ def test_a_training_step_follows_the_mean_of_the_per_example_gradients(loss, siz
     assert result.loss == pytest.approx(mean_loss, rel=1e-14)
 
 
+@pytest.mark.torch
 def test_mlp_outputs_and_gradients_match_pytorch():
     torch = pytest.importorskip("torch")
     for activation, torch_act in [

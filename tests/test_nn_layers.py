@@ -152,6 +152,30 @@ def test_inputs_that_are_not_a_list_of_numbers_are_clear_errors():
         Layer(1, 1, seed=0)([float("nan")])
 
 
+@pytest.mark.parametrize(
+    "model", [MLP(2, [3, 1], seed=0), Layer(2, 2, seed=0), Neuron(2, seed=0)], ids=["MLP", "Layer", "Neuron"]
+)
+@pytest.mark.parametrize("batch", [[[1, 2], [3, 4]], [[1, 2], [3, 4], [5, 6]], [(1, 2)]], ids=["2", "3", "tuple"])
+def test_a_batch_is_refused_saying_a_model_takes_one_example_and_how_to_run_a_batch(model, batch):
+    who = type(model).__name__
+    with pytest.raises(TypeError) as info:
+        model(batch)
+    message = str(info.value)
+    assert message.startswith(f"{who}: input 0 is a {type(batch[0]).__name__} ({batch[0]!r}), not a number: ")
+    assert "a model takes one example at a time (a list of 2 numbers)" in message and "\n" not in message
+    assert "[model(x) for x in X]" in message
+    assert "autodiff.compile(lambda *x: model(list(x)), X[0]).batch(X)" in message
+
+
+def test_the_compiled_batch_the_error_suggests_gives_each_examples_output():
+    np = pytest.importorskip("numpy")
+    import autodiff
+
+    model, X = MLP(2, [3, 1], seed=0), [[1, 2], [3, 4], [-1, 0.5]]
+    outputs = autodiff.compile(lambda *x: model(list(x)), X[0]).batch(X)
+    assert np.allclose(outputs, [model(x).data for x in X], rtol=1e-12, atol=0)
+
+
 def test_a_dict_or_a_set_of_inputs_is_refused_rather_than_read_by_its_keys_or_in_no_order():
     with pytest.raises(TypeError, match=r"MLP: expected a list of 2 inputs .*got dict \(\{0: 1.0, 1: 2.0\}\)"):
         MLP(2, [1], seed=0)({0: 1.0, 1: 2.0})

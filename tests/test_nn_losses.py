@@ -160,6 +160,7 @@ def test_l2_is_the_sum_of_squares_with_gradient_two_p():
 
 
 # --- PyTorch --------------------------------------------------------------------------
+@pytest.mark.torch
 def test_losses_match_pytorch_including_at_extreme_logits():
     torch = pytest.importorskip("torch")
     F = torch.nn.functional

@@ -121,6 +121,7 @@ def test_the_reference_comparison_catches_a_missing_bias_correction():
         assert_same_trajectory(run_ours(adam_without_bias_correction), reference_adam(lr=0.1), rel=1e-13)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("settings", SGD_SETTINGS)
 def test_sgd_matches_torch_optim_sgd(settings):
     torch = pytest.importorskip("torch")
@@ -128,6 +129,7 @@ def test_sgd_matches_torch_optim_sgd(settings):
     assert_same_trajectory(ours, run_torch(torch, lambda ps: torch.optim.SGD(ps, **settings)), rel=1e-14)
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("settings", ADAM_SETTINGS)
 def test_adam_matches_torch_optim_adam(settings):
     torch = pytest.importorskip("torch")

@@ -2,6 +2,7 @@
 
 import json
 import os
+import stat
 
 import pytest
 
@@ -92,6 +93,78 @@ def test_a_saved_file_gets_the_usual_permissions_not_those_of_a_temporary_file(t
     path.chmod(0o640)
     save(Neuron(2, seed=1), path)
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def make_device(path):
+    """A character device like /dev/null at `path` (needs root), else a symlink to /dev/null."""
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        path.symlink_to("/dev/null")
+
+
+@pytest.mark.parametrize(
+    "make, kind",
+    [
+        (os.mkfifo, r"a FIFO \(named pipe\)"),
+        (make_device, "a character device"),
+        (lambda path: path.symlink_to("/dev/null"), None),
+    ],
+    ids=["fifo", "device", "link-to-dev-null"],
+)
+def test_saving_onto_a_fifo_or_a_device_is_refused_and_leaves_it_as_it_was(tmp_path, make, kind):
+    path = tmp_path / "model.json"
+    make(path)
+    before = os.lstat(path)
+    with pytest.raises(ValueError, match=rf"^save: .*model.json.*: not a regular file but {kind or '.*'}; save writes"):
+        save(Neuron(2, seed=0), path)
+    after = os.lstat(path)
+    assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino, before.st_rdev)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
+
+
+def test_saving_through_a_symlink_replaces_the_file_it_names_and_keeps_the_link(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "links").mkdir()
+    target, link = tmp_path / "models" / "model.json", tmp_path / "links" / "latest.json"
+    save(Neuron(2, seed=0), target)
+    link.symlink_to(os.path.relpath(target, link.parent))
+    target.chmod(0o640)
+    save(Neuron(2, seed=1), link)
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert load(target).state_dict() == Neuron(2, seed=1).state_dict()
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["model.json"]
+    assert [p.name for p in (tmp_path / "links").iterdir()] == ["latest.json"]
+
+
+def test_a_save_that_fails_while_moving_into_place_raises_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.json"
+    save(Neuron(2, seed=0), path)
+
+    def refuse(source, destination):
+        raise PermissionError(13, "Permission denied", str(destination))
+
+    monkeypatch.setattr(nn.serialize.os, "replace", refuse)
+    with pytest.raises(PermissionError, match="Permission denied"):
+        save(Neuron(2, seed=1), path)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+    assert load(path).state_dict() == Neuron(2, seed=0).state_dict()
+
+
+def test_saving_through_a_dangling_symlink_makes_the_file_it_names(tmp_path):
+    link = tmp_path / "latest.json"
+    link.symlink_to("model.json")
+    save(Neuron(2, seed=1), link)
+    assert link.is_symlink() and load(tmp_path / "model.json").state_dict() == Neuron(2, seed=1).state_dict()
+
+
+def test_saving_onto_a_loop_of_symlinks_is_refused_naming_it(tmp_path):
+    (tmp_path / "a.json").symlink_to("b.json")
+    (tmp_path / "b.json").symlink_to("a.json")
+    with pytest.raises(OSError, match=r"save: .*a.json: a loop of symbolic links$"):
+        save(Neuron(2, seed=1), tmp_path / "a.json")
+    assert (tmp_path / "a.json").is_symlink() and (tmp_path / "b.json").is_symlink()
 
 
 def write(tmp_path, content):

@@ -363,3 +363,41 @@ def test_a_switch_of_fit_that_is_not_true_or_false_is_refused(flag):
     with pytest.raises(TypeError, match=rf"fit: {flag} must be True or False, got 'no'"):
         fit(model, X, y, loss="mse", optimizer=opt, epochs=1, **{flag: "no"})
     fit(model, X, y, loss="mse", optimizer=opt, epochs=1, **{flag: 0})  # 0 and 1 are fine
+
+
+@pytest.mark.parametrize("answer", [1, 0, "stop", 1.0, [True]])
+def test_a_callback_that_returns_neither_none_nor_a_bool_is_refused_naming_it_and_the_value(answer):
+    X, y = nn.data.make_moons(20, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+
+    def stop_now(epoch, logs):
+        return answer
+
+    shown = re.escape(repr(answer))
+    with pytest.raises(TypeError, match=rf"^fit: callbacks\[1\] \(stop_now\) returned {shown} at epoch=0;"):
+        fit(
+            model, X, y, loss="binary_cross_entropy", optimizer=nn.optim.SGD(model.parameters(), lr=0.1),
+            epochs=3, callbacks=[lambda epoch, logs: None, stop_now], progress=False,
+        )  # fmt: skip
+
+
+def test_a_callback_returning_numpys_true_stops_training_and_numpys_false_goes_on():
+    np = pytest.importorskip("numpy")
+    X, y = nn.data.make_moons(20, seed=0)
+    for answer, epochs in [(np.True_, 1), (np.False_, 3), (False, 3), (None, 3)]:
+        model = nn.MLP(2, [3, 1], seed=0)
+        history = fit(
+            model, X, y, loss="binary_cross_entropy", optimizer=nn.optim.SGD(model.parameters(), lr=0.1),
+            epochs=3, callbacks=[lambda epoch, logs, answer=answer: answer], progress=False,
+        )  # fmt: skip
+        assert history.epochs == epochs and history.stopped_early == (epochs == 1)
+
+
+def test_the_history_says_1_epoch_and_2_epochs():
+    X, y = nn.data.make_moons(20, seed=0)
+    for epochs, shown in [(1, "History(1 epoch, loss "), (2, "History(2 epochs, loss ")]:
+        model = nn.MLP(2, [3, 1], seed=0)
+        optimizer = nn.optim.SGD(model.parameters(), lr=0.1)
+        history = fit(model, X, y, loss="binary_cross_entropy", optimizer=optimizer, epochs=epochs, progress=False)
+        assert repr(history).startswith(shown)
+    assert repr(nn.train.History()) == "History(0 epochs)"
