@@ -99,7 +99,8 @@ def gradcheck(
             digits), and input i passes when |analytic - numeric| <= atol + rtol * (|numeric| + size)
             + drift, where size is the sum of |terms| the chain rule adds up (the scale of its
             rounding, which matters where the terms cancel to near zero) and drift is how far
-            the rounded float forward values move the derivative (sin of a rounded 1e6, say).
+            the rounded float forward values move the derivative (sin of a rounded 1e6, say),
+            plus the resolution of the 50-digit differences (1e-30 of the output's size, about).
             See docs/oracles.md.
 
     Returns:
@@ -168,7 +169,8 @@ def _at_50_digits(
     except (ArithmeticError, ValueError) as error:
         add_context(error, f"gradcheck: {name} at 50 digits, within 1e-20 (relative) of {point!r}")
         raise
-    drifts = [abs(n - m) for n, m in zip(numeric, path.gradient)]
+    resolution = recording.gradient_error(path)  # what 50 digits can resolve: matters for derivatives near 1e-30 * f
+    drifts = [abs(n - m) + r for n, m, r in zip(numeric, path.gradient, resolution)]
     return tuple(map(float, numeric)), tuple(map(float, path.size)), tuple(map(float, drifts))
 
 

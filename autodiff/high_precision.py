@@ -29,13 +29,17 @@ from typing import Any
 
 from .backward import topological_order
 from .grad_mode import watching_data_reads
-from .precise import CONTEXT, MpmathMath, mpf
+from .precise import CONTEXT, DIGITS, MpmathMath, mpf
 from .value import Value
 
 __all__ = ["Recording", "FloatPath", "record", "BAKING_READS"]
 
 FIRST_STEP = mpf("1e-20")  # relative steps: truncation ~ step**2, rounding ~ 1e-50 / step
-SECOND_STEP = mpf("1e-12")
+SECOND_DIGITS = 100  # second differences are taken at 100 digits, with steps of 1e-30: rounding ~ 1e-100 / step**2
+SECOND_STEP = mpf("1e-30")
+FLOAT_EPS = mpf(2) ** -52
+REPLAY_EPS = mpf(10) ** -DIGITS  # each 50-digit result is rounded to within this, relatively
+SECOND_EPS = mpf(10) ** -SECOND_DIGITS
 BAKING_READS = ("detach()", "float()", "format()", "no_grad()")  # reads that turn a Value into a constant
 
 
@@ -59,6 +63,7 @@ class FloatPath:
     hessian: list[list[Any]] | None
     hessian_size: list[list[Any]] | None
     value_error: Any  # first-order bound on the float forward value's rounding error
+    replay_error: Any  # the same bound for one 50-digit replay: what limits the differences' resolution
 
 
 class Recording:
@@ -99,7 +104,11 @@ class Recording:
         return (self.value_at(above) - self.value_at(below)) / (above[i] - below[i])
 
     def hessian(self) -> list[list[Any]]:
-        """Second derivatives at the point, by second differences with a step of 1e-12 (relative)."""
+        """Second derivatives at the point, by second differences at 100 digits with a step of 1e-30 (relative)."""
+        with CONTEXT.workdps(SECOND_DIGITS):  # our own context: mpmath's global precision is untouched
+            return self._second_differences()
+
+    def _second_differences(self) -> list[list[Any]]:
         n = len(self.leaves)
         steps = [SECOND_STEP * max(1, abs(x)) for x in self.point]
 
@@ -149,11 +158,13 @@ class Recording:
             size=size[out],
             hessian=curvature[out] if second_order else None,
             hessian_size=curvature_size[out] if second_order else None,
-            value_error=self._value_error(locals_),
+            value_error=4 * FLOAT_EPS * self._rounding_sum(locals_),
+            replay_error=4 * REPLAY_EPS * self._rounding_sum(locals_),
         )
 
-    def _value_error(self, locals_: dict[Value, tuple[list[Any], Any]]) -> Any:
-        """sum_k |d out / d node_k| |node_k| 4 eps: how far rounding each op's result can move the output."""
+    def _rounding_sum(self, locals_: dict[Value, tuple[list[Any], Any]]) -> Any:
+        """sum_k |d out / d node_k| |node_k| over the ops: times a unit of rounding, how far rounding
+        each op's result moves the output (to first order)."""
         adjoint: dict[Value, Any] = {self.out: mpf(1)}
         for node in reversed(self.order):
             if node not in locals_:
@@ -161,8 +172,16 @@ class Recording:
             for parent, partial in zip(node.parents, locals_[node][0]):
                 if partial is not None:
                     adjoint[parent] = adjoint.get(parent, 0) + partial * adjoint.get(node, 0)
-        eps = mpf(2) ** -52
-        return 4 * eps * CONTEXT.fsum(abs(adjoint.get(node, 0)) * abs(node.data) for node in locals_)
+        return CONTEXT.fsum(abs(adjoint.get(node, 0)) * abs(node.data) for node in locals_)
+
+    def gradient_error(self, path: FloatPath) -> list[Any]:
+        """How far the 50-digit rounding of the replays can move each `gradient()` entry: its resolution."""
+        return [2 * path.replay_error / (FIRST_STEP * max(1, abs(x))) for x in self.point]
+
+    def hessian_error(self, path: FloatPath) -> list[list[Any]]:
+        """The resolution of each `hessian()` entry."""
+        steps = [SECOND_STEP * max(1, abs(x)) for x in self.point]
+        return [[4 * path.replay_error * SECOND_EPS / REPLAY_EPS / (a * b) for b in steps] for a in steps]
 
 
 def node_is_fixed(node: Value) -> bool:
@@ -195,6 +214,11 @@ def _local_derivatives(node: Value, moving: list[bool], second_order: bool) -> t
         first.append((at({a: h}) - at({a: -h})) / (2 * h))
     if not second_order:
         return first, None
+    with CONTEXT.workdps(SECOND_DIGITS):
+        return first, _local_second_derivatives(at, u, moving)
+
+
+def _local_second_derivatives(at: Callable[[dict[int, Any]], Any], u: list[Any], moving: list[bool]) -> list[list[Any]]:
     steps = [SECOND_STEP * max(1, abs(x)) for x in u]
     center = at({})
     second = [[None] * len(u) for _ in u]
@@ -208,7 +232,7 @@ def _local_derivatives(node: Value, moving: list[bool], second_order: bool) -> t
                 k = steps[b]
                 mixed = at({a: h, b: k}) - at({a: h, b: -k}) - at({a: -h, b: k}) + at({a: -h, b: -k})
                 second[a][b] = second[b][a] = mixed / (4 * h * k)
-    return first, second
+    return second
 
 
 def _chain_first(parents, first, tangent, size, n):
