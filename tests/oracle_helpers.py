@@ -118,9 +118,9 @@ class SympyAt:
         if e.is_Float:
             return CONTEXT.mpf(e._mpf_)
         if e is sympy.pi:
-            return CONTEXT.pi
+            return +CONTEXT.pi
         if e is sympy.E:
-            return CONTEXT.e
+            return +CONTEXT.e
         args = [self(a) for a in e.args]
         if e.is_Add:
             return CONTEXT.fsum(args)
