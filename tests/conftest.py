@@ -1,7 +1,8 @@
 """Shared test setup: hypothesis profiles and seeded randomness.
 
 HYPOTHESIS_PROFILE selects the profile: "dev" (fast, the default locally), "ci" (more
-examples, derandomized; the default when CI is set) or "mutation" (few examples, derandomized:
+examples, derandomized; the default when CI is set), "nightly" (10x ci, random: new examples
+each run, for a scheduled job; docs/oracles.md) or "mutation" (few examples, derandomized:
 the same ones for every mutant of a mutation-testing run, see the README's Development notes).
 """
 
@@ -18,6 +19,13 @@ settings.register_profile(
     max_examples=250,
     deadline=None,
     derandomize=True,  # CI runs the same examples every time; locally, dev explores new ones
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile(
+    "nightly",
+    max_examples=2500,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,
 )
