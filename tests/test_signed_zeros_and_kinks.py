@@ -84,7 +84,7 @@ def test_atan2_of_signed_zeros_is_ieee_754s(y, x):
 
 # --- second derivatives at kinks and edges -------------------------------------------------------
 SPECIAL = [(name, point) for name, (_, _, points) in CASES.items() for point in points]
-STEP = CONTEXT.mpf("1e-40")  # one-sided differences at 100 digits: truncation ~1e-40 (1e-20 for x**2.5 at 0), rounding ~1e-20
+STEP = CONTEXT.mpf("1e-40")  # at 100 digits: truncation ~1e-40 (1e-20 for x**2.5 at 0), rounding ~1e-20
 
 
 def one_sided(replay, point, i):
