@@ -58,6 +58,7 @@ class SympyMath(metaclass=ModuleNamespace):
         "expm1": lambda x: sympy.exp(x) - 1,
         "log2": lambda x: sympy.log(x, 2),
         "log10": lambda x: sympy.log(x, 10),
+        "hypot": lambda x, y: sympy.sqrt(x**2 + y**2),
     }
     _wrap = staticmethod(_identity)
 
