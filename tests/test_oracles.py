@@ -175,3 +175,48 @@ def test_a_wrong_partial_fails_the_50_digit_check_and_a_right_one_passes():
     assert not gradcheck(lambda y, x: wrong_atan2(y, x), [0.3, -0.8], precision="high").ok
     assert gradcheck(lambda y, x: y.atan2(x), [0.3, -0.8], precision="high").ok
     assert math.isfinite(Value(1.0).data)
+
+
+# logsumexp and its gradient, the softmax, at inputs whose exponentials overflow a float: exact at 50 digits.
+HUGE = [(1e6, 1e6, 1e6), (800.0, 799.0, -5.0), (1000.5, 3.0, 2.0), (-1e6, 1e6, 0.0), (710.0, 710.0, 710.0)]
+
+
+@pytest.mark.parametrize("point", HUGE)
+def test_logsumexp_and_its_softmax_hold_where_the_exponentials_overflow(point):
+    def lse(*xs):
+        return autodiff.logsumexp(xs)
+
+    replay = recording(lse, point)
+    exact = replay.value_at(replay.point)
+    assert abs(autodiff.logsumexp(list(point)) - exact) <= RTOL * abs(exact)  # on numbers
+    value, gradient, hessian = engine_derivatives(lse, point)  # backward(create_graph=True), then again
+    assert abs(value - exact) <= RTOL * abs(exact)
+    result = gradcheck(lse, point, precision="high")  # plain backward
+    assert result.ok, result
+    true = replay.hessian()
+    for i, row in enumerate(hessian):
+        assert gradient[i] == pytest.approx(float(result.numeric[i]), rel=1e-12, abs=1e-300)
+        for j, h in enumerate(row):
+            assert abs(h - true[i][j]) <= RTOL * (abs(true[i][j]) + 1) + 1e-290, (i, j, h, true[i][j])
+
+
+# A user's op whose derivative branches on its input (no formula): the engine's generic paths, not the generated ones.
+SOFTSIGN = autodiff.Op(
+    "softsign",
+    lambda m, x: x / (1.0 + abs(x)),
+    lambda m, out, x: ((1.0 / (1.0 + x) ** 2 if x > 0 else 1.0 / (1.0 - x) ** 2),),
+)
+
+
+@pytest.mark.parametrize("x", [-3.5, -0.4, 0.7, 250.0])
+def test_a_branching_user_op_reused_along_several_paths_matches_50_digit_differences(x):
+    def f(v):
+        s = SOFTSIGN(v)
+        return s * s + SOFTSIGN(s * v) * s
+
+    result = gradcheck(f, [x], precision="high")
+    assert result.ok, result
+    replay = recording(f, [x])
+    true, path = replay.gradient(), replay.along_float_path()
+    _, tangent = autodiff.jvp(f, [x], [1.0])
+    assert within(tangent, true[0], path.gradient[0], path.size[0], replay.gradient_error(path)[0])

@@ -139,3 +139,20 @@ def test_at_kinks_and_edges_the_chain_rule_carries_the_convention_through_sin(ca
         for j, h in enumerate(sin_hessian[i]):
             expected = c * hessian[i][j] - s * CONTEXT.mpf(gradient[i]) * gradient[j]
             assert abs(h - expected) <= 1e-12 * (1 + abs(c * hessian[i][j]) + abs(s * gradient[i] * gradient[j]))
+
+
+# A -0.0 made by an op reaches floor and ceil as it would from a user: the sign of their zero result follows it.
+ROUTES = {
+    "negated zero": lambda: -Value(0.0),
+    "zero times -1": lambda: Value(0.0) * -1.0,
+    "minus zero times 1": lambda: Value(-0.0) * 1.0,
+    "ceil of -0.5": lambda: Value(-0.5).ceil(),
+}
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+@pytest.mark.parametrize("name", sorted(ROUNDINGS))
+def test_a_negative_zero_made_by_an_op_keeps_its_sign_through_floor_and_ceil(name, route):
+    zero = ROUTES[route]()
+    assert same_float(zero.data, -0.0)
+    assert same_float(getattr(zero, name)().data, float(ROUNDINGS[name][0](-0.0)))
