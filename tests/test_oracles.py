@@ -220,3 +220,10 @@ def test_a_branching_user_op_reused_along_several_paths_matches_50_digit_differe
     true, path = replay.gradient(), replay.along_float_path()
     _, tangent = autodiff.jvp(f, [x], [1.0])
     assert within(tangent, true[0], path.gradient[0], path.size[0], replay.gradient_error(path)[0])
+
+
+@given(expressions(max_inputs=2, min_ops=8, max_ops=20, ops=["+", "*", "sin", "exp", SOFTSIGN], magnitude=1e3))
+@FEWER
+def test_random_dags_with_a_branching_user_op_match_50_digit_differences(expr):
+    result = gradcheck(expr, expr.point, precision="high")
+    assert result.ok, f"{result!r}\n{expr!r}"
