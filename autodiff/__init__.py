@@ -29,7 +29,7 @@ __all__ = [
     "no_grad", "enable_grad", "is_grad_enabled",
     "grad", "value_and_grad", "jvp", "jacobian", "hessian",
     "detect_anomaly", "is_anomaly_enabled",
-    "gradcheck", "GradcheckResult",
+    "gradcheck", "GradcheckResult", "to_sympy",
     "topological_order",
     "compile",
     *functions.UNARY, "atan2", "remainder", "clamp", "leaky_relu", "sum", "logsumexp", "dot",
@@ -40,7 +40,7 @@ __all__ = [
 # The compiler and the graph functions load on first use (PEP 562), so `import autodiff` stays
 # as light as the engine.
 _LAZY = {
-    "compile": "compiler", "compiler": "compiler",
+    "compile": "compiler", "compiler": "compiler", "to_sympy": "sympy_math",  # to_sympy needs sympy (oracles extra)
     **{name: "graph" for name in ("graph", "draw_dot", "to_svg", "save_svg", "explain", "GraphTooLargeError",
                                    "to_html", "save_html", "show_backward")},
 }  # fmt: skip

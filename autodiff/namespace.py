@@ -138,12 +138,19 @@ FUNCTIONS: tuple[str, ...] = tuple(
 """Every function a rule may call on `m`: the table's functions in its order, then the other helpers."""
 
 
-def elementary(library: Any, aliases: dict[str, str] | None = None) -> dict[str, Callable[..., Any]]:
-    """The elementary functions of `library` (math, numpy, mpmath) by the op table's names; `aliases` maps
-    a table name to the library's where they differ (numpy's arcsin for asin). Names it lacks are left out."""
+def elementary(library: Any, aliases: dict[str, Any] | None = None) -> dict[str, Callable[..., Any]]:
+    """The elementary functions of `library` (math, numpy, mpmath, sympy) by the op table's names. `aliases`
+    maps a table name to the library's name where they differ (numpy's "arcsin" for asin), or to a function
+    where the library has none (sympy's log(1 + x) for log1p). Names it lacks are left out."""
     aliases = aliases or {}
-    found = {name: getattr(library, aliases.get(name, name), None) for name in ELEMENTARY}
+    found = {name: _lookup(library, aliases.get(name, name)) for name in ELEMENTARY}
     return {name: function for name, function in found.items() if function is not None}
+
+
+def _lookup(library: Any, name_or_function: Any) -> Callable[..., Any] | None:
+    if callable(name_or_function):
+        return name_or_function
+    return getattr(library, name_or_function, None)
 
 
 def add_elementary(namespace: type, functions: dict[str, Callable[..., Any]]) -> None:

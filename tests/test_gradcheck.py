@@ -88,3 +88,51 @@ def test_gradcheck_leaves_captured_gradients_alone():
     w = Value(2.0)
     gradcheck(lambda x: w * x, [1.0])
     assert w.grad == 0.0
+
+
+# --- precision="high": 50-digit differences of the recorded graph (docs/oracles.md) -----------------
+def test_high_precision_holds_the_lecture_example_to_1e_12_and_says_how():
+    result = gradcheck(f, [2.0, 5.0], precision="high")
+    assert result.ok and result.precision == "high" and (result.atol, result.rtol) == (1e-290, 1e-12)
+    assert result.numeric == (5.5, pytest.approx(2 - math.cos(5), rel=1e-15))
+    assert result.sizes == (5.5, pytest.approx(2 + abs(math.cos(5)), rel=1e-15))  # |1/x1| + |x2|, |x1| + |cos x2|
+    headline, *_, footer = repr(result).splitlines()
+    assert "rtol*(|numeric| + size) + drift" in headline and footer.startswith("  numeric: 50 significant digits")
+
+
+def test_high_precision_fails_a_wrong_rule_that_the_default_lets_through():
+    # cos's derivative off by 1e-9: far inside the default's rtol of 1e-3, far outside 1e-12
+    nearly = Op("cos", lambda m, x: m.cos(x), lambda m, out, x: (-m.sin(x) * (1.0 + 1e-9),))
+    assert gradcheck(lambda x: nearly(x), [0.7]).ok
+    assert not gradcheck(lambda x: nearly(x), [0.7], precision="high").ok
+
+
+def test_high_precision_refuses_a_function_that_detaches_a_value():
+    with pytest.raises(ValueError, match=r"reads a Value as a plain number \(detach\(\)\).*use the default precision"):
+        gradcheck(lambda x: x * x.detach(), [3.0], precision="high")
+
+
+def test_an_unknown_precision_is_named():
+    with pytest.raises(ValueError, match="precision must be 'float' or 'high', got 'double'"):
+        gradcheck(f, [2.0, 5.0], precision="double")
+
+
+def test_a_missing_mpmath_is_a_one_line_error_naming_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mpmath", None)  # import mpmath now raises ImportError
+    for module in ("autodiff.precise", "autodiff.high_precision"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    with pytest.raises(ImportError, match=r"^autodiff's 50-digit oracle \(precision='high'\) needs mpmath: pip install "
+                       r"'autodiff\[oracles\]'$"):  # fmt: skip
+        gradcheck(f, [2.0, 5.0], precision="high")
+
+
+def test_a_missing_sympy_is_a_one_line_error_naming_the_extra(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sympy", None)
+    monkeypatch.delitem(sys.modules, "autodiff.sympy_math", raising=False)
+    with pytest.raises(ImportError, match=r"^autodiff.to_sympy needs sympy: pip install 'autodiff\[oracles\]'$"):
+        importlib.import_module("autodiff.sympy_math")

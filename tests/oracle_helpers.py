@@ -1,0 +1,132 @@
+"""Shared by the oracle tests: the engine's derivatives, the 50-digit and SymPy references, and the rule
+that compares them.
+
+The rule: an engine derivative a passes against the true derivative t when
+    |a - t| <= ATOL + RTOL * (|t| + size) + |t - m| + resolution,
+where size is the chain rule's sum of |terms| and m the derivative taken exactly along the engine's
+float forward values (autodiff/high_precision.py): rounding in the chain rule is relative to size,
+and |t - m| is the part that the rounded forward values alone account for. resolution is what the
+reference itself cannot resolve (50-digit differences see nothing below ~1e-30 of the output's size).
+"""
+
+from __future__ import annotations
+
+import random
+
+import mpmath
+import sympy
+
+from autodiff import Value
+from autodiff.high_precision import Recording
+from autodiff.sympy_math import diff_off_kinks, to_sympy
+from autodiff.testing import OPS, _evaluate
+
+RTOL = 1e-12
+ATOL = 1e-290  # below this, floats have fewer digits than 1e-12 asks for
+DIGITS = 30  # SymPy's derivatives are evaluated at 30 digits
+SCALES = [0.3, 0.7, 1.6, 2.9, 13.7, 123.4, 4567.8, 98765.4, 654321.9]  # every decade to 1e6
+LIMIT = 1e7
+
+
+def within(a, t, m, size, resolution=0) -> bool:
+    """The comparison rule of this module (t the true derivative, m the float path's, size the sum of |terms|)."""
+    return abs(a - t) <= ATOL + RTOL * (abs(t) + size) + abs(t - m) + resolution
+
+
+def op_points(name: str, count: int = 10) -> list[tuple[float, ...]]:
+    """`count` points where the op `name` of autodiff.testing.OPS is well-posed, spread over every scale
+    up to 1e6 and both signs, chosen by a generator seeded with the name (the same points every run)."""
+    arity = OPS[name][0]
+    numbers = SCALES + [-x for x in SCALES]
+    generator = random.Random(name)
+    points: list[tuple[float, ...]] = []
+    for _ in range(4000):
+        point = tuple(generator.choice(numbers) for _ in range(arity))
+        if point not in points and _evaluate(name, list(point), LIMIT) is not None:
+            points.append(point)
+            if len(points) == count:
+                break
+    return points
+
+
+def engine_derivatives(fn, point) -> tuple[float, list[float], list[list[float]]]:
+    """The engine's value, gradient (backward with create_graph=True) and Hessian (a backward pass
+    through each gradient)."""
+    leaves = [Value(x) for x in point]
+    out = fn(*leaves)
+    out.backward(create_graph=True)
+    gradient = [leaf.grad for leaf in leaves]  # a Value, or 0.0 for an input the output does not use
+    rows = []
+    for g in gradient:
+        for leaf in leaves:
+            leaf.grad = 0.0
+        if isinstance(g, Value):
+            g.backward()
+        rows.append([leaf.grad for leaf in leaves])
+    return out.data, [g.data if isinstance(g, Value) else g for g in gradient], rows
+
+
+def recording(fn, point) -> Recording:
+    leaves = [Value(x) for x in point]
+    return Recording(fn(*leaves), leaves)
+
+
+def sympy_derivatives(fn, point, second: bool = True):
+    """The gradient and Hessian of fn's graph at point, by sympy.diff of `to_sympy`, at 30 digits."""
+    leaves = [Value(x) for x in point]
+    expression = to_sympy(fn(*leaves), leaves)
+    symbols = [sympy.Symbol(f"x{i}", real=True) for i in range(len(leaves))]
+    firsts = [diff_off_kinks(expression, s) for s in symbols]
+    seconds = [[diff_off_kinks(d, s) for s in symbols] for d in firsts] if second else []
+    values = dict(zip(symbols, point))
+    evaluated = SympyAt(values)
+    return [evaluated(d) for d in firsts], [[evaluated(h) for h in row] for row in seconds], evaluated(expression)
+
+
+CONTEXT = mpmath.MPContext()
+CONTEXT.dps = DIGITS
+_FUNCTIONS = {
+    sympy.exp: CONTEXT.exp, sympy.log: CONTEXT.log, sympy.sin: CONTEXT.sin, sympy.cos: CONTEXT.cos,
+    sympy.tan: CONTEXT.tan, sympy.asin: CONTEXT.asin, sympy.acos: CONTEXT.acos, sympy.atan: CONTEXT.atan,
+    sympy.atan2: CONTEXT.atan2, sympy.sinh: CONTEXT.sinh, sympy.cosh: CONTEXT.cosh, sympy.tanh: CONTEXT.tanh,
+    sympy.Abs: CONTEXT.fabs, sympy.sign: CONTEXT.sign, sympy.floor: CONTEXT.floor, sympy.ceiling: CONTEXT.ceil,
+    sympy.Heaviside: lambda x, *at_zero: CONTEXT.mpf(1) if x > 0 else CONTEXT.mpf(0) if x < 0 else CONTEXT.mpf(0.5),
+    sympy.Max: lambda *xs: max(xs), sympy.Min: lambda *xs: min(xs),
+    sympy.Mod: lambda a, b: a - b * CONTEXT.floor(a / b),
+}  # fmt: skip
+
+
+class SympyAt:
+    """Evaluates SymPy expressions at a point with 30-digit mpmath numbers, each distinct subexpression
+    once (SymPy's evalf walks a tree, and these expressions share most of theirs)."""
+
+    def __init__(self, values: dict) -> None:
+        self.cache = {symbol: CONTEXT.mpf(x) for symbol, x in values.items()}
+
+    def __call__(self, expression):
+        if expression in self.cache:
+            return self.cache[expression]
+        value = self._evaluate(expression)
+        if not isinstance(value, CONTEXT.mpf):
+            raise ValueError(f"{expression} is not real at the point: {value}")
+        self.cache[expression] = value
+        return value
+
+    def _evaluate(self, e):
+        if e.is_Rational:
+            return CONTEXT.mpf(e.p) / e.q
+        if e.is_Float:
+            return CONTEXT.mpf(e._mpf_)
+        if e is sympy.pi:
+            return +CONTEXT.pi
+        if e is sympy.E:
+            return +CONTEXT.e
+        args = [self(a) for a in e.args]
+        if e.is_Add:
+            return CONTEXT.fsum(args)
+        if e.is_Mul:
+            return CONTEXT.fprod(args)
+        if e.is_Pow:
+            base, exponent = args
+            return CONTEXT.power(base, int(exponent) if e.exp.is_Integer else exponent)
+        return _FUNCTIONS[e.func](*args)
