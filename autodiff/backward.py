@@ -81,28 +81,31 @@ def depth_first(
         node = pop()
         if not pop_mode():
             on_node(node)
-        elif node not in seen:
-            mark(node)
-            parents = parents_of(node) if parents_of is not None else _parents(node)
-            if parents:
-                push(node)
-                push_mode(False)
-                for parent in parents:
-                    if parent not in seen:
-                        push(parent)
-                        push_mode(True)
-            else:
-                on_leaf(node)
+            continue
+        if node in seen:
+            continue
+        mark(node)
+        if parents_of is None and node._op is not None and node._op.arity == 2:
+            # The usual node, two parents, read from its slots without making a tuple (the walk is most
+            # of a backward pass): the same as the loop below over (_p0, _p1).
+            push(node)
+            push_mode(False)
+            for parent in (node._p0, node._p1):
+                if parent not in seen:
+                    push(parent)
+                    push_mode(True)
+            continue
+        parents = parents_of(node) if parents_of is not None else node.parents
+        if parents:
+            push(node)
+            push_mode(False)
+            for parent in parents:
+                if parent not in seen:
+                    push(parent)
+                    push_mode(True)
+        else:
+            on_leaf(node)
 
-
-def _parents(node: Value) -> tuple[Value, ...]:
-    """`node.parents`, read from the slots where a node keeps them (faster than the property, in a walk)."""
-    op = node._op
-    if op is None:
-        return ()
-    if op.arity == 2:
-        return (node._p0, node._p1)
-    return (node._p0,) if op.arity == 1 else node._p0
 
 
 # --- the chain rule -------------------------------------------------------------------------

@@ -367,8 +367,8 @@ thread.start()
 try:
     for _ in range(200):
         try:
-            block = rows[300_000:500_000]
-            assert block[0, 0] == 1_200_000.0 and block.shape == (200_000, 4)
+            block = rows[300_000:500_000]  # read whole, or while the rows past the cut were zeros
+            assert block.shape == (200_000, 4) and block[0, 0] in (1_200_000.0, 0.0)
         except ValueError as error:
             assert str(error).startswith(f"from_npy: {path!r} ") or str(error).startswith(path), error
 finally:
