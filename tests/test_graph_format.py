@@ -2,7 +2,7 @@
 
 import pytest
 
-from autodiff import Value
+from autodiff import Op, Value
 from autodiff.graph.format import describe, dot_string, number, record_field
 
 
@@ -68,3 +68,19 @@ def test_a_cut_expression_is_bracketed_once():
     assert describe((x + 1).tanh().tanh().tanh()) == "tanh(tanh(tanh(…)))"
     assert describe((x + 1) * x, depth=1) == "(…) * x"
     assert describe(x + 1, depth=0) == "…"
+
+
+def test_a_users_op_named_like_a_built_in_one_is_written_as_a_call():
+    a, b = Value(2.0, "a"), Value(3.0, "b")
+    neg = Op("neg", lambda m, x, y: x * y, lambda m, out, x, y: (y, x))  # a product, whatever its name
+    plus = Op("+", lambda m, x, y: x - y, lambda m, out, x, y: (1.0, -1.0))
+    assert describe(neg(a, b)) == "neg(a, b)"
+    assert describe(plus(a, b) * a) == "+(a, b) * a"
+    assert describe(-(a + b)) == "-(a + b)" and describe(a - b * 2) == "a - b * 2"  # the engine's own ops
+
+
+def test_describe_calls_nodes_by_the_names_given():
+    x = Value(1.0, "x")
+    inner = (x + 1).exp()
+    assert describe(inner * 2, names={inner: "v1"}) == "v1 * 2"
+    assert describe((x + 2) * 2, names={}) == "(x + 2) * 2"

@@ -43,8 +43,8 @@ STATE = """(() => {
   }
   const terms = {};
   for (const [id, label] of Object.entries(data.labels)) {
-    const text = [...document.getElementById(id).querySelectorAll("text")].find((t) => t.textContent === label);
-    terms[id] = getComputedStyle(text).visibility === "visible";
+    const text = document.getElementById(id).querySelector("text");  // an edge's one text: its label
+    terms[id] = getComputedStyle(text).visibility === "visible" && text.textContent === label;
   }
   const marked = (name) => [...document.querySelectorAll("#graph ." + name)].map((e) => e.id).sort();
   return {
