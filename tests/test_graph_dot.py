@@ -186,8 +186,8 @@ def test_a_node_fed_by_nodes_not_drawn_says_how_much_of_its_grad_comes_from_them
     source = draw_dot(h, show_contributions=True).source
     term = 12.0 * 3.0
     assert x.grad == term + math.cos(2.0)
-    assert f'label="x | data 2 | grad {number(x.grad)} | {number(math.cos(2.0))} of it via nodes not drawn"' in source
-    assert 'label="h | data 6 | grad 12 | all of it via nodes not drawn"' in source  # the root: not the seed
+    assert f'label="x | data 2 | grad {number(x.grad)} | {number(math.cos(2.0))} via nodes not drawn"' in source
+    assert 'label="h | data 6 | grad 12 | all via nodes not drawn"' in source  # the root: not the seed
     assert "via nodes not drawn" not in draw_dot(loss, show_contributions=True).source  # the whole graph
     assert "via nodes not drawn" not in draw_dot(h).source  # no terms drawn, nothing to add up
 

@@ -243,8 +243,8 @@ def _node(g: Any, d: DrawnNode, look: _Look) -> None:
 
 def _elsewhere_field(node: Value, elsewhere: float, digits: int) -> str:
     if elsewhere == as_float(node.grad):
-        return "all of it via nodes not drawn"
-    return f"{number(elsewhere, digits)} of it via nodes not drawn"
+        return "all via nodes not drawn"
+    return f"{number(elsewhere, digits)} via nodes not drawn"
 
 
 def _from_elsewhere(drawn: list[DrawnNode], root: Value) -> dict[Value, float]:
