@@ -48,7 +48,10 @@ def gif_frame(fig, dpi: int):
     from PIL import Image
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    # The frames are laid out by hand: no layout engine, not even the one the style's rcParams would bring
+    # back while saving (matplotlib restores a figure's "no engine" as the rcParams' default).
+    with pyplot().rc_context({"figure.constrained_layout.use": False}):
+        fig.savefig(buffer, format="png", dpi=dpi)
     with Image.open(buffer) as image:
         return image.convert("RGB").quantize(64, dither=Image.Dither.NONE)
 
