@@ -17,8 +17,8 @@ from typing import Any
 
 __all__ = [
     "parser", "add_renderer_option", "int_between", "number_between", "positive_float", "output_folder", "pyplot",
-    "figure", "plain_numbers", "save_png", "Checks", "grid", "model_logits", "one_line_errors", "missing_extra_in_one_line",
-    "CLASS_COLORS", "REGION_COLORS",
+    "figure", "plain_numbers", "save_png", "Checks", "grid", "model_logits", "one_line_errors",
+    "missing_extra_in_one_line", "CLASS_COLORS", "REGION_COLORS",
 ]  # fmt: skip
 
 Main = Callable[[list[str] | None], dict]

@@ -35,7 +35,7 @@ AUTODIFF_UPDATE_SNAPSHOTS=1 python -m pytest tests/test_graph_html_browser.py.""
 
 
 LECTURE_TITLE = "f(x1, x2) = ln(x1) + x1·x2 − sin(x2) at (2, 5)"
-SOFTSIGN_TITLE = "y = softsign(x) · x at x = 3, with softsign(x) = x / (1 + |x|), an op of your own"
+SOFTSIGN_TITLE = "y = softsign(x) · x at x = 3, softsign an op of your own"
 
 
 def lecture_example() -> Value:

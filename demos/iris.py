@@ -67,8 +67,11 @@ def iris_figure(history: nn.train.History, confusion):
     fig, axes = pyplot().subplot_mosaic([["loss", "accuracy"], ["matrix", "matrix"]], figsize=(FIGURE_WIDTH, 7.0),
                                         height_ratios=[1, 1.35])  # fmt: skip
     epochs_axis = range(1, history.epochs + 1)
-    for name, train, test, label in (("loss", history.loss, history.val_loss, "cross-entropy (nats)"),
-                                     ("accuracy", history.accuracy, history.val_accuracy, "accuracy (fraction right)")):  # fmt: skip
+    panels = {
+        "loss": (history.loss, history.val_loss, "cross-entropy (nats)"),
+        "accuracy": (history.accuracy, history.val_accuracy, "accuracy (fraction right)"),
+    }
+    for name, (train, test, label) in panels.items():
         axes[name].plot(epochs_axis, train, label="training")
         axes[name].plot(epochs_axis, test, label="test")
         axes[name].set(xlabel="epoch", ylabel=label)

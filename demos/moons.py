@@ -203,8 +203,11 @@ def training_figure(history: nn.train.History):
     """Loss (log scale) and accuracy per epoch, on the training and the test points."""
     fig, (left, right) = figure(3.6, 1, 2)
     epochs_axis = range(1, history.epochs + 1)
-    for ax, train, test, label in ((left, history.loss, history.val_loss, "binary cross-entropy (nats)"),
-                                   (right, history.accuracy, history.val_accuracy, "accuracy (fraction right)")):  # fmt: skip
+    panels = (
+        (left, history.loss, history.val_loss, "binary cross-entropy (nats)"),
+        (right, history.accuracy, history.val_accuracy, "accuracy (fraction right)"),
+    )
+    for ax, train, test, label in panels:
         ax.plot(epochs_axis, train, label="training (during the epoch)")
         ax.plot(epochs_axis, test, label="test (after the epoch)")
         ax.set(xlabel="epoch", ylabel=label)
@@ -273,8 +276,15 @@ def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Che
     path = out / "moons_neuron.svg"
     try:
         # Top to bottom: the records stack their fields, so the picture is narrow enough to be read at full size.
-        autodiff.save_svg(hidden[k], path, renderer=renderer, rankdir="TB", module=model, show_contributions=True,
-                          title=f"{formula}, neuron {k} of layer 0: grads d(loss)/d(node)")
+        autodiff.save_svg(
+            hidden[k],
+            path,
+            renderer=renderer,
+            rankdir="TB",
+            module=model,
+            show_contributions=True,
+            title=f"{formula}, neuron {k} of layer 0: grads d(loss)/d(node)",
+        )
     except autodiff.graph.RendererUnavailable as error:
         print(f"  skipped {path}: {error}")
         return {"neuron": k, "files": []}

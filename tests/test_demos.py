@@ -455,12 +455,12 @@ def test_the_gallery_page_shows_every_picture_with_the_command_that_made_it():
     assert linked <= set(files), "the page shows a picture that the gallery does not hold"
     assert set(files) <= linked, "a picture in demos/gallery/ that the page does not show"
     assert all(files[name] > 0 for name in shown)
-    assert sum(files.values()) < 1_500_000  # small enough to keep in the repository: ~60-370 kB a picture
+    assert sum(files.values()) < 1_000_000  # small enough to keep in the repository (0.8 MB in all)
     commands = set(re.findall(r"python -m demos\.(\w+) --out demos/gallery", page))
     assert commands == {demo.__name__.split(".")[-1] for demo in DEMOS}
 
 
-# --- one figure style: 6 inches wide, 150 dpi, text from 10 points, axes labelled, a key, a title ----------------------
+# --- one figure style: 6 inches wide, 150 dpi, text from 10 points, axes labelled, a key, a title -------------------
 PNG_DEMOS = [
     pytest.param(toy_step, (), id="toy_step"),
     pytest.param(nudge, (), id="nudge"),

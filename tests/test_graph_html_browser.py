@@ -31,7 +31,7 @@ pytestmark = [
 
 GALLERY = Path(__file__).resolve().parent.parent / "demos" / "gallery"
 SCREENSHOT = GALLERY / "backward_page.png"
-SCREENSHOT_SIZE = (1200, 470)
+SCREENSHOT_SIZE = (1200, 560)
 SCREENSHOT_STEP = 5  # x1.grad = 0.5 + 1 × 5 = 5.5
 
 # The page's state as a test reads it: the step, its words, each node's last text (its grad field), the marks.
@@ -266,8 +266,10 @@ def test_the_notebook_frame_takes_the_height_its_page_asks_for_and_shows_the_roo
         assert 320 + 2 <= sized[0] < sized[1] <= 900 + 2, sized  # 2: the frame's border
         # The root of each page, found through the DevTools protocol (the frames are sandboxed), is in its frame.
         document = b.command("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
-        frames_at = b.evaluate("[...document.querySelectorAll('iframe')].map((f) => "
-                               "{ const r = f.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })")
+        frames_at = b.evaluate(
+            "[...document.querySelectorAll('iframe')].map((f) => "
+            "{ const r = f.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"
+        )
         roots = [root_id_of(f), root_id_of(tall)]
         for (left, top, right, bottom), root_id, content in zip(frames_at, roots, frame_documents(document)):
             node = find_node(content, root_id)

@@ -61,7 +61,7 @@ def test_parameters_are_named_after_the_module_when_it_is_given():
     model = MLP(2, [4, 4, 1])
     y, _ = forward(model)
     source = draw_dot(y, module=model).source
-    assert '\"layers.0.neurons.3.w.1 | data' in source and '\"layers.2.neurons.0.b | data' in source
+    assert '"layers.0.neurons.3.w.1 | data' in source and '"layers.2.neurons.0.b | data' in source
 
 
 def test_a_drawing_of_one_neuron_names_its_parameters_without_the_path_they_share():
@@ -70,10 +70,10 @@ def test_a_drawing_of_one_neuron_names_its_parameters_without_the_path_they_shar
     h = model.layers[0].neurons[3](x)
     h.label = "h"
     source = draw_dot(h, module=model).source
-    assert '\"w.0 | data' in source and '\"w.1 | data' in source and '\"b | data' in source
+    assert '"w.0 | data' in source and '"w.1 | data' in source and '"b | data' in source
     assert "layers.0.neurons.3" not in source
     y, _ = forward(model)  # the whole network: the parameters share no module, their names stay whole
-    assert '\"layers.0.neurons.3.w.1 | data' in draw_dot(y, module=model).source
+    assert '"layers.0.neurons.3.w.1 | data' in draw_dot(y, module=model).source
 
 
 def test_a_users_op_named_like_an_activation_or_dot_is_not_taken_for_a_neuron():
@@ -103,7 +103,7 @@ def test_without_collapsing_each_neuron_gets_a_box_inside_its_layers_box():
     y, _ = forward(model)
     source = draw_dot(y, module=model, cluster_by_module=True).source
     assert source.count("subgraph cluster_") == 3 + 9
-    assert '\"w.1 | data' in source and '\"b | data' in source  # names relative to the neuron's box
+    assert '"w.1 | data' in source and '"b | data' in source  # names relative to the neuron's box
 
 
 def test_a_neuron_whose_sum_is_used_elsewhere_is_not_collapsed():
@@ -127,7 +127,7 @@ def test_parameters_used_outside_the_neurons_are_still_drawn():
     loss.backward()
     source = draw_dot(loss, module=model, collapse_neurons=True, max_nodes=None).source
     assert source.count("| relu(w·x + b) |") == 2
-    assert '\"layers.0.neurons.1.w.0 | data' in source  # a leaf of the l2 term
+    assert '"layers.0.neurons.1.w.0 | data' in source  # a leaf of the l2 term
 
 
 def test_each_forward_pass_of_a_batch_is_its_own_set_of_nodes():

@@ -95,8 +95,12 @@ def draw_dot(
     titled = {"label": _text(title), "labelloc": "t", "fontsize": "14"} if title else {}
     graph = graphviz.Digraph(
         name="autodiff",
-        graph_attr={**_GRAPH_ATTRS, "rankdir": rankdir, **(_LABEL_SPACING[rankdir] if show_contributions else {}),
-                    **titled},  # fmt: skip
+        graph_attr={
+            **_GRAPH_ATTRS,
+            "rankdir": rankdir,
+            **(_LABEL_SPACING[rankdir] if show_contributions else {}),
+            **titled,
+        },  # fmt: skip
         node_attr={"fontname": _FONT, "fontsize": "11"},
         edge_attr={"fontname": _FONT, "fontsize": _EDGE_FONT, "arrowsize": "0.7"},
     )
@@ -225,7 +229,8 @@ def _node(g: Any, d: DrawnNode, look: _Look) -> None:
         formula = "w·x + b" if call.activation == "linear" else f"{call.activation}(w·x + b)"
         name = _relative(call.name, look.enclosing)
         fields = [name, formula, *values]
-        g.node(d.id, _record(fields, look.rankdir), shape="Mrecord", tooltip=_text(f"{call.name}: {formula}, {full}"), **attrs)
+        tooltip = _text(f"{call.name}: {formula}, {full}")
+        g.node(d.id, _record(fields, look.rankdir), shape="Mrecord", tooltip=tooltip, **attrs)
         return
     label = look.names.get(node, "")
     if look.modules is not None and node in look.modules.names and not node.label:
@@ -311,7 +316,7 @@ def _legend(graph: Any, scale: GradScale, dead_relus: bool, rankdir: str) -> Non
         for i, (fill, border, text) in rows:
             penwidth = "1" if border == "black" else "2"
             legend.node(f"legend_{i}", _text(text), shape="box", style="filled", fillcolor=fill, color=border,
-                        penwidth=penwidth, fontsize="9", height="0.25")  # fmt: skip
+                        penwidth=penwidth, fontsize="10", height="0.25")  # fmt: skip
 
 
 def _record(fields: list[str], rankdir: str) -> str:

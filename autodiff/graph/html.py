@@ -23,8 +23,8 @@ from .modules import map_module
 from .names import node_names
 from .render import render_svg
 from .replay import record_backward
-from .select import select_nodes
 from .roles import operand_role
+from .select import select_nodes
 from .stepping import Stepping, edge_id, out_edge_id, plan_steps
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ _FRAME_SIZER = (
     'window.addEventListener("message", (event) => { const asked = event.data && event.data.autodiffBackwardPage; '
     'if (!asked || typeof asked.height !== "number" || !Number.isFinite(asked.height)) return; '
     'for (const frame of document.querySelectorAll("iframe.autodiff-backward")) { '
-    'if (frame.contentWindow === event.source) frame.style.height = Math.round(Math.max(320, Math.min(asked.height, '
+    "if (frame.contentWindow === event.source) frame.style.height = Math.round(Math.max(320, Math.min(asked.height, "
     '900))) + "px"; } }); })();'
 )
 
@@ -261,9 +261,7 @@ def _tenths(m: re.Match) -> str:
 # --- the page -----------------------------------------------------------------------------------------------
 
 
-def _page(
-    root: Value, svg: str, stepping: Stepping, labels: dict, roles: dict, root_id: str, depth: int | None
-) -> str:
+def _page(root: Value, svg: str, stepping: Stepping, labels: dict, roles: dict, root_id: str, depth: int | None) -> str:
     name = root.label or describe(root, width=60)
     data = {
         "root": root_id,
