@@ -160,8 +160,11 @@ def test_moons_trains_and_writes_its_pictures(tmp_path, compiled):
     assert_png(tmp_path / "moons_training.png")
     if can_render_svg():
         assert_svg(tmp_path / "moons_neuron.svg")
-        assert "layers.0.neurons" in (tmp_path / "moons_neuron.svg").read_text(encoding="utf-8")
-        assert "layers.0.neurons" in (tmp_path / "moons_neuron.html").read_text(encoding="utf-8")  # its backward page
+        k = results["neuron"]
+        svg = (tmp_path / "moons_neuron.svg").read_text(encoding="utf-8")
+        assert f"h{k} = relu(w.0·x0 + w.1·x1 + b), neuron {k} of layer 0" in svg and ">w.0</text>" in svg
+        page = (tmp_path / "moons_neuron.html").read_text(encoding="utf-8")  # its backward page
+        assert f"h{k} = relu(w.0·x0 + w.1·x1 + b)</text>" in page
 
 
 @pytest.mark.parametrize("renderer", ["dot", "wasm"])

@@ -70,14 +70,19 @@ def test_every_picture_of_the_gallery_has_its_size_and_resolution():
 
 def test_the_neuron_picture_accounts_for_every_gradient_it_shows():
     """Each input's grad is its edge's term plus the part that comes through the neurons not drawn."""
+    import html
+
     svg = (GALLERY / "moons_neuron.svg").read_text(encoding="utf-8")
     texts = re.findall(r">([^<]+)</text>", svg)
+    tooltips = [html.unescape(t) for t in re.findall(r'xlink:title="([^"]*)"', svg)]  # the full numbers
     for name in ("x0", "x1"):
         at = texts.index(name)
-        grad = float(texts[at + 2].removeprefix("grad "))
-        elsewhere = float(texts[at + 3].removesuffix(" via nodes not drawn"))
-        (term,) = [t for t in texts if t.startswith(name + ": ")]  # "x0: 9.79 × 0.9218 = 9.024", into dot
-        assert grad == pytest.approx(float(term.rsplit("= ", 1)[1]) + elsewhere, abs=2e-3), name
+        assert texts[at + 3].endswith(" via nodes not drawn"), name  # after its data and grad
+        (node,) = [t for t in tooltips if t.startswith(f"{name}: data=")]
+        grad, elsewhere = re.fullmatch(rf"{name}: data=\S+, grad=(\S+); (\S+) of the grad comes .*", node).groups()
+        (edge,) = [t for t in tooltips if t.endswith(f" to the grad of {name}")]  # its one edge drawn, into dot
+        term = edge.split(" = ")[1].split(" ")[0]
+        assert float(grad) == pytest.approx(float(term) + float(elsewhere), rel=1e-12), name
     assert "all via nodes not drawn" in texts  # the neuron's output: its grad comes from the next layer
     assert texts[0].startswith("h") and " = relu(w.0·x0 + w.1·x1 + b), neuron " in texts[0]  # its formula
     assert "w.0" in texts and "layers.0.neurons" not in svg  # short parameter names

@@ -84,3 +84,8 @@ def test_describe_calls_nodes_by_the_names_given():
     inner = (x + 1).exp()
     assert describe(inner * 2, names={inner: "v1"}) == "v1 * 2"
     assert describe((x + 2) * 2, names={}) == "(x + 2) * 2"
+    outer = inner * 2
+    outer.label = "y"
+    assert describe(outer, names={inner: "v1"}) == "y"
+    assert describe(outer, names={inner: "v1", outer: "v2"}, own_name=False) == "v1 * 2"  # what it computes
+    assert describe(x, own_name=False) == "x"  # a leaf computes nothing: its name

@@ -243,7 +243,7 @@ def _node(g: Any, d: DrawnNode, look: _Look) -> None:
     g.node(d.id, _record(fields, look.rankdir), shape="record", tooltip=_text(tooltip), **attrs)
     if d.kind == "value" and node.parents:
         g.node(f"{d.id}_op", _text(node.op), shape="ellipse", fontsize="10", margin="0.05,0.02", height="0.3",
-               tooltip=_text(f"{node.op}: {describe(node)}"))  # fmt: skip
+               tooltip=_text(f"{node.op}: {describe(node, names=look.names, own_name=False)}"))  # fmt: skip
 
 
 def _elsewhere_field(node: Value, elsewhere: float, digits: int) -> str:

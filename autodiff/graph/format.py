@@ -46,7 +46,9 @@ def record_field(text: str) -> str:
     return "".join("\\" + c if c in _RECORD_SPECIAL else c for c in dot_string(text))
 
 
-def describe(node: Value, depth: int = 3, width: int = 40, names: Mapping[Value, str] | None = None) -> str:
+def describe(
+    node: Value, depth: int = 3, width: int = 40, names: Mapping[Value, str] | None = None, own_name: bool = True
+) -> str:
     """A short name for a node: its label, else its op applied to short names of its parents.
 
     Only the engine's own + - * / % ** and unary minus are written between their operands; any
@@ -57,13 +59,15 @@ def describe(node: Value, depth: int = 3, width: int = 40, names: Mapping[Value,
         depth: how many ops deep to write the expression before "…".
         width: the most characters; a longer text is cut, ending in "…".
         names: names to use for some nodes (as a label is used), instead of their expressions.
+        own_name: False writes `node` as the expression it computes even where it has a label or a name.
 
     >>> from autodiff import Value
     >>> x1, x2 = Value(2.0, "x1"), Value(5.0, "x2")
     >>> describe(x1.log() + x1 * x2)
     'log(x1) + x1 * x2'
     """
-    text = _describe(node, depth, names or {})
+    names = names or {}
+    text = _expression(node, depth, names) if not own_name and node.parents else _describe(node, depth, names)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -90,6 +94,11 @@ def _describe(node: Value, depth: int, names: Mapping[Value, str]) -> str:
         return node.label
     if not node.parents:
         return number(node.data, 6)
+    return _expression(node, depth, names)
+
+
+def _expression(node: Value, depth: int, names: Mapping[Value, str]) -> str:
+    """The op of `node` applied to the short names of its parents."""
     op = infix(node)
     if depth == 0:  # "…" for a cut infix expression: _wrap brackets it where it is an operand
         return "…" if op is not None else f"{node.op}(…)"
