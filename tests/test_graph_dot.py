@@ -151,6 +151,20 @@ def test_the_names_compose_an_expression_uses_its_operands_names():
     assert names[-1] == "v2"  # tanh(v1) - (x - y) is 18 characters
 
 
+def test_an_expression_of_up_to_12_characters_is_a_name_a_longer_one_is_not():
+    x1, x2 = Value(1.0, "x1"), Value(2.0, "x2")
+    assert record_names(draw_dot((x1 * x2).exp()).source)[-1] == "exp(x1 * x2)"  # 12 characters
+    assert record_names(draw_dot((x1 * x2).tanh()).source)[-1] == "v1"  # tanh(x1 * x2): 13
+
+
+def test_the_operand_of_a_leaf_or_of_an_op_whose_operands_commute_has_no_name():
+    from autodiff.graph.roles import operand_role
+
+    a, b = Value(1.0, "a"), Value(2.0, "b")
+    assert operand_role(a, 0) == "" and operand_role(a * b, 0) == "" and operand_role(a.exp(), 0) == ""
+    assert operand_role(a - b, 1) == "2" and operand_role(a.clamp(0, 1), 0) == ""
+
+
 def test_unlabelled_leaves_and_cut_nodes_get_v_names_that_skip_the_users_labels():
     a, b = Value(1.0), Value(2.0, "v1")
     assert record_names(draw_dot(a * b).source) == ["v2", "v1", "v2 * v1"]

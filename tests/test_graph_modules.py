@@ -76,6 +76,21 @@ def test_a_drawing_of_one_neuron_names_its_parameters_without_the_path_they_shar
     assert '"layers.0.neurons.3.w.1 | data' in draw_dot(y, module=model).source
 
 
+def test_parameter_names_stay_whole_where_they_are_not_to_be_shortened():
+    from autodiff.graph.names import node_names
+    from autodiff.graph.select import select_nodes
+
+    model = MLP(2, [4, 4, 1])
+    _, x = forward(model)
+    h = model.layers[0].neurons[3](x)
+    drawn = select_nodes(h)
+    modules = map_module(model, autodiff.topological_order(h))
+    whole = node_names(drawn, modules, auto=True, shorten_parameters=False)
+    short = node_names(drawn, modules, auto=True, shorten_parameters=True)
+    w = model.layers[0].neurons[3].w[0]
+    assert (whole[w], short[w]) == ("layers.0.neurons.3.w.0", "w.0")
+
+
 def test_a_users_op_named_like_an_activation_or_dot_is_not_taken_for_a_neuron():
     model = MLP(2, [1, 1], activation="relu")
     neuron = model.layers[0].neurons[0]  # a relu neuron (the last layer's is linear)

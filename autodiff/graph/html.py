@@ -84,7 +84,8 @@ def to_html(root: Value, renderer: str = "auto", **options: Any) -> str:
     modules = map_module(module, topological_order(root), "to_html: module") if module is not None else None
     max_nodes = options.get("max_nodes", 500)
     drawn = select_nodes(root, options.get("depth"), max_nodes, modules.calls if collapse else None)
-    names = node_names(drawn, modules, options.get("auto_names", True), not options.get("cluster_by_module", False))
+    auto, clustered = options.get("auto_names", True), options.get("cluster_by_module", False)
+    names = node_names(drawn, modules, auto=auto, shorten_parameters=not clustered)
     record = record_backward(root)
     stepping = plan_steps(record, drawn, modules, digits, names)
     roles = {edge_id(d, k): operand_role(d.node, k) for d in drawn if d.kind == "value" for k in range(len(d.inputs))}

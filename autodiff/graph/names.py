@@ -25,7 +25,7 @@ SHORT = 12
 
 
 def node_names(
-    drawn: list[DrawnNode], modules: ModuleMap | None = None, auto: bool = True, shorten_parameters: bool = True
+    drawn: list[DrawnNode], modules: ModuleMap | None, *, auto: bool, shorten_parameters: bool
 ) -> dict[Value, str]:
     """{node: the name it shows} for the drawn nodes that have one (constants have none).
 
