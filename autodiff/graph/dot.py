@@ -81,29 +81,11 @@ def draw_dot(
     max_nodes, depth, digits = _check_options(
         root, rankdir, max_nodes, depth, module, collapse_neurons, cluster_by_module, digits
     )
-    for name, flag in (("show_grad", show_grad), ("color_by_grad", color_by_grad),
-                       ("show_contributions", show_contributions), ("auto_names", auto_names)):  # fmt: skip
-        if not isinstance(flag, bool):
-            raise TypeError(f"draw_dot: {name} must be True or False, got {flag!r}")
-    if title is not None and not isinstance(title, str):
-        raise TypeError(f"draw_dot: title must be a str or None, got {type(title).__name__} ({title!r:.60})")
+    _check_switches(title, show_grad=show_grad, color_by_grad=color_by_grad, show_contributions=show_contributions,
+                    auto_names=auto_names)  # fmt: skip
     modules = map_module(module, topological_order(root), "draw_dot: module") if module is not None else None
     drawn = select_nodes(root, depth, max_nodes, modules.calls if collapse_neurons else None)
-
-    import graphviz
-
-    titled = {"label": _text(title), "labelloc": "t", "fontsize": "14"} if title else {}
-    graph = graphviz.Digraph(
-        name="autodiff",
-        graph_attr={
-            **_GRAPH_ATTRS,
-            "rankdir": rankdir,
-            **(_LABEL_SPACING[rankdir] if show_contributions else {}),
-            **titled,
-        },  # fmt: skip
-        node_attr={"fontname": _FONT, "fontsize": "11"},
-        edge_attr={"fontname": _FONT, "fontsize": _EDGE_FONT, "arrowsize": "0.7"},
-    )
+    graph = _digraph(rankdir, show_contributions, title)
     scale = GradScale.of(d.node for d in drawn if d.kind != "constant") if color_by_grad else None
     clusters = _clusters(drawn, modules) if cluster_by_module else {}
     names = node_names(drawn, modules, auto=auto_names, shorten_parameters=not cluster_by_module)
@@ -122,6 +104,28 @@ def draw_dot(
     if scale is not None:
         _legend(graph, scale, any(_is_dead(d) for d in drawn), rankdir)
     return graph
+
+
+def _check_switches(title: object, **switches: object) -> None:
+    for name, flag in switches.items():
+        if not isinstance(flag, bool):
+            raise TypeError(f"draw_dot: {name} must be True or False, got {flag!r}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"draw_dot: title must be a str or None, got {type(title).__name__} ({title!r:.60})")
+
+
+def _digraph(rankdir: str, show_contributions: bool, title: str | None) -> graphviz.Digraph:
+    """An empty graph with the drawing's fonts, spacing and title."""
+    import graphviz
+
+    titled = {"label": _text(title), "labelloc": "t", "fontsize": "14"} if title else {}
+    spacing = _LABEL_SPACING[rankdir] if show_contributions else {}
+    return graphviz.Digraph(
+        name="autodiff",
+        graph_attr={**_GRAPH_ATTRS, "rankdir": rankdir, **spacing, **titled},
+        node_attr={"fontname": _FONT, "fontsize": "11"},
+        edge_attr={"fontname": _FONT, "fontsize": _EDGE_FONT, "arrowsize": "0.7"},
+    )
 
 
 def _check_options(
