@@ -357,3 +357,15 @@ def test_the_legend_shows_the_bounds_the_fills_use():
     assert rows[:4] == ["|grad| ≥ 0.107", "|grad| ≥ 0.0107", "|grad| ≥ 0.00107", "0 < |grad| < 0.00107"]
     scale = GradScale(1.069)
     assert scale.fill(0.107) == scale.fill(1.0) != scale.fill(0.1069)  # the fill follows the shown bound
+
+
+def test_a_whole_graph_with_zero_gradients_in_it_or_before_backward_has_nothing_from_elsewhere():
+    x = Value(2.0, "x")
+    dead = (x * -1.0).relu()  # relu at -2 passes nothing back: the edge from x into "*" carries 0 × -1
+    loss = dead + x
+    loss.backward()
+    source = draw_dot(loss, show_contributions=True).source
+    assert "via nodes not drawn" not in source
+    assert 'label="0 × -1 = 0"' in source  # the edge from x into x * -1, whose grad is 0
+    fresh = Value(1.0, "a") * Value(2.0, "b")  # backward() not run: every grad 0, the root's too
+    assert "via nodes not drawn" not in draw_dot(fresh, show_contributions=True).source

@@ -89,3 +89,11 @@ def test_describe_calls_nodes_by_the_names_given():
     assert describe(outer, names={inner: "v1"}) == "y"
     assert describe(outer, names={inner: "v1", outer: "v2"}, own_name=False) == "v1 * 2"  # what it computes
     assert describe(x, own_name=False) == "x"  # a leaf computes nothing: its name
+
+
+def test_a_constant_power_binds_tighter_than_unary_minus_and_a_call_shows_four_operands():
+    x, y = Value(1.0, "x"), Value(2.0, "y")
+    assert describe(x ** (y**2)) == "x ** y ** 2" and describe(-(x**2)) == "-x ** 2"
+    four = Op("f4", lambda m, a, b, c, d: a, lambda m, out, a, b, c, d: (1.0, 0.0, 0.0, 0.0))
+    assert describe(four(x, y, x, y)) == "f4(x, y, x, y)"
+    assert describe(x + y, width=5) == "x + y" and describe(x + y, width=4) == "x +…"
