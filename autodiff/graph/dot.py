@@ -279,7 +279,7 @@ def _from_elsewhere(drawn: list[DrawnNode], root: Value) -> dict[Value, float]:
             continue
         grad = as_float(d.node.grad)
         if d.node is root:
-            accounted = grad if grad in (0.0, 1.0) else 0.0  # 1: the seed; 0: backward() has not run
+            accounted = 1.0 if grad == 1.0 else 0.0  # 1: the seed (0 before backward(): nothing to account for)
         else:
             accounted = math.fsum(terms.get(d.node, ()))
         if not math.isclose(grad, accounted, rel_tol=1e-9, abs_tol=1e-12 * max(1.0, abs(grad))):
