@@ -107,7 +107,6 @@ def depth_first(
             on_leaf(node)
 
 
-
 # --- the chain rule -------------------------------------------------------------------------
 def chain_rule(
     interior: Sequence[Any],

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import autodiff
 import nn
-from demos.common import Checks, int_between, one_line_errors, output_folder, parser, pyplot, save_png
+from demos.common import Checks, figure, int_between, one_line_errors, output_folder, parser, save_png
 
 # Each activation and its derivative, written with numpy, independently of the engine.
 SIGMA = {
@@ -93,6 +93,36 @@ def flat(dWs: list, dbs: list):
     import numpy as np
 
     return np.concatenate([np.hstack([dW, db]).ravel() for dW, db in zip(dWs, dbs)])
+
+
+def equations_figure(closed_form, engine, per_example, one_pass, seed: int):
+    """Top: each parameter's gradient by the engine against BP1-BP4, on the diagonal. Bottom: each parameter's
+    per-example gradients (dots), their mean (bar) and the gradient of the whole batch's mean cost (cross)."""
+    import numpy as np
+    from matplotlib.lines import Line2D
+
+    fig, (top, bottom) = figure(7.5, 2, 1, gridspec_kw={"height_ratios": [1, 1.2]})
+    lim = 1.1 * float(np.max(np.abs(closed_form)))
+    top.plot([-lim, lim], [-lim, lim], color="lightgray", lw=1, label="the diagonal: equal")
+    top.scatter(closed_form, engine, s=22, color="tab:purple", zorder=3, label="one parameter")
+    top.set(xlabel="dC/dθ by BP1-BP4 (numpy)", ylabel="dC/dθ by the engine")
+    top.set_title("The engine's gradients equal those of BP1-BP4")
+    top.legend(loc="upper left")
+    n, count = per_example.shape
+    rng = np.random.default_rng(abs(seed))  # numpy refuses seeds < 0; random.Random(seed) uses |seed| too
+    for i in range(count):
+        bottom.scatter(i + rng.uniform(-0.25, 0.25, n), per_example[:, i], s=3, color="tab:blue", alpha=0.3)
+        bottom.plot([i - 0.35, i + 0.35], [per_example[:, i].mean()] * 2, color="black", lw=2)
+    bottom.scatter(range(count), one_pass, marker="x", color="tab:red", s=30, zorder=3)
+    bottom.set(xlabel=f"parameter θ: its index 0-{count - 1} in model.parameters()", ylabel="d(½ (a - y)²)/dθ")
+    bottom.set_title("The batch's gradient is the mean of the examples' gradients")
+    key = [
+        Line2D([], [], ls="", marker="o", ms=4, color="tab:blue", alpha=0.5, label="one example's gradient"),
+        Line2D([], [], color="black", lw=2, label="their mean"),
+        Line2D([], [], ls="", marker="x", color="tab:red", label="the batch's gradient"),
+    ]
+    bottom.legend(handles=key, loc="upper left")
+    return fig
 
 
 @one_line_errors
@@ -206,24 +236,7 @@ def main(argv: list[str] | None = None) -> dict:
     # Left: each parameter's gradient by the engine against BP1-BP4: all on the diagonal.
     # Right: each parameter's per-example gradients (dots), their mean (bar) and the
     # batch gradient of (a) (cross): the cross sits on the bar.
-    plt = pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1, 2]})
-    lim = 1.1 * scale
-    left.plot([-lim, lim], [-lim, lim], color="lightgray", lw=1)
-    left.scatter(closed_form, engine, s=18)
-    left.set_xlabel("dC/dparameter by BP1-BP4 (numpy)")
-    left.set_ylabel("dC/dparameter by the engine")
-    left.set_title(f"max |difference| {difference:.1e}", fontsize=10)
-    rng = np.random.default_rng(abs(args.seed))  # numpy refuses seeds < 0; random.Random(seed) uses |seed| too
-    for i in range(len(params)):
-        right.scatter(i + rng.uniform(-0.25, 0.25, n), per_example[:, i], s=3, color="tab:blue", alpha=0.3)
-        right.plot([i - 0.35, i + 0.35], [per_example[:, i].mean()] * 2, color="black", lw=2)
-    right.scatter(range(len(params)), one_pass, marker="x", color="tab:red", zorder=3, label="batch gradient")
-    right.set_xlabel("parameter (parameters() order)")
-    right.set_ylabel("d(1/2 (a - y)^2)/dparameter")
-    right.set_title("per-example gradients (dots), their mean (bar), the batch gradient (x)", fontsize=10)
-    right.legend(fontsize=8)
-    fig.tight_layout()
+    fig = equations_figure(closed_form, engine, per_example, one_pass, args.seed)
     path = out / "backprop_equations.png"
     save_png(fig, path)
     print(f"\n5. wrote {path}")

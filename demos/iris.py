@@ -23,6 +23,7 @@ import random
 
 import autodiff
 import nn
+from autodiff.graph.figures import FIGURE_WIDTH
 from demos.common import Checks, int_between, one_line_errors, output_folder, parser, positive_float, pyplot, save_png
 
 
@@ -57,6 +58,37 @@ def article_gradients(model: nn.MLP, X: list, y: list) -> tuple:
     dz2 = (a2 - one_hot) / n  # dC/dz_L = a_L - y, for the mean over the batch
     dz1 = (W2.T @ dz2) * (z1 > 0)  # W_L^T (a_L - y) * relu'(z_(L-1))
     return dz1 @ x.T, dz1.sum(axis=1), dz2 @ a1.T, dz2.sum(axis=1)  # the products sum the examples' outer products
+
+
+def iris_figure(history: nn.train.History, confusion):
+    """Loss and accuracy per epoch (top), and the test flowers' confusion matrix (bottom)."""
+    import numpy as np
+
+    fig, axes = pyplot().subplot_mosaic([["loss", "accuracy"], ["matrix", "matrix"]], figsize=(FIGURE_WIDTH, 7.0),
+                                        height_ratios=[1, 1.35])  # fmt: skip
+    epochs_axis = range(1, history.epochs + 1)
+    panels = {
+        "loss": (history.loss, history.val_loss, "cross-entropy (nats)"),
+        "accuracy": (history.accuracy, history.val_accuracy, "accuracy (fraction right)"),
+    }
+    for name, (train, test, label) in panels.items():
+        axes[name].plot(epochs_axis, train, label="training")
+        axes[name].plot(epochs_axis, test, label="test")
+        axes[name].set(xlabel="epoch", ylabel=label)
+    axes["loss"].legend()
+    matrix = axes["matrix"]
+    shown = matrix.imshow(confusion, cmap="Blues")
+    for (i, j), count in np.ndenumerate(confusion):
+        matrix.text(j, i, str(count), ha="center", va="center", fontsize=12,
+                    color="white" if count > confusion.max() / 2 else "black")  # fmt: skip
+    matrix.set_xticks(range(3), nn.data.IRIS_CLASSES)
+    matrix.set_yticks(range(3), nn.data.IRIS_CLASSES)
+    matrix.set(xlabel="predicted species", ylabel="true species")
+    matrix.grid(False)
+    fig.colorbar(shown, ax=matrix, label="test flowers (count)")
+    matrix.set_title("Test flowers on the diagonal are predicted right")
+    fig.suptitle("The network learns the three species")
+    return fig
 
 
 @one_line_errors
@@ -154,26 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
                  confusion.trace() / confusion.sum(), test_accuracy, 1e-12)  # fmt: skip
     results["confusion"] = confusion.tolist()
 
-    plt = pyplot()
-    fig, (curves, matrix) = plt.subplots(1, 2, figsize=(9, 3.8))
-    epochs_axis = range(1, history.epochs + 1)
-    curves.plot(epochs_axis, history.loss, label="training loss")
-    curves.plot(epochs_axis, history.val_loss, label="test loss")
-    curves.plot(epochs_axis, history.val_accuracy, "--", label="test accuracy")
-    curves.set_xlabel("epoch")
-    curves.set_title("cross-entropy and accuracy", fontsize=10)
-    curves.legend(fontsize=8)
-    matrix.imshow(confusion, cmap="Blues")
-    for (i, j), count in np.ndenumerate(confusion):
-        matrix.text(
-            j, i, str(count), ha="center", va="center", color="white" if count > confusion.max() / 2 else "black"
-        )
-    matrix.set_xticks(range(3), nn.data.IRIS_CLASSES)
-    matrix.set_yticks(range(3), nn.data.IRIS_CLASSES)
-    matrix.set_xlabel("predicted species")
-    matrix.set_ylabel("true species")
-    matrix.set_title(f"test flowers: accuracy {test_accuracy:.3f}", fontsize=10)
-    fig.tight_layout()
+    fig = iris_figure(history, confusion)
     path = out / "iris.png"
     save_png(fig, path)
     print(f"  wrote {path}")

@@ -29,8 +29,11 @@ import autodiff
 import nn
 from autodiff import Value
 from demos.common import (
+    CLASS_COLORS,
+    REGION_COLORS,
     Checks,
     add_renderer_option,
+    figure,
     grid,
     int_between,
     model_logits,
@@ -38,8 +41,8 @@ from demos.common import (
     one_line_errors,
     output_folder,
     parser,
+    plain_numbers,
     positive_float,
-    pyplot,
     save_png,
 )
 
@@ -147,40 +150,10 @@ def main(argv: list[str] | None = None) -> dict:
     checks.close("test accuracy: compiled numpy logits vs the eager engine", test_by_numpy, test_accuracy, 1e-12)
     xx, yy, points = grid(X, steps=100)
     zz = logits.batch(points).reshape(xx.shape)
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4.2))
-    ax.contourf(xx, yy, zz > 0, levels=[-0.5, 0.5, 1.5], colors=["#cfe0f3", "#f6d0cf"])
-    ax.contour(xx, yy, zz, levels=[0.0], colors="gray", linewidths=1)
-    for data, labels, marker, name in ((X_train, y_train, "o", "train"), (X_test, y_test, "^", "test")):
-        data, labels = np.array(data), np.array(labels)
-        colors = np.where(labels == 1, "tab:red", "tab:blue")
-        size, edge = (12, "white") if name == "train" else (22, "black")
-        ax.scatter(data[:, 0], data[:, 1], c=colors, marker=marker, s=size, edgecolors=edge, linewidths=0.4)
-        ax.scatter(
-            [], [], c="gray", marker=marker, s=size, edgecolors=edge, linewidths=0.4, label=name
-        )  # for the legend
-    ax.set(xlabel="x0, the first input", ylabel="x1, the second input")  # as the neuron's graph names them
-    ax.set_title(f"decision boundary: train {train_accuracy:.3f}, test {test_accuracy:.3f}", fontsize=10)
-    ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
     boundary = out / "moons_boundary.png"
-    save_png(fig, boundary)
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
-    epochs_axis = range(1, history.epochs + 1)
-    left.plot(epochs_axis, history.loss, label="train (during the epoch)")
-    left.plot(epochs_axis, history.val_loss, label="test")
-    left.set(xlabel="epoch", title="binary cross-entropy")
-    left.set_yscale("log")
-    right.plot(epochs_axis, history.accuracy, label="train (during the epoch)")
-    right.plot(epochs_axis, history.val_accuracy, label="test")
-    right.set(xlabel="epoch", title="accuracy")
-    for ax in (left, right):
-        ax.title.set_fontsize(10)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    save_png(boundary_figure(xx, yy, zz, (X_train, y_train), (X_test, y_test), test_accuracy), boundary)
     training = out / "moons_training.png"
-    save_png(fig, training)
+    save_png(training_figure(history), training)
     print(f"\n4. wrote {boundary} and {training}")
     results["files"] = [boundary, training]
 
@@ -195,6 +168,56 @@ def main(argv: list[str] | None = None) -> dict:
 
     checks.finish()
     return results
+
+
+def boundary_figure(xx, yy, zz, train: tuple, test: tuple, test_accuracy: float):
+    """The plane coloured by the class the network gives each point, its boundary, and the points with their labels."""
+    import numpy as np
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    fig, ax = figure(4.8)
+    ax.contourf(xx, yy, zz > 0, levels=[-0.5, 0.5, 1.5], colors=REGION_COLORS)
+    ax.contour(xx, yy, zz, levels=[0.0], colors="dimgray", linewidths=1.5)
+    for (data, labels), marker, size, edge in ((train, "o", 16, "white"), (test, "^", 30, "black")):
+        data, labels = np.array(data), np.array(labels)
+        ax.scatter(data[:, 0], data[:, 1], c=np.array(CLASS_COLORS)[labels], marker=marker, s=size, edgecolors=edge,
+                   linewidths=0.5)  # fmt: skip
+    ax.set(xlabel="x0, the first input (no unit)", ylabel="x1, the second input (no unit)")  # as the graph names them
+    ax.set_title("The network separates the two moons")
+    ax.grid(False)  # the regions' colours are the background
+    key = [
+        Line2D([], [], ls="", marker="o", color=CLASS_COLORS[0], label="label 0: upper moon"),
+        Line2D([], [], ls="", marker="o", color=CLASS_COLORS[1], label="label 1: lower moon"),
+        Line2D([], [], ls="", marker="o", color="gray", markeredgecolor="white", label="training point"),
+        Line2D([], [], ls="", marker="^", color="gray", markeredgecolor="black",
+               label=f"test point ({test_accuracy:.0%} right)"),
+        Patch(color=REGION_COLORS[0], label="predicted 0"),
+        Patch(color=REGION_COLORS[1], label="predicted 1"),
+        Line2D([], [], color="dimgray", lw=1.5, label="boundary: logit = 0"),
+    ]  # fmt: skip
+    fig.legend(handles=key, loc="outside lower center", ncols=3)
+    return fig
+
+
+def training_figure(history: nn.train.History):
+    """Loss (log scale) and accuracy per epoch, on the training and the test points."""
+    fig, (left, right) = figure(3.6, 1, 2)
+    epochs_axis = range(1, history.epochs + 1)
+    panels = (
+        (left, history.loss, history.val_loss, "binary cross-entropy (nats)"),
+        (right, history.accuracy, history.val_accuracy, "accuracy (fraction right)"),
+    )
+    for ax, train, test, label in panels:
+        ax.plot(epochs_axis, train, label="training (during the epoch)")
+        ax.plot(epochs_axis, test, label="test (after the epoch)")
+        ax.set(xlabel="epoch", ylabel=label)
+    left.set_yscale("log")
+    plain_numbers(left.yaxis)
+    fig.suptitle("Loss falls and accuracy rises, on test points too")
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2)
+    return fig
 
 
 def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Checks, renderer: str = "auto") -> dict:
@@ -246,10 +269,23 @@ def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Che
         p.data += h
         checks.close(f"d(loss)/d({name}) of neuron {k}: engine vs nudge slope", p.grad, (up - down) / (2 * h), 1e-8)
 
+    # The drawing shows this neuron only, but x0 and x1 feed every neuron of the layer, and h feeds the
+    # next layer: part of their gradients comes through nodes not drawn, and each says how much.
+    weighted_sum = hidden[k].parents[0].parents[0]  # relu(w·x + b): relu -> "+" -> dot
+    weighted_sum.label = "w·x"
+    formula = f"h{k} = relu(w.0·x0 + w.1·x1 + b)"
     path = out / "moons_neuron.svg"
     try:
         # Top to bottom: the records stack their fields, so the picture is narrow enough to be read at full size.
-        autodiff.save_svg(hidden[k], path, renderer=renderer, rankdir="TB", module=model, show_contributions=True)
+        autodiff.save_svg(
+            hidden[k],
+            path,
+            renderer=renderer,
+            rankdir="TB",
+            module=model,
+            show_contributions=True,
+            title=f"{formula}, neuron {k} of layer 0: grads d(loss)/d(node)",
+        )
     except autodiff.graph.RendererUnavailable as error:
         print(f"  skipped {path.name} and moons_neuron.html: {missing_renderer(error, renderer)}")
         return {"neuron": k, "files": []}
@@ -260,7 +296,7 @@ def draw_one_neuron(model: nn.MLP, x: list[float], target: int, out, checks: Che
     # relu, "+" and dot, and the edge into dot from w[i] carries the term 1 × x[i].
     # Check: the page's last step gives d(h)/d(w[i]) = relu'(z) · x[i], exactly x[i] for an active relu.
     page = out / "moons_neuron.html"
-    autodiff.save_html(hidden[k], page, module=model)
+    autodiff.save_html(hidden[k], page, renderer=renderer, module=model, title=formula)
     record = autodiff.graph.replay.record_backward(hidden[k])
     slope = 1.0 if hidden[k].data > 0 else 0.0
     for i in range(2):

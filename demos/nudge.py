@@ -21,7 +21,7 @@ import random
 
 import autodiff
 from autodiff import Value
-from demos.common import Checks, int_between, one_line_errors, output_folder, parser, pyplot, save_png
+from demos.common import Checks, figure, int_between, one_line_errors, output_folder, parser, save_png
 
 NAMES = ("w1", "b1", "w2", "b2", "w3", "b3")
 
@@ -65,6 +65,35 @@ def chain_rule_slopes(p: dict, x: float, y: float) -> dict:
         ("w1", "a3"): da3_dw1,
         ("w1", "C0"): da3_dw1 * dC_da3,
     }
+
+
+def nudge_figure(p: dict, f: dict, nudges: list, curves: dict, slopes: dict, panels: dict):
+    """One panel per (weight, quantity): the quantity after each nudge, and the tangent with the engine's slope."""
+    from matplotlib.lines import Line2D
+
+    colors = {"z3": "tab:orange", "z1": "tab:orange", "a3": "tab:green", "C0": "tab:red"}
+    names = {"z1": "z1, a weighted sum", "z3": "z3, a weighted sum", "a3": "a3, the output", "C0": "C0, the cost"}
+    fig, axes = figure(8.0, 3, 2, sharex="col")
+    for column, (weight, quantities) in enumerate(panels.items()):
+        ws = [p[weight] + d for d in nudges]
+        for ax, quantity in zip(axes[:, column], quantities):
+            ax.plot(ws, curves[weight, quantity], color=colors[quantity], lw=4, alpha=0.45)
+            here, slope = f[quantity], slopes[weight, quantity]["engine"]
+            # The tangent across the middle half of the nudges, drawn over the curve.
+            tangent = [p[weight] - 2.5, p[weight] + 2.5]
+            ax.plot(tangent, [here + slope * (t - p[weight]) for t in tangent], "--", color="black", lw=1.6, zorder=3)
+            ax.plot([p[weight]], [here], "o", color="black", ms=6, zorder=4)
+            ax.set_ylabel(names[quantity])
+            ax.set_title(f"d{quantity}/d{weight} = {slope:.3g}", fontsize=10, loc="right")
+        axes[-1, column].set_xlabel(f"{weight} after a nudge")
+    fig.suptitle("The engine's gradient is the slope of the dashed tangent")
+    key = [
+        Line2D([], [], color="gray", lw=4, alpha=0.45, label="the quantity after a nudge"),
+        Line2D([], [], ls="--", color="black", lw=1.6, label="tangent: slope = engine's gradient"),
+        Line2D([], [], ls="", marker="o", color="black", label="the current weight"),
+    ]
+    fig.legend(handles=key, loc="outside lower center", ncols=2)
+    return fig
 
 
 @one_line_errors
@@ -124,26 +153,8 @@ def main(argv: list[str] | None = None) -> dict:
     # --- 4. The picture -------------------------------------------------------------------------------
     # Each curve with the current weight marked, and through it the tangent whose slope
     # is the engine's gradient: it touches the curve, as a derivative should.
-    plt = pyplot()
-    colors = {"z3": "tab:orange", "z1": "tab:orange", "a3": "tab:green", "C0": "tab:red"}
-    fig, axes = plt.subplots(2, 3, figsize=(10, 5.6))
-    for row, (weight, quantities) in zip(axes, panels.items()):
-        for ax, quantity in zip(row, quantities):
-            ws = [p[weight] + d for d in nudges]
-            ax.plot(ws, curves[weight, quantity], color=colors[quantity], label=f"{quantity} after a nudge")
-            here = f[quantity]
-            slope = slopes[weight, quantity]["engine"]
-            ax.scatter([p[weight]], [here], s=50, color=colors[quantity], zorder=3)
-            tangent = [p[weight] - 1.5, p[weight] + 1.5]
-            ax.plot(tangent, [here + slope * (t - p[weight]) for t in tangent], "k--", lw=1,
-                    label=f"engine slope {slope:.3g}")  # fmt: skip
-            ax.set_xlabel(f"{weight} + nudge")
-            ax.set_ylabel(quantity)
-            ax.set_title(f"how a nudge in {weight} moves {quantity}", fontsize=10)
-            ax.legend(fontsize=7)
-    fig.tight_layout()
     path = out / "nudge.png"
-    save_png(fig, path)
+    save_png(nudge_figure(p, f, nudges, curves, slopes, panels), path)
     print(f"\n4. wrote {path}")
 
     checks.finish()

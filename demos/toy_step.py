@@ -17,7 +17,7 @@ import random
 
 import autodiff
 import nn
-from demos.common import Checks, int_between, one_line_errors, output_folder, parser, positive_float, pyplot, save_png
+from demos.common import Checks, figure, int_between, one_line_errors, output_folder, parser, positive_float, save_png
 
 
 def chain(p: tuple, x: float) -> object:
@@ -136,18 +136,18 @@ def main(argv: list[str] | None = None) -> dict:
 
     # --- 5. The picture ----------------------------------------------------------------------
     # Outputs against inputs: before training, a random smooth curve; after, a step.
-    plt = pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(8, 5.5), sharex=True, sharey=True)
+    fig, axes = figure(5.6, 2, 2, sharex=True, sharey=True)
     for row, (name, (before, after)) in zip(axes, curves.items()):
-        for ax, outputs, when in zip(row, (before, after), ("before", f"after {epochs} epochs of")):
-            ax.scatter(xs, targets, s=4, color="tab:blue", label="target (label + 1) / 2")
-            ax.plot(xs, outputs, color="tab:orange", lw=2, label="network output")
-            ax.set_title(f"{name}, {when} training", fontsize=10)
+        for ax, outputs, when in zip(row, (before, after), ("before training", f"after {epochs} epochs")):
+            ax.scatter(xs, targets, s=4, color="tab:blue", label="target: (label + 1) / 2")
+            ax.plot(xs, outputs, color="tab:orange", lw=2.5, label="network output")
+            ax.set_title(f"{name}, {when}", fontsize=10)
+        row[0].set_ylabel("output (no unit)")
     for ax in axes[1]:
-        ax.set_xlabel("input x")
-    fig.tight_layout(rect=(0, 0.06, 1, 1))  # room below the plots for the legend, which so covers no curve
+        ax.set_xlabel("input x (no unit)")
+    fig.suptitle("After training, both networks output the step")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9, markerscale=3, frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, markerscale=3)
     path = out / "toy_step.png"
     save_png(fig, path)
     print(f"\n5. wrote {path}")

@@ -122,7 +122,33 @@ def test_hidden_representations_draw_the_networks_own_plane_in_a_gif(tmp_path):
     assert results["frames"] == 4
     assert_gif(tmp_path / "hidden_representations.gif", frames=4)
     with Image.open(tmp_path / "hidden_representations.gif") as image:
-        assert image.size[0] >= 640  # shown at full size in the docs, with 9 pt tick labels: 10 pixels high
+        assert image.size[0] == 900  # 6 inches at 150 dpi, as every figure
+        durations = []
+        for k in range(image.n_frames):
+            image.seek(k)
+            durations.append(image.info["duration"])
+    assert durations == [700, 700, 700, 3000]  # the last frame is held
+
+
+@pytest.mark.parametrize("epochs, frames, expected", [(40, 9, [0, 5, 10, 15, 20, 25, 30, 35, 40]), (6, 4, [0, 2, 4, 6]),
+                                                      (40, 1, [0, 40]), (3, 10, [0, 1, 2, 3])])  # fmt: skip
+def test_the_animation_shows_evenly_spaced_epochs(epochs, frames, expected):
+    assert hidden_representations.frame_epochs(epochs, frames) == expected
+
+
+def test_every_frame_of_the_animation_names_its_epoch_on_both_panels(tmp_path, monkeypatch):
+    titles = []
+    real = hidden_representations.gif_frame
+
+    def frame(fig, dpi):
+        titles.append([ax.get_title() for ax in fig.axes])
+        return real(fig, dpi)
+
+    monkeypatch.setattr(hidden_representations, "gif_frame", frame)
+    run(hidden_representations, tmp_path)
+    assert len(titles) == 4
+    for epoch, (space, plane) in zip([0, 2, 4, 6], titles):
+        assert f"epoch {epoch}" in space and f"epoch {epoch}\n" in plane
 
 
 @pytest.mark.parametrize("compiled", [False, True])
@@ -134,8 +160,43 @@ def test_moons_trains_and_writes_its_pictures(tmp_path, compiled):
     assert_png(tmp_path / "moons_training.png")
     if can_render_svg():
         assert_svg(tmp_path / "moons_neuron.svg")
-        assert "layers.0.neurons" in (tmp_path / "moons_neuron.svg").read_text(encoding="utf-8")
-        assert "layers.0.neurons" in (tmp_path / "moons_neuron.html").read_text(encoding="utf-8")  # its backward page
+        k = results["neuron"]
+        svg = (tmp_path / "moons_neuron.svg").read_text(encoding="utf-8")
+        assert f"h{k} = relu(w.0·x0 + w.1·x1 + b), neuron {k} of layer 0" in svg and ">w.0</text>" in svg
+        page = (tmp_path / "moons_neuron.html").read_text(encoding="utf-8")  # its backward page
+        assert f"h{k} = relu(w.0·x0 + w.1·x1 + b)</text>" in page
+
+
+@pytest.mark.parametrize("renderer", ["dot", "wasm"])
+def test_moons_draws_the_neuron_and_its_page_with_the_renderer_asked_for(renderer, tmp_path, monkeypatch):
+    import autodiff
+
+    if renderer not in autodiff.graph.available_renderers():
+        pytest.skip(f"the {renderer} renderer is not installed here")
+    used = []
+    for name in ("save_svg", "save_html"):
+        real = getattr(autodiff, name)
+
+        def spy(root, path, renderer="auto", *, real=real, **options):
+            used.append((Path(path).name, renderer))
+            return real(root, path, renderer, **options)
+
+        monkeypatch.setattr(autodiff, name, spy)
+    run(moons, tmp_path, "--renderer", renderer)
+    assert used == [("moons_neuron.svg", renderer), ("moons_neuron.html", renderer)]  # issue 25 #25: the page's too
+
+
+@pytest.mark.slow
+def test_a_rerun_of_the_main_job_writes_the_same_bytes(tmp_path):
+    import autodiff
+
+    renderer = "wasm" if "wasm" in autodiff.graph.available_renderers() else "auto"
+    for folder in ("first", "second"):
+        moons.main(["--out", str(tmp_path / folder), "--renderer", renderer])
+    first = {p.name: p.read_bytes() for p in (tmp_path / "first").iterdir()}
+    second = {p.name: p.read_bytes() for p in (tmp_path / "second").iterdir()}
+    assert sorted(first) == ["moons_boundary.png", "moons_neuron.html", "moons_neuron.svg", "moons_training.png"]
+    assert [name for name in first if first[name] != second[name]] == []
 
 
 def test_without_a_renderer_the_main_job_says_in_one_line_what_to_install_and_skips_the_svg_and_page(
@@ -192,7 +253,9 @@ def test_the_graph_demos_render_with_the_renderer_asked_for(renderer, tmp_path):
         pytest.skip(f"the {renderer} renderer is not installed here")
     run(gradient_flow, tmp_path, "--max-n", "5", "--repeats", "1", "--renderer", renderer)
     drawn = (tmp_path / "gradient_flow_f.svg").read_text(encoding="utf-8")
-    assert drawn == autodiff.to_svg(lecture_example(), renderer=renderer, show_contributions=True)
+    expected = autodiff.to_svg(lecture_example(), renderer=renderer, show_contributions=True,
+                               title=gradient_flow.LECTURE_TITLE)  # fmt: skip
+    assert drawn == expected
 
 
 def test_gradient_flow_fits_how_the_time_grows_only_over_enough_n(tmp_path, capsys):
@@ -421,17 +484,84 @@ def test_a_check_fails_on_nan():
     assert checks.failed
 
 
-def test_the_gallery_page_shows_the_demos_pictures_with_the_commands_that_made_them():
-    gallery = (ROOT / "docs" / "gallery.md").read_text(encoding="utf-8")
-    shown = re.findall(r"!\[[^\]]*\]\(\.\./demos/gallery/([^)]+)\)", gallery)
+def test_the_gallery_page_shows_every_picture_with_the_command_that_made_it():
+    page = (ROOT / "docs" / "gallery.md").read_text(encoding="utf-8")
+    shown = re.findall(r"!\[[^\]]*\]\(\.\./demos/gallery/([^)]+)\)", page)
+    linked = set(re.findall(r"\(\.\./demos/gallery/([^)]+)\)", page))
     files = {path.name: path.stat().st_size for path in (ROOT / "demos" / "gallery").iterdir()}
     assert len(shown) >= len(DEMOS)
-    assert set(shown) <= set(files)
+    assert linked <= set(files), "the page shows a picture that the gallery does not hold"
+    assert set(files) <= linked, "a picture in demos/gallery/ that the page does not show"
     assert all(files[name] > 0 for name in shown)
-    assert sum(files[name] for name in shown) < 400_000  # small enough to keep in the repository
-    documents = [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
-    texts = [path.read_text(encoding="utf-8") for path in documents]
-    everywhere = {name for text in texts for name in re.findall(r"demos/gallery/([\w.-]+)", text)}
-    assert set(files) <= everywhere, "a picture in demos/gallery/ that neither the README nor the docs show"
-    commands = set(re.findall(r"python -m demos\.(\w+) --out demos/gallery", gallery))
+    assert sum(files.values()) < 1_000_000  # small enough to keep in the repository (0.8 MB in all)
+    commands = set(re.findall(r"python -m demos\.(\w+) --out demos/gallery", page))
     assert commands == {demo.__name__.split(".")[-1] for demo in DEMOS}
+
+
+# --- one figure style: 6 inches wide, 150 dpi, text from 10 points, axes labelled, a key, a title -------------------
+PNG_DEMOS = [
+    pytest.param(toy_step, (), id="toy_step"),
+    pytest.param(nudge, (), id="nudge"),
+    pytest.param(backprop_equations, (), id="backprop_equations"),
+    pytest.param(iris, (), id="iris"),
+    pytest.param(moons, (), id="moons"),
+    pytest.param(gradient_flow, ("--max-n", "5", "--repeats", "1"), id="gradient_flow"),
+]
+
+
+def shown_texts(fig) -> list:
+    """Every text a figure shows (titles, labels, tick labels, legends, annotations)."""
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+@pytest.mark.parametrize("demo, args", PNG_DEMOS)
+def test_every_figure_is_drawn_in_the_one_style(demo, args, tmp_path, monkeypatch):
+    from autodiff.graph.figures import DPI, FIGURE_WIDTH, SMALLEST_FONT
+
+    figures = saved_figures(demo, monkeypatch)
+    run(demo, tmp_path, *args)
+    assert figures, "the demo saved no figure"
+    for name, (fig, _) in figures.items():
+        assert fig.get_figwidth() == FIGURE_WIDTH, name
+        small = [(t.get_text(), t.get_fontsize()) for t in shown_texts(fig) if t.get_fontsize() < SMALLEST_FONT]
+        assert small == [], f"{name}: text under {SMALLEST_FONT} pt"
+        for ax in fig.axes:
+            if ax.get_label() == "<colorbar>":
+                assert ax.get_ylabel(), f"{name}: a colour bar without a label"
+                continue
+            # Axes that share an axis may label it once, on the outer axes.
+            xlabel = any(a.get_xlabel() for a in ax.get_shared_x_axes().get_siblings(ax))
+            ylabel = any(a.get_ylabel() for a in ax.get_shared_y_axes().get_siblings(ax))
+            assert xlabel and ylabel, f"{name}: an axis without a label: {ax.get_title()!r}"
+        keys = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+        colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+        assert keys or colorbars, f"{name}: no key to its colours"
+        titles = [fig.get_suptitle(), *(ax.get_title() for ax in fig.axes)]
+        claims = [t for t in titles if re.search(r"[a-z]{3,} [a-z]{2,}", t)]  # words, not a number
+        assert claims, f"{name}: no title that says something: {titles}"
+        with Image.open(tmp_path / name) as image:
+            assert image.size[0] == FIGURE_WIDTH * DPI
+            assert tuple(round(d) for d in image.info["dpi"]) == (DPI, DPI)
+
+
+def test_the_moons_boundary_has_a_key_to_its_classes_and_regions(tmp_path, monkeypatch):
+    figures = saved_figures(moons, monkeypatch)
+    run(moons, tmp_path)
+    fig, _ = figures["moons_boundary.png"]
+    (key,) = fig.legends
+    labels = [t.get_text() for t in key.get_texts()]
+    assert {"label 0: upper moon", "label 1: lower moon", "predicted 0", "predicted 1"} <= set(labels)
+    assert any(label.startswith("test point") for label in labels)
+
+
+def test_the_nudge_tangents_are_drawn_over_the_curves_across_half_their_width(tmp_path, monkeypatch):
+    figures = saved_figures(nudge, monkeypatch)
+    run(nudge, tmp_path)
+    fig, _ = figures["nudge.png"]
+    for ax in fig.axes:
+        curve, tangent = ax.get_lines()[:2]
+        assert tangent.get_linestyle() == "--" and tangent.get_zorder() > curve.get_zorder()
+        width = lambda line: max(line.get_xdata()) - min(line.get_xdata())  # noqa: E731
+        assert width(tangent) >= width(curve) / 2

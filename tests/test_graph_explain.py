@@ -7,7 +7,7 @@ from graph_helpers import lecture_example
 from hypothesis import given
 
 import autodiff
-from autodiff import Value, explain
+from autodiff import Op, Value, explain
 from autodiff.testing import expressions
 
 
@@ -128,3 +128,13 @@ def test_explain_accepts_a_numpy_integer_for_digits():
     np = pytest.importorskip("numpy")
     f, x1, _ = lecture_example()
     assert str(explain(x1, f, digits=np.int64(3))) == str(explain(x1, f, digits=3))
+
+
+def test_a_users_op_named_like_a_built_in_one_is_explained_with_its_own_rule_and_name():
+    neg = Op("neg", lambda m, x, y: x * y, lambda m, out, x, y: (y, x))  # named "neg", computes a·b
+    a, b = Value(2.0, "a"), Value(3.0, "b")
+    z = neg(a, b)
+    z.backward()
+    text = str(explain(a, z))
+    assert text.startswith("grad of a = 3 = d(neg(a, b))/d(a)")  # not d(-a)/d(a)
+    assert "neg(a, b)  (operand 1)" in text and "-a" not in text

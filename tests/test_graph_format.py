@@ -2,7 +2,7 @@
 
 import pytest
 
-from autodiff import Value
+from autodiff import Op, Value
 from autodiff.graph.format import describe, dot_string, number, record_field
 
 
@@ -68,3 +68,32 @@ def test_a_cut_expression_is_bracketed_once():
     assert describe((x + 1).tanh().tanh().tanh()) == "tanh(tanh(tanh(…)))"
     assert describe((x + 1) * x, depth=1) == "(…) * x"
     assert describe(x + 1, depth=0) == "…"
+
+
+def test_a_users_op_named_like_a_built_in_one_is_written_as_a_call():
+    a, b = Value(2.0, "a"), Value(3.0, "b")
+    neg = Op("neg", lambda m, x, y: x * y, lambda m, out, x, y: (y, x))  # a product, whatever its name
+    plus = Op("+", lambda m, x, y: x - y, lambda m, out, x, y: (1.0, -1.0))
+    assert describe(neg(a, b)) == "neg(a, b)"
+    assert describe(plus(a, b) * a) == "+(a, b) * a"
+    assert describe(-(a + b)) == "-(a + b)" and describe(a - b * 2) == "a - b * 2"  # the engine's own ops
+
+
+def test_describe_calls_nodes_by_the_names_given():
+    x = Value(1.0, "x")
+    inner = (x + 1).exp()
+    assert describe(inner * 2, names={inner: "v1"}) == "v1 * 2"
+    assert describe((x + 2) * 2, names={}) == "(x + 2) * 2"
+    outer = inner * 2
+    outer.label = "y"
+    assert describe(outer, names={inner: "v1"}) == "y"
+    assert describe(outer, names={inner: "v1", outer: "v2"}, own_name=False) == "v1 * 2"  # what it computes
+    assert describe(x, own_name=False) == "x"  # a leaf computes nothing: its name
+
+
+def test_a_constant_power_binds_tighter_than_unary_minus_and_a_call_shows_four_operands():
+    x, y = Value(1.0, "x"), Value(2.0, "y")
+    assert describe(x ** (y**2)) == "x ** y ** 2" and describe(-(x**2)) == "-x ** 2"
+    four = Op("f4", lambda m, a, b, c, d: a, lambda m, out, a, b, c, d: (1.0, 0.0, 0.0, 0.0))
+    assert describe(four(x, y, x, y)) == "f4(x, y, x, y)"
+    assert describe(x + y, width=5) == "x + y" and describe(x + y, width=4) == "x +…"

@@ -99,6 +99,30 @@ def test_the_page_takes_draw_dots_options_and_refuses_those_it_decides():
 
 
 @needs_renderer
+def test_a_users_op_named_like_a_built_in_one_gets_a_page_with_its_own_rule():
+    clamp = autodiff.Op("clamp", lambda m, a, b, c, d: a + 2 * b + 3 * c + 4 * d,
+                        lambda m, out, a, b, c, d: (1.0, 2.0, 3.0, 4.0))  # fmt: skip
+    xs = [Value(float(i), f"x{i}") for i in range(4)]
+    y = clamp(*xs)
+    page = autodiff.to_html(y)  # the built-in clamp's 3 roles ran out at the 4th operand: IndexError
+    steps = page_data(page)["steps"]
+    assert "x3.grad = 0 + 1 × 4 = 4" in steps[2]["text"]
+    assert page_data(page)["labels"]["e4_3"] == "4: 1 × 4 = 4"  # a user's op: its operands are numbered
+    assert page_data(page)["roles"]["e4_3"] == "4"
+
+
+@needs_renderer
+def test_the_page_calls_the_nodes_by_the_names_the_drawing_shows():
+    f, x1, x2 = lecture_example()
+    page = autodiff.to_html(f, title="f = ln(x1) + x1·x2 − sin(x2)")
+    texts = " ".join(s["text"] for s in page_data(page)["steps"])
+    assert "visit v1 (op +), grad 1" in texts and "visit x1 * x2 (op *)" in texts
+    assert "f = ln(x1) + x1·x2 − sin(x2)</text>" in page
+    unnamed = " ".join(s["text"] for s in page_data(autodiff.to_html(f, auto_names=False))["steps"])
+    assert "visit log(x1) + x1 * x2 (op +)" in unnamed
+
+
+@needs_renderer
 def test_depth_draws_the_nodes_nearest_the_root_and_says_so():
     f, x1, x2 = lecture_example()
     page = autodiff.to_html(f, depth=1)
@@ -162,7 +186,7 @@ def test_show_backward_displays_the_page_in_an_iframe(monkeypatch):
     ((bundle, raw),) = shown
     assert raw and list(bundle) == ["text/html"]
     text = bundle["text/html"]
-    assert text.startswith("<iframe srcdoc=") and 'sandbox="allow-scripts"' in text
+    assert text.startswith('<iframe class="autodiff-backward" srcdoc=') and 'sandbox="allow-scripts"' in text
     srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', text)[1])
     assert srcdoc == autodiff.to_html(f)
 

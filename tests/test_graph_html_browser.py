@@ -8,6 +8,7 @@ x1's gradient reads 0.5 (from log, visited first) and then 0.5 + 5 = 5.5 (from x
 from __future__ import annotations
 
 import os
+import re
 import struct
 import time
 from pathlib import Path
@@ -30,7 +31,7 @@ pytestmark = [
 
 GALLERY = Path(__file__).resolve().parent.parent / "demos" / "gallery"
 SCREENSHOT = GALLERY / "backward_page.png"
-SCREENSHOT_SIZE = (1200, 470)
+SCREENSHOT_SIZE = (1200, 560)
 SCREENSHOT_STEP = 5  # x1.grad = 0.5 + 1 × 5 = 5.5
 
 # The page's state as a test reads it: the step, its words, each node's last text (its grad field), the marks.
@@ -43,8 +44,8 @@ STATE = """(() => {
   }
   const terms = {};
   for (const [id, label] of Object.entries(data.labels)) {
-    const text = [...document.getElementById(id).querySelectorAll("text")].find((t) => t.textContent === label);
-    terms[id] = getComputedStyle(text).visibility === "visible";
+    const text = document.getElementById(id).querySelector("text");  // an edge's one text: its label
+    terms[id] = getComputedStyle(text).visibility === "visible" && text.textContent === label;
   }
   const marked = (name) => [...document.querySelectorAll("#graph ." + name)].map((e) => e.id).sort();
   return {
@@ -242,6 +243,139 @@ def test_the_notebook_iframe_runs_the_page_inside_it(browser, tmp_path):
     assert browser.errors() == []
 
 
+def test_the_notebook_frame_takes_the_height_its_page_asks_for_and_shows_the_root(tmp_path):
+    from autodiff.graph.html import iframe
+
+    f, x1, x2 = lecture_example()
+    model = nn.MLP(2, [3, 1], seed=0)
+    tall = model([Value(0.3, "x0"), Value(-0.7, "x1")])
+    tall.backward()
+    path = tmp_path / "notebook.html"
+    frames = iframe(autodiff.to_html(f)) + iframe(autodiff.to_html(tall, rankdir="TB"))
+    path.write_text(f"<!DOCTYPE html><html><body style='width: 900px'>{frames}</body></html>", encoding="utf-8")
+    guessed = [int(h) for h in re.findall(r"height: (\d+)px", frames)]
+    with Browser(1000, 800) as b:
+        b.open(path)
+        heights = "[...document.querySelectorAll('iframe')].map((f) => f.getBoundingClientRect().height)"
+        deadline = time.monotonic() + 20  # a bound on waiting for the frames' scripts, not a measured duration
+        while [round(h) for h in b.evaluate(heights)] == guessed:
+            assert time.monotonic() < deadline, "the frames kept their first height"
+            time.sleep(0.2)
+        time.sleep(0.5)  # both frames report
+        sized = b.evaluate(heights)
+        assert 320 + 2 <= sized[0] < sized[1] <= 900 + 2, sized  # 2: the frame's border
+        # The root of each page, found through the DevTools protocol (the frames are sandboxed), is in its frame.
+        document = b.command("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
+        frames_at = b.evaluate(
+            "[...document.querySelectorAll('iframe')].map((f) => "
+            "{ const r = f.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })"
+        )
+        roots = [root_id_of(f), root_id_of(tall)]
+        for (left, top, right, bottom), root_id, content in zip(frames_at, roots, frame_documents(document)):
+            node = find_node(content, root_id)
+            quad = b.command("DOM.getBoxModel", {"nodeId": node})["model"]["border"]
+            xs, ys = quad[0::2], quad[1::2]
+            assert left <= min(xs) and max(xs) <= right and top <= min(ys) and max(ys) <= bottom
+        assert b.errors() == []
+
+
+def root_id_of(root: Value) -> str:
+    return select_nodes(root)[-1].id
+
+
+def frame_documents(node: dict) -> list[dict]:
+    """The documents of the iframes under a DOM node of the DevTools protocol, in order."""
+    found = [node["contentDocument"]] if "contentDocument" in node else []
+    for child in node.get("children", []):
+        found += frame_documents(child)
+    return found
+
+
+def find_node(node: dict, element_id: str) -> int:
+    """The nodeId of the element with id `element_id` under a DOM node of the DevTools protocol."""
+    attributes = node.get("attributes", [])
+    if "id" in attributes[0::2] and attributes[attributes.index("id") + 1] == element_id:
+        return node["nodeId"]
+    for child in node.get("children", []):
+        if (found := find_node(child, element_id)) is not None:
+            return found
+    return None
+
+
+# --- the page fits its window -----------------------------------------------------------------------------------
+# Where the root is on screen, the smallest text on screen in pixels (an SVG text's font size times the scale it is
+# drawn at), and how the graph is sized.
+FIT = """(() => {
+  const data = JSON.parse(document.getElementById("backward-data").textContent);
+  const root = document.getElementById(data.root).getBoundingClientRect();
+  let smallest = Infinity, where = "";
+  for (const element of document.body.querySelectorAll("*")) {
+    if (["SCRIPT", "STYLE", "NOSCRIPT"].includes(element.tagName)) continue;
+    const own = [...element.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+    if (!own || !element.getClientRects().length) continue;
+    const style = getComputedStyle(element);
+    if (style.visibility !== "visible") continue;
+    let px = parseFloat(style.fontSize);
+    if (element instanceof SVGElement) px *= element.getScreenCTM().a;
+    if (px < smallest) { smallest = px; where = element.textContent.trim().slice(0, 40); }
+  }
+  const svg = document.querySelector("#graph svg");
+  return {
+    root: [root.left, root.top, root.right, root.bottom], smallest, where,
+    fit: document.getElementById("fit-width").checked,
+    natural: parseFloat(svg.getAttribute("width")) * 4 / 3, shown: svg.getBoundingClientRect().width,
+    room: document.getElementById("graph").clientWidth,
+  };
+})()"""
+
+
+def one_neuron_of_an_mlp_page(tmp_path: Path) -> Path:
+    """Like the moons demo's page: backward() from one first-layer neuron of a 2-16-16-1 MLP, after the loss's."""
+    model = nn.MLP(2, [16, 16, 1], seed=0)
+    hidden = model.layers[0]([Value(1.33, "x0"), Value(-0.157, "x1")])
+    out = model.layers[2](model.layers[1](hidden))
+    nn.losses.binary_cross_entropy(out, 1).backward()
+    h = max(hidden, key=lambda v: (v.data > 0, abs(v.grad)))
+    h.label = "h"
+    return autodiff.save_html(h, tmp_path / "neuron.html", module=model)
+
+
+@pytest.mark.parametrize("width, height", [(800, 600), (1400, 900)])
+@pytest.mark.parametrize("picture", ["lecture example", "one neuron of an MLP"])
+def test_the_page_fits_its_window_with_the_root_in_sight_and_no_text_under_11_pixels(picture, width, height, tmp_path):
+    if picture == "lecture example":
+        path = autodiff.save_html(lecture_example()[0], tmp_path / "f.html")
+    else:
+        path = one_neuron_of_an_mlp_page(tmp_path)
+    with Browser(width, height) as b:
+        b.open(path)
+        b.screenshot(tmp_path / f"step0_{width}.png")
+        at_start = b.evaluate(FIT)
+        left, top, right, bottom = at_start["root"]
+        assert 0 <= left < right <= width and 0 <= top < bottom <= height, f"the root is out of sight: {at_start}"
+        assert at_start["fit"] == (at_start["natural"] > at_start["room"])  # on where the graph is wider
+        assert at_start["shown"] <= max(at_start["room"] + 1, at_start["natural"] * 0.9)  # it shrank where it had to
+        b.press("End")
+        at_end = b.evaluate(FIT)  # every gradient and term shown
+        for m in (at_start, at_end):
+            assert m["smallest"] >= 11, f"{m['where']!r} is {m['smallest']:.2f} px"
+        b.evaluate("document.getElementById('fit-width').click()")
+        toggled = b.evaluate(FIT)
+        assert toggled["fit"] != at_start["fit"] and toggled["smallest"] >= 11
+        assert_clean(b, path)
+
+
+def test_an_edge_names_its_operand_before_its_term_appears_and_with_it(browser, lecture):
+    path, ids, _ = lecture
+    subtracted = "e6_1"  # sin(x2) into f's "-": the second operand
+    text = f"document.getElementById('{subtracted}').querySelector('text').textContent"
+    browser.open(path.resolve().as_uri() + "#step=0")
+    assert browser.evaluate(text) == "2"
+    browser.open(path.resolve().as_uri() + "#step=2")
+    assert browser.evaluate(text) == "2: 1 × -1 = -1"
+    assert_clean(browser, path)
+
+
 @pytest.mark.skipif("wasm" not in available_renderers(), reason="the docs' screenshot is drawn with wasm")
 def test_the_readme_screenshot_is_the_page_at_the_step_it_shows(browser, tmp_path):
     """AUTODIFF_UPDATE_SNAPSHOTS=1 takes it anew (demos/gallery/backward_page.png); otherwise the page is shot
@@ -253,7 +387,7 @@ def test_the_readme_screenshot_is_the_page_at_the_step_it_shows(browser, tmp_pat
     fresh = tmp_path / "fresh.png"
     with Browser(width, height) as shooter:
         shooter.open(path.resolve().as_uri() + f"#step={SCREENSHOT_STEP}")
-        shooter.evaluate("document.getElementById('fit-width').click()")  # the whole graph in the picture
+        shooter.evaluate("(box => { if (!box.checked) box.click(); })(document.getElementById('fit-width'))")
         s = state(shooter)
         assert "x1.grad = 0.5 + 1 × 5 = 5.5" in s["narration"]
         shooter.screenshot(SCREENSHOT if os.environ.get("AUTODIFF_UPDATE_SNAPSHOTS") else fresh)

@@ -61,7 +61,48 @@ def test_parameters_are_named_after_the_module_when_it_is_given():
     model = MLP(2, [4, 4, 1])
     y, _ = forward(model)
     source = draw_dot(y, module=model).source
-    assert "{ layers.0.neurons.3.w.1 | data" in source and "{ layers.2.neurons.0.b | data" in source
+    assert '"layers.0.neurons.3.w.1 | data' in source and '"layers.2.neurons.0.b | data' in source
+
+
+def test_a_drawing_of_one_neuron_names_its_parameters_without_the_path_they_share():
+    model = MLP(2, [4, 4, 1])
+    _, x = forward(model)
+    h = model.layers[0].neurons[3](x)
+    h.label = "h"
+    source = draw_dot(h, module=model).source
+    assert '"w.0 | data' in source and '"w.1 | data' in source and '"b | data' in source
+    assert "layers.0.neurons.3" not in source
+    y, _ = forward(model)  # the whole network: the parameters share no module, their names stay whole
+    assert '"layers.0.neurons.3.w.1 | data' in draw_dot(y, module=model).source
+
+
+def test_parameter_names_stay_whole_where_they_are_not_to_be_shortened():
+    from autodiff.graph.names import node_names
+    from autodiff.graph.select import select_nodes
+
+    model = MLP(2, [4, 4, 1])
+    _, x = forward(model)
+    h = model.layers[0].neurons[3](x)
+    drawn = select_nodes(h)
+    modules = map_module(model, autodiff.topological_order(h))
+    whole = node_names(drawn, modules, auto=True, shorten_parameters=False)
+    short = node_names(drawn, modules, auto=True, shorten_parameters=True)
+    w = model.layers[0].neurons[3].w[0]
+    assert (whole[w], short[w]) == ("layers.0.neurons.3.w.0", "w.0")
+
+
+def test_a_users_op_named_like_an_activation_or_dot_is_not_taken_for_a_neuron():
+    model = MLP(2, [1, 1], activation="relu")
+    neuron = model.layers[0].neurons[0]  # a relu neuron (the last layer's is linear)
+    x = [Value(0.5, "x1"), Value(-1.5, "x2")]
+    user_dot = autodiff.Op("dot", lambda m, *wx: m.sum(wx), lambda m, out, *wx: (1.0,) * len(wx))
+    user_relu = autodiff.Op("relu", lambda m, z: m.tanh(z), lambda m, out, z: (1.0 - out * out,))
+    for y in (user_relu(autodiff.dot(neuron.w, x) + neuron.b), autodiff.dot(neuron.w, x) + neuron.b):
+        assert map_module(model, autodiff.topological_order(y)).calls == {}  # relu(...) by a user; no relu at all
+    y = (user_dot(*neuron.w, *x) + neuron.b).relu()
+    assert map_module(model, autodiff.topological_order(y)).calls == {}  # a user's dot is no weighted sum
+    y = (autodiff.dot(neuron.w, x) + neuron.b).relu()
+    assert len(map_module(model, autodiff.topological_order(y)).calls) == 1
 
 
 def test_clusters_group_neurons_by_layer():
@@ -77,7 +118,7 @@ def test_without_collapsing_each_neuron_gets_a_box_inside_its_layers_box():
     y, _ = forward(model)
     source = draw_dot(y, module=model, cluster_by_module=True).source
     assert source.count("subgraph cluster_") == 3 + 9
-    assert "{ w.1 | data" in source and "{ b | data" in source  # names relative to the neuron's box
+    assert '"w.1 | data' in source and '"b | data' in source  # names relative to the neuron's box
 
 
 def test_a_neuron_whose_sum_is_used_elsewhere_is_not_collapsed():
@@ -101,7 +142,7 @@ def test_parameters_used_outside_the_neurons_are_still_drawn():
     loss.backward()
     source = draw_dot(loss, module=model, collapse_neurons=True, max_nodes=None).source
     assert source.count("| relu(w·x + b) |") == 2
-    assert "{ layers.0.neurons.1.w.0 | data" in source  # a leaf of the l2 term
+    assert '"layers.0.neurons.1.w.0 | data' in source  # a leaf of the l2 term
 
 
 def test_each_forward_pass_of_a_batch_is_its_own_set_of_nodes():

@@ -58,7 +58,7 @@ def test_values_and_the_backward_page_display_in_a_real_kernel(tmp_path):
     (shown,) = page  # the page alone: no warning printed beside it
     assert shown.output_type == "display_data" and list(shown.data) == ["text/html"]
     frame = shown.data["text/html"]
-    assert frame.startswith("<iframe srcdoc=")
+    assert frame.startswith('<iframe class="autodiff-backward" srcdoc=')
     x = Value(3.0, label="x")
     y = x * x + 1
     y.label = "y"

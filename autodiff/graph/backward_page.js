@@ -13,6 +13,9 @@
   const forward = byId("step-forward");
   const play = byId("step-play");
   const graph = byId("graph");
+  const svg = graph.querySelector("svg");
+  const fitBox = byId("fit-width");
+  const roles = data.roles || {};
 
   // Each drawn node's "grad ..." text (its last field), and each edge's term text (found by its words).
   const gradText = new Map();
@@ -21,7 +24,7 @@
     const texts = node ? Array.from(node.querySelectorAll("text")).filter((t) => t.textContent.startsWith("grad ")) : [];
     if (texts.length) gradText.set(id, texts[texts.length - 1]);
   }
-  const termText = new Map();
+  const termText = new Map(); // an edge that names its operand shows the name until its term appears
   for (const [id, label] of Object.entries(data.labels)) {
     const edge = byId(id);
     const text = edge && Array.from(edge.querySelectorAll("text")).find((t) => t.textContent === label);
@@ -74,7 +77,9 @@
     n = Math.max(0, Math.min(last, Math.trunc(Number(n)) || 0));
     const step = steps[n];
     // Scroll first, while the layout is clean: measuring after the changes below would lay the graph out twice.
-    if (step.node && byId(step.node)) reveal(byId(step.node));
+    // Before any node is visited, the root is in sight: the pass starts there.
+    const target = byId(step.node || (n <= 1 ? data.root : ""));
+    if (target) reveal(target);
     const grads = gradsAt(n);
     for (const [id, text] of gradText) {
       const value = grads.has(id) ? "grad " + grads.get(id) : "";
@@ -91,7 +96,8 @@
     for (const [id, text] of termText) {
       const visible = termAt.get(id) <= n;
       if (shownTerm.get(id) !== visible) {
-        text.classList.toggle("term-hidden", !visible);
+        if (roles[id]) text.textContent = visible ? data.labels[id] : roles[id];
+        else text.classList.toggle("term-hidden", !visible);
         shownTerm.set(id, visible);
       }
     }
@@ -145,9 +151,49 @@
   forward.addEventListener("click", () => { setPlaying(false); show(current + 1); });
   play.addEventListener("click", () => setPlaying(timer === null));
   slider.addEventListener("input", () => { setPlaying(false); show(slider.value); });
-  byId("fit-width").addEventListener("change", (event) => {
-    graph.classList.toggle("fit", event.target.checked);
-  });
+  // --- the size of the graph ----------------------------------------------------------------------------
+  // "fit to width" shrinks the graph to the width of its box, but never so far that its smallest text is under
+  // MIN_TEXT_PX pixels: past that, the graph scrolls. It is on when the graph is wider than its box.
+  const MIN_TEXT_PX = 11;
+  const natural = svg ? { width: points(svg, "width"), height: points(svg, "height") } : null;
+  let smallest = Infinity; // font size of the smallest text, in pixels at the natural size
+  if (svg) {
+    const pxPerUnit = natural.width / (svg.viewBox.baseVal.width || natural.width);
+    for (const text of svg.querySelectorAll("text")) {
+      smallest = Math.min(smallest, parseFloat(getComputedStyle(text).fontSize) * pxPerUnit);
+    }
+  }
+  const minScale = Number.isFinite(smallest) ? Math.min(1, MIN_TEXT_PX / smallest) : 1;
+
+  function points(element, name) {
+    const value = element.getAttribute(name) || "";
+    return parseFloat(value) * (value.endsWith("pt") ? 4 / 3 : 1);
+  }
+
+  function size() {
+    if (!natural) return;
+    const room = graph.clientWidth - 1;
+    const scale = fitBox.checked ? Math.max(minScale, Math.min(1, room / natural.width)) : 1;
+    // Whole pixels, rounded up: the smallest text stays at MIN_TEXT_PX or above.
+    svg.style.width = Math.ceil(natural.width * scale) + "px";
+    svg.style.height = Math.ceil(natural.height * scale) + "px";
+    tellFrame();
+  }
+
+  function tellFrame() {
+    // In a notebook the page is in a frame: it tells the frame the height that shows the whole graph.
+    if (window.parent === window) return;
+    const box = graph.getBoundingClientRect();
+    const legend = document.querySelector(".legend").getBoundingClientRect();
+    const below = legend.bottom - box.bottom + parseFloat(getComputedStyle(document.body).paddingBottom);
+    const wanted = box.top + window.scrollY + svg.getBoundingClientRect().height + 2 + below;
+    window.parent.postMessage({ autodiffBackwardPage: { height: Math.ceil(wanted) } }, "*");
+  }
+
+  if (natural) fitBox.checked = natural.width > graph.clientWidth;
+  fitBox.addEventListener("change", () => { size(); show(current); });
+  window.addEventListener("resize", () => { size(); show(current); });
+  size();
   document.addEventListener("keydown", (event) => {
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.target === slider) return; // the slider steps with the arrow keys itself

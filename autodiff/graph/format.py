@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..value import Value
 
-__all__ = ["as_float", "is_int", "number", "record_field", "dot_string", "describe"]
+__all__ = ["as_float", "is_int", "number", "record_field", "dot_string", "describe", "infix"]
 
 # Characters that structure a record label ({a | b}) or end a DOT string.
 _RECORD_SPECIAL = set('{}|<>"')
@@ -44,55 +46,89 @@ def record_field(text: str) -> str:
     return "".join("\\" + c if c in _RECORD_SPECIAL else c for c in dot_string(text))
 
 
-def describe(node: Value, depth: int = 3, width: int = 40) -> str:
+def describe(
+    node: Value, depth: int = 3, width: int = 40, names: Mapping[Value, str] | None = None, own_name: bool = True
+) -> str:
     """A short name for a node: its label, else its op applied to short names of its parents.
+
+    Only the engine's own + - * / % ** and unary minus are written between their operands; any
+    other op, a user's `Op` too (whatever its name), is written as a call: name(operands).
+
+    Args:
+        node: the node to name.
+        depth: how many ops deep to write the expression before "…".
+        width: the most characters; a longer text is cut, ending in "…".
+        names: names to use for some nodes (as a label is used), instead of their expressions.
+        own_name: False writes `node` as the expression it computes even where it has a label or a name.
 
     >>> from autodiff import Value
     >>> x1, x2 = Value(2.0, "x1"), Value(5.0, "x2")
     >>> describe(x1.log() + x1 * x2)
     'log(x1) + x1 * x2'
     """
-    text = _describe(node, depth)
+    names = names or {}
+    text = _expression(node, depth, names) if not own_name and node.parents else _describe(node, depth, names)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-# Binding strength of the infix ops, for parentheses only where they are needed.
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "%": 2, "neg": 3, "**": 4}
+def infix(node: Value) -> tuple[str, int] | None:
+    """(symbol, binding strength) of the engine's infix ops ("+", 1); None for any other op or a leaf.
+
+    Ops are recognised by identity, never by name: a user's Op("+", ...) is not addition.
+    """
+    return _infix_ops().get(node.primitive) if node.parents else None
 
 
-def _describe(node: Value, depth: int) -> str:
+@functools.cache
+def _infix_ops() -> dict:
+    from ..ops import OPS
+
+    strengths = {"add": 1, "sub": 1, "mul": 2, "div": 2, "remainder": 2, "neg": 3, "pow_const": 4, "pow": 4}
+    return {OPS[key]: (OPS[key].name, strength) for key, strength in strengths.items()}
+
+
+def _describe(node: Value, depth: int, names: Mapping[Value, str]) -> str:
+    if node in names:
+        return names[node]
     if node.label:
         return node.label
     if not node.parents:
         return number(node.data, 6)
+    return _expression(node, depth, names)
+
+
+def _expression(node: Value, depth: int, names: Mapping[Value, str]) -> str:
+    """The op of `node` applied to the short names of its parents."""
+    op = infix(node)
     if depth == 0:  # "…" for a cut infix expression: _wrap brackets it where it is an operand
-        return "…" if node.op in _PRECEDENCE else f"{node.op}(…)"
-    args = [_describe(p, depth - 1) for p in node.parents]
-    op = node.op
-    if op in _PRECEDENCE and op != "neg":
-        (a, b), (pa, pb) = args, node.parents
-        # ** groups to the right, the others to the left: a - (b - c), (a ** b) ** c.
-        left_tie, right_tie = (op == "**", op in ("-", "/", "%"))
-        return f"{_wrap(a, pa, op, left_tie)} {op} {_wrap(b, pb, op, right_tie)}"
-    if op == "neg":
-        return f"-{_wrap(args[0], node.parents[0], op, False)}"
-    if len(args) > 4:
-        args = args[:3] + ["…"]
-    return f"{op}({', '.join(args)})"
+        return "…" if op is not None else f"{node.op}(…)"
+    args = [_describe(p, depth - 1, names) for p in node.parents]
+    if op is None:
+        if len(args) > 4:
+            args = args[:3] + ["…"]
+        return f"{node.op}({', '.join(args)})"
+    (symbol, strength), parents = op, node.parents
+    if len(parents) == 1:  # unary minus
+        return f"-{_wrap(args[0], parents[0], symbol, strength, False, names)}"
+    # ** groups to the right, the others to the left: a - (b - c), (a ** b) ** c.
+    left_tie, right_tie = (symbol == "**", symbol in ("-", "/", "%"))
+    left = _wrap(args[0], parents[0], symbol, strength, left_tie, names)
+    return f"{left} {symbol} {_wrap(args[1], parents[1], symbol, strength, right_tie, names)}"
 
 
-def _wrap(text: str, operand: Value, op: str, wrap_ties: bool) -> str:
-    """Parenthesise an operand that binds less tightly than `op` (or as tightly, where order matters).
+def _wrap(text: str, operand: Value, symbol: str, strength: int, wrap_ties: bool, names: Mapping[Value, str]) -> str:
+    """Parenthesise an operand that binds less tightly than the op (or as tightly, where order matters).
 
     A negative constant is bracketed as the base of ** and under unary minus: (-2) ** 2, not -2 ** 2.
     """
-    if operand.label:
+    if operand in names or operand.label:
         return text
     if not operand.parents:
-        return f"({text})" if text.startswith("-") and (op == "neg" or (op == "**" and wrap_ties)) else text
-    if operand.op not in _PRECEDENCE:
+        negative_base = symbol == "neg" or (symbol == "**" and wrap_ties)
+        return f"({text})" if text.startswith("-") and negative_base else text
+    inner = infix(operand)
+    if inner is None:
         return text
     if text == "…":  # a cut expression: always bracketed as an operand
         return "(…)"
-    inner, outer = _PRECEDENCE[operand.op], _PRECEDENCE[op]
-    return f"({text})" if inner < outer or (inner == outer and wrap_ties) else text
+    return f"({text})" if inner[1] < strength or (inner[1] == strength and wrap_ties) else text

@@ -20,8 +20,10 @@ from ..backward import topological_order
 from .dot import draw_dot
 from .format import as_float, describe, number
 from .modules import map_module
+from .names import node_names
 from .render import render_svg
 from .replay import record_backward
+from .roles import operand_role
 from .select import select_nodes
 from .stepping import Stepping, edge_id, out_edge_id, plan_steps
 
@@ -32,7 +34,9 @@ if TYPE_CHECKING:
 __all__ = ["to_html", "save_html", "show_backward", "PAGE_OPTIONS"]
 
 # draw_dot's options that the page takes; it decides show_grad, color_by_grad and show_contributions itself.
-PAGE_OPTIONS = ("rankdir", "max_nodes", "depth", "module", "collapse_neurons", "cluster_by_module", "digits")
+PAGE_OPTIONS = (
+    "rankdir", "max_nodes", "depth", "module", "collapse_neurons", "cluster_by_module", "digits", "auto_names", "title",
+)  # fmt: skip
 _DECIDED = {
     "show_grad": "it shows each gradient as the pass reaches it",
     "show_contributions": "it shows each edge's term as the pass reaches it",
@@ -46,6 +50,7 @@ _POLICY = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inl
 _LAYOUT_LABELS_UP_TO = 150
 _NODE_LINE = re.compile(r"^(\s*)(n\d+(?:_op)?) \[(.*)\]$")
 _EDGE_LINE = re.compile(r"^(\s*)(n\d+(?:_op)?) -> (n\d+(?:_op)?)(?: \[(.*)\])?$")
+_ROLE_LABEL = re.compile(r'^label=(?:"(?:[^"\\]|\\.)*"|\S+)')  # draw_dot writes an edge's label first
 
 
 def to_html(root: Value, renderer: str = "auto", **options: Any) -> str:
@@ -63,7 +68,8 @@ def to_html(root: Value, renderer: str = "auto", **options: Any) -> str:
     Args:
         root: the output whose backward pass to replay.
         renderer: "auto", "dot" or "wasm", as for `to_svg`.
-        **options: draw_dot's rankdir, max_nodes, depth, module, collapse_neurons, cluster_by_module, digits.
+        **options: draw_dot's rankdir, max_nodes, depth, module, collapse_neurons, cluster_by_module, digits,
+            auto_names, title.
     """
     from ..value import Value
 
@@ -78,11 +84,17 @@ def to_html(root: Value, renderer: str = "auto", **options: Any) -> str:
     modules = map_module(module, topological_order(root), "to_html: module") if module is not None else None
     max_nodes = options.get("max_nodes", 500)
     drawn = select_nodes(root, options.get("depth"), max_nodes, modules.calls if collapse else None)
+    auto, clustered = options.get("auto_names", True), options.get("cluster_by_module", False)
+    names = node_names(drawn, modules, auto=auto, shorten_parameters=not clustered)
     record = record_backward(root)
-    stepping = plan_steps(record, drawn, modules, digits)
-    graph.body[:] = _annotate(graph.body, drawn, stepping, digits)
+    stepping = plan_steps(record, drawn, modules, digits, names)
+    roles = {edge_id(d, k): operand_role(d.node, k) for d in drawn if d.kind == "value" for k in range(len(d.inputs))}
+    roles = {eid: role for eid, role in roles.items() if role and eid in stepping.edge_labels}
+    # An edge that names its operand says so before its term appears, and with it: "2: 1 × -1 = -1".
+    labels = {eid: f"{roles[eid]}: {t}" if eid in roles else t for eid, t in stepping.edge_labels.items()}
+    graph.body[:] = _annotate(graph.body, drawn, stepping, labels, digits)
     svg = _inline_svg(render_svg(graph.source, renderer))
-    return _page(root, svg, stepping, options.get("depth"))
+    return _page(root, svg, stepping, labels, roles, drawn[-1].id, options.get("depth"))
 
 
 def save_html(root: Value, path: str | os.PathLike[str], renderer: str = "auto", **options: Any) -> Path:
@@ -122,14 +134,31 @@ def show_backward(root: Value, renderer: str = "auto", **options: Any) -> None:
 
 
 def iframe(page: str) -> str:
-    """An iframe that shows `page` (a whole HTML document) inline, sandboxed to run its own script only."""
+    """An iframe that shows `page` (a whole HTML document) inline, sandboxed to run its own script only.
+
+    The page fits whatever height its frame has (its graph scrolls inside it); the frame starts at a height
+    guessed from the drawing, and a notebook that runs the output's script (a trusted one) then sets it to
+    the height the page asks for, which shows the whole graph (up to 900 pixels).
+    """
     height = 640
     if m := re.search(r'<svg width="[\d.]+pt" height="([\d.]+)pt"', page):
         height = int(min(900, max(360, float(m[1]) * 4 / 3 + 300)))
     return (
-        f'<iframe srcdoc="{html.escape(page, quote=True)}" sandbox="allow-scripts" title="backward pass" '
-        f'style="width: 100%; height: {height}px; border: 1px solid #ddd"></iframe>'
+        f'<iframe class="autodiff-backward" srcdoc="{html.escape(page, quote=True)}" sandbox="allow-scripts" '
+        f'title="backward pass" style="width: 100%; height: {height}px; border: 1px solid #ddd"></iframe>\n'
+        f"<script>{_FRAME_SIZER}</script>"
     )
+
+
+# Sets each backward page's frame to the height the page asks for (the page posts it: a number, nothing else).
+_FRAME_SIZER = (
+    "(() => { if (window.autodiffBackwardFrames) return; window.autodiffBackwardFrames = true; "
+    'window.addEventListener("message", (event) => { const asked = event.data && event.data.autodiffBackwardPage; '
+    'if (!asked || typeof asked.height !== "number" || !Number.isFinite(asked.height)) return; '
+    'for (const frame of document.querySelectorAll("iframe.autodiff-backward")) { '
+    "if (frame.contentWindow === event.source) frame.style.height = Math.round(Math.max(320, Math.min(asked.height, "
+    '900))) + "px"; } }); })();'
+)
 
 
 def _check_options(options: dict[str, Any]) -> None:
@@ -143,9 +172,11 @@ def _check_options(options: dict[str, Any]) -> None:
 # --- the drawing: ids the script addresses, room for the gradients it shows -------------------------------
 
 
-def _annotate(body: list[str], drawn: list[DrawnNode], stepping: Stepping, digits: int) -> list[str]:
+def _annotate(
+    body: list[str], drawn: list[DrawnNode], stepping: Stepping, labels: dict[str, str], digits: int
+) -> list[str]:
     """draw_dot's statements with an `id` on every node and edge, the widest gradient each node will show in its
-    grad field, tooltips without the graph's current gradients, and each edge's term as its label."""
+    grad field, tooltips without the graph's current gradients, and each edge's term as its label (`labels`)."""
     shown = {d.id: d for d in drawn if d.kind != "constant"}
     edges = []  # (tail, head, edge id), in the order draw_dot writes the edges
     ids = {d.node: d.id for d in drawn}
@@ -167,7 +198,9 @@ def _annotate(body: list[str], drawn: list[DrawnNode], stepping: Stepping, digit
                 raise RuntimeError(f"to_html: draw_dot's edge {tail} -> {head} is not the edge expected here")
             eid = edges[edge_number][2]
             edge_number += 1
-            label = stepping.edge_labels.get(eid)
+            label = labels.get(eid)
+            if label is not None:  # the term's label, with the operand's name, replaces draw_dot's label (the name)
+                attrs = _ROLE_LABEL.sub("", attrs or "").strip()
             new = [f"id={eid}"] + ([f"{key}={_quote(label)}"] if label is not None else [])
             text = f"{indent}{tail} -> {head} [{' '.join(new + ([attrs] if attrs else []))}]"
         elif m := _NODE_LINE.match(text):
@@ -183,13 +216,15 @@ def _annotate(body: list[str], drawn: list[DrawnNode], stepping: Stepping, digit
 
 def _room_for_grads(attrs: str, node: Value, widest: str, digits: int) -> str:
     """A node's attributes with `widest` in its grad field and no gradient in its tooltip."""
-    # The label comes first and ends with its grad field (the quote closes it); the tooltip, which repeats the
-    # node's label as it is, comes after it and ends with its grad.
-    field, tip = f'| grad {number(node.grad, digits)} }}"', f", grad={as_float(node.grad)!r}"
-    # (where, what is there, what replaces it): the label's grad field and the tooltip's grad
-    edits = [(attrs.find(field), field, f'| grad {widest} }}"'), (attrs.rfind(tip), tip, "")]
-    if any(at < 0 for at, _, _ in edits):
+    # The label comes first and ends with its grad field (then " }" where its fields are in braces, and the quote
+    # that closes it); the tooltip, which repeats the node's label as it is, comes after it and ends with its grad.
+    field = re.search(re.escape(f"| grad {number(node.grad, digits)}") + r'(?: \})?"', attrs)
+    tip = f", grad={as_float(node.grad)!r}"
+    if field is None or attrs.rfind(tip) < 0:
         raise RuntimeError(f"to_html: no grad field in draw_dot's node [{attrs}]")
+    closing = field[0][len(f"| grad {number(node.grad, digits)}") :]
+    # (where, what is there, what replaces it): the label's grad field and the tooltip's grad
+    edits = [(field.start(), field[0], f"| grad {widest}{closing}"), (attrs.rfind(tip), tip, "")]
     for at, old, new in sorted(edits, reverse=True):  # the later one first, so that the other's place holds
         attrs = attrs[:at] + new + attrs[at + len(old) :]
     return attrs
@@ -227,11 +262,13 @@ def _tenths(m: re.Match) -> str:
 # --- the page -----------------------------------------------------------------------------------------------
 
 
-def _page(root: Value, svg: str, stepping: Stepping, depth: int | None) -> str:
+def _page(root: Value, svg: str, stepping: Stepping, labels: dict, roles: dict, root_id: str, depth: int | None) -> str:
     name = root.label or describe(root, width=60)
     data = {
+        "root": root_id,
         "nodes": stepping.grad_nodes,
-        "labels": stepping.edge_labels,
+        "labels": labels,
+        "roles": roles,
         "steps": [step.as_json() for step in stepping.steps],
     }
     # In a <script> element nothing may look like a closing tag or a comment: escape <, > and & in the JSON.

@@ -125,25 +125,28 @@ def _neuron_calls(order: list[Value], neurons: dict[Value, _Neuron]) -> dict[Val
     """Every dot(w, x) + b -> activation chain in the graph whose inner nodes feed nothing else."""
     if not neurons:
         return {}
+    from ..ops import OPS  # the engine's ops, recognised by identity: a user's Op("dot") is not a neuron's sum
+
     consumers: dict[Value, list[Value]] = {}
     for node in order:
         for parent in node.parents:
             consumers.setdefault(parent, []).append(node)
     calls = {}
     for node in order:
-        if node.op != "dot" or not node.parents or node.parents[0] not in neurons:
+        if node.primitive is not OPS["dot"] or node.parents[0] not in neurons:
             continue
         neuron = neurons[node.parents[0]]
         n = len(neuron.w)
         if len(node.parents) != 2 * n or any(a is not b for a, b in zip(node.parents[:n], neuron.w)):
             continue
         plus = _only_consumer(node, consumers)
-        if plus is None or plus.op != "+" or set(plus.parents) != {node, neuron.b}:
+        if plus is None or plus.primitive is not OPS["add"] or set(plus.parents) != {node, neuron.b}:
             continue
         out, inner = plus, (node, plus)
         if neuron.activation != "linear":
             out = _only_consumer(plus, consumers)
-            if out is None or out.op != neuron.activation or out.parents[0] is not plus:
+            activation = OPS.get(neuron.activation)
+            if out is None or activation is None or out.primitive is not activation or out.parents[0] is not plus:
                 continue
             inner += (out,)
         calls[out] = NeuronCall(neuron.name, neuron.activation, out, inner, node.parents[n:])

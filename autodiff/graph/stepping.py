@@ -80,15 +80,24 @@ class Stepping:
         return len(self.steps) - 1
 
 
-def plan_steps(record: BackwardRecord, drawn: list[DrawnNode], modules: ModuleMap | None, digits: int) -> Stepping:
-    """The steps of the page for `record` on the nodes `drawn` (as `select_nodes` chose them)."""
-    planner = _Planner(record, drawn, modules, digits)
+def plan_steps(
+    record: BackwardRecord,
+    drawn: list[DrawnNode],
+    modules: ModuleMap | None,
+    digits: int,
+    names: dict[Value, str] | None = None,
+) -> Stepping:
+    """The steps of the page for `record` on the nodes `drawn` (as `select_nodes` chose them), calling the
+    nodes by `names` (the names the drawing shows, from `node_names`) where given."""
+    planner = _Planner(record, drawn, modules, digits, names or {})
     return planner.plan()
 
 
 class _Planner:
-    def __init__(self, record: BackwardRecord, drawn: list[DrawnNode], modules: ModuleMap | None, digits: int):
-        self.record, self.drawn, self.modules, self.digits = record, drawn, modules, digits
+    def __init__(
+        self, record: BackwardRecord, drawn: list[DrawnNode], modules: ModuleMap | None, digits: int, names: dict
+    ) -> None:
+        self.record, self.drawn, self.modules, self.digits, self.names = record, drawn, modules, digits, names
         self.shown = {d.node: d for d in drawn if d.kind != "constant"}  # nodes drawn with a gradient
         self.constants = {d.node for d in drawn if d.kind == "constant"}
         self.owner: dict[Value, DrawnNode] = {}
@@ -106,11 +115,13 @@ class _Planner:
         d = self.shown.get(node)
         if d is not None and d.kind == "neuron":
             return d.call.name
+        if node in self.names:
+            return self.names[node]
         if node.label:
             return node.label
         if self.modules is not None and node in self.modules.names:
             return self.modules.names[node]
-        return describe(node, width=30)
+        return describe(node, width=30, names=self.names)
 
     def grad_of(self, node: Value) -> str:
         name = self.name_of(node)

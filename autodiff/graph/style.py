@@ -23,8 +23,13 @@ DEAD_RELU_COLOR = "#cb181d"
 
 
 def is_dead_relu(node: Value) -> bool:
-    """A relu whose output is 0: it passes no gradient back to its input (relu'(x) = 0 for x <= 0)."""
-    return node.op == "relu" and node.data == 0.0
+    """A relu whose output is 0: it passes no gradient back to its input (relu'(x) = 0 for x <= 0).
+
+    The engine's relu, by identity: a user's op named "relu" may pass gradients back at 0.
+    """
+    from ..ops import OPS
+
+    return node.primitive is OPS["relu"] and node.data == 0.0
 
 
 @dataclass(frozen=True)
