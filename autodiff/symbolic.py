@@ -38,11 +38,15 @@ class Sym:
     def __repr__(self) -> str:
         return f"Sym({self.src!r})"
 
+    # + and * give way (NotImplemented) to an operand they cannot write, so that the backward pass's
+    # identities work on symbols too: ZERO + g is g, g * ONE is g (autodiff/backward.py).
     def __add__(self, other: Any) -> Sym:
-        return Sym(f"({self.src} + {source(other)})")
+        text = _written(other)
+        return NotImplemented if text is None else Sym(f"({self.src} + {text})")
 
     def __radd__(self, other: Any) -> Sym:
-        return Sym(f"({source(other)} + {self.src})")
+        text = _written(other)
+        return NotImplemented if text is None else Sym(f"({text} + {self.src})")
 
     def __sub__(self, other: Any) -> Sym:
         return Sym(f"({self.src} - {source(other)})")
@@ -51,10 +55,12 @@ class Sym:
         return Sym(f"({source(other)} - {self.src})")
 
     def __mul__(self, other: Any) -> Sym:
-        return Sym(f"({self.src} * {source(other)})")
+        text = _written(other)
+        return NotImplemented if text is None else Sym(f"({self.src} * {text})")
 
     def __rmul__(self, other: Any) -> Sym:
-        return Sym(f"({source(other)} * {self.src})")
+        text = _written(other)
+        return NotImplemented if text is None else Sym(f"({text} * {self.src})")
 
     def __truediv__(self, other: Any) -> Sym:
         return Sym(f"({self.src} / {source(other)})")
@@ -96,6 +102,14 @@ class SymTuple(Sym):
 
     def __len__(self) -> int:
         return self.length
+
+
+def _written(x: Any) -> str | None:
+    """`source(x)`, or None for what source cannot write."""
+    try:
+        return source(x)
+    except NotSymbolic:
+        return None
 
 
 def source(x: Any) -> str:

@@ -19,6 +19,7 @@ from ..namespace import FUNCTIONS, MissingMathFunction
 from ..ops import Op, OpDefinitionError
 from ..specialize import checked_partials
 from ..symbolic import SourceMath, Sym, SymTuple, source
+from ..backward import ONE, ZERO, chain_rule
 from .trace import Program
 
 __all__ = ["Sym", "SourceMath", "generate"]  # Sym and SourceMath live in autodiff.symbolic
@@ -95,25 +96,53 @@ def _total(names: list[str]) -> str:
 
 
 def _backward_lines(program: Program, body: list[str]) -> set[int]:
-    """Append the reverse pass to `body`, in the eager engine's order; return the slots with a gradient."""
+    """Append the reverse pass to `body`: the engine's own loop, `chain_rule`, run on the program's slots, each
+    `+=` it makes written as a line of source (`g3 = (g3 + (g5 * s2))`). Return the slots with a gradient."""
     differentiable = set(k for k in (*program.inputs, *program.params) if k is not None)
     for k, (op, parents) in enumerate(zip(program.ops, program.parents)):
         if op is not None and any(j in differentiable for j in parents):
             differentiable.add(k)
+    slots = [_Slot(k, k not in differentiable, body) for k in range(len(program.ops))]
+    for slot, parents in zip(slots, program.parents):
+        slot.parents = tuple(slots[j] for j in parents)
     out = program.output
-    assigned = {out}
-    body.append(f"g{out} = 1.0")
-    for k in range(len(program.ops) - 1, -1, -1):
-        op, parents = program.ops[k], program.parents[k]
-        if op is None or k not in assigned or k not in differentiable:
-            continue
-        for j, partial in zip(parents, _partials(op, k, parents, body)):
-            if j not in differentiable or (type(partial) is float and partial == 0.0):
-                continue
-            if type(partial) is float and partial in (1.0, -1.0):
-                term = f"g{k}" if partial == 1.0 else f"-g{k}"
-            else:
-                term = f"g{k} * {source(partial)}"
-            body.append(f"g{j} = g{j} + {term}" if j in assigned else f"g{j} = {term}")
-            assigned.add(j)
-    return assigned
+    slots[out].grad = Sym("1.0")  # written as g{out} = 1.0
+    interior = [slot for slot, op in zip(slots, program.ops) if op is not None]
+
+    def partials(slot: _Slot) -> list[Any]:
+        k = slot.k
+        return [_factor(p) for p in _partials(program.ops[k], k, program.parents[k], body)]
+
+    chain_rule(interior, partials)
+    return {slot.k for slot in slots if slot.grad is not ZERO}
+
+
+class _Slot:
+    """A slot of the program in the reverse pass run on symbols: its grad is ZERO until a path reaches it,
+    then the name g{k}; each value the loop sets is written as `g{k} = ...`."""
+
+    __slots__ = ("k", "parents", "is_constant", "_grad", "_body")
+
+    def __init__(self, k: int, is_constant: bool, body: list[str]) -> None:
+        self.k, self.is_constant, self._body = k, is_constant, body  # a slot no input reaches: no gradient
+        self.parents: tuple[_Slot, ...] = ()
+        self._grad: Any = ZERO
+
+    @property
+    def grad(self) -> Any:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        name = f"g{self.k}"
+        if value is ZERO or (isinstance(value, Sym) and value.src == name):  # nothing added (a zero partial)
+            return
+        self._body.append(f"{name} = {source(value)}")
+        self._grad = Sym(name)
+
+
+def _factor(partial: Any) -> Any:
+    """A partial as the loop multiplies it: 0 and 1 as the identities, so that no `* 0.0` or `* 1.0` is written."""
+    if type(partial) is float and partial in (0.0, 1.0):
+        return ZERO if partial == 0.0 else ONE
+    return partial
