@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..backward import ONE, ZERO, chain_rule
 from ..namespace import FUNCTIONS, MissingMathFunction
 from ..ops import Op, OpDefinitionError
 from ..specialize import checked_partials
 from ..symbolic import SourceMath, Sym, SymTuple, source
-from ..backward import ONE, ZERO, chain_rule
 from .trace import Program
 
 __all__ = ["Sym", "SourceMath", "generate"]  # Sym and SourceMath live in autodiff.symbolic
