@@ -251,3 +251,12 @@ class Browser:
     def requests(self) -> list[str]:
         """The URLs the page asked for since it was opened."""
         return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
+
+
+def as_palette_png(path) -> None:
+    """Rewrite a screenshot as a 256-colour PNG, as the gallery's other pictures are kept (a fraction of the size)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        quantized = image.convert("RGB").quantize(256, dither=Image.Dither.NONE)
+    quantized.save(path, format="PNG", optimize=True)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser import BROWSER_MARKS, Browser
+from browser import BROWSER_MARKS, Browser, as_palette_png
 
 pytest.importorskip("mkdocs", reason="the docs extra is not installed (pip install -e '.[docs]')")
 
@@ -100,6 +100,7 @@ def test_the_home_page_screenshot_is_kept_in_the_gallery(browser, base_url):
     browser.open(base_url + "index.html")
     if os.environ.get("AUTODIFF_UPDATE_SNAPSHOTS"):
         browser.screenshot(SCREENSHOT)
+        as_palette_png(SCREENSHOT)
     png = SCREENSHOT.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", png[16:24]) == SCREENSHOT_SIZE

@@ -52,6 +52,8 @@ PICTURE_SIZES = {
     "nudge.png": ((900, 1200), 150),
     "toy_step.png": ((900, 840), 150),
     "backward_page.png": ((1200, 560), None),
+    "docs_home.png": ((1280, 800), None),  # screenshots: no dpi
+    "playground.png": ((1200, 900), None),
     "hidden_representations.gif": ((900, 615), None),  # a GIF records no dpi; drawn at 150
 }
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from browser import BROWSER_MARKS, Browser
+from browser import BROWSER_MARKS, Browser, as_palette_png
 
 from autodiff.cli import main as autodiff_command
 
@@ -331,6 +331,7 @@ def test_the_screenshot_of_the_gallery_is_the_playground_at_step_5(site):
             assert "x1.grad = 0.5 + 1 × 5 = 5.5" in text_in(shooter, frame, "narration")
             shooter.evaluate("document.getElementById('fit-width').click()", frame)  # the whole graph in the picture
             shooter.screenshot(SCREENSHOT)
+            as_palette_png(SCREENSHOT)
             assert_only_its_own_origin(shooter, site)
     png = SCREENSHOT.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
