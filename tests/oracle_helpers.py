@@ -129,4 +129,7 @@ class SympyAt:
         if e.is_Pow:
             base, exponent = args
             return CONTEXT.power(base, int(exponent) if e.exp.is_Integer else exponent)
-        return _FUNCTIONS[e.func](*args)
+        function = _FUNCTIONS.get(e.func) or getattr(CONTEXT, e.func.__name__, None)  # erf: mpmath's own name
+        if function is None:
+            raise ValueError(f"no 30-digit evaluation of SymPy's {e.func.__name__}")
+        return function(*args)

@@ -30,6 +30,7 @@ def _clamp(x, lo, hi):
 
 # Each primitive's PyTorch twin, applied to the tensors of its parents (constants are tensors without a gradient).
 TWINS = {
+    **{op: getattr(torch, op.name) for op in ops.NAMED if op.arity == 1 and hasattr(torch, op.name)},  # exp, ...
     ops.ADD: lambda a, b: a + b,
     ops.SUB: lambda a, b: a - b,
     ops.MUL: lambda a, b: a * b,
@@ -37,12 +38,7 @@ TWINS = {
     ops.NEG: lambda a: -a,
     ops.POW_CONST: lambda x, c: torch.pow(x, c.item()),  # a number exponent, as x ** c is in PyTorch
     ops.POW: lambda a, b: torch.pow(a, b),
-    ops.EXP: torch.exp, ops.LOG: torch.log, ops.SQRT: torch.sqrt, ops.SIN: torch.sin, ops.COS: torch.cos,
-    ops.TANH: torch.tanh, ops.SIGMOID: torch.sigmoid, ops.SOFTPLUS: F.softplus, ops.TAN: torch.tan,
-    ops.ASIN: torch.asin, ops.ACOS: torch.acos, ops.ATAN: torch.atan, ops.ATAN2: torch.atan2, ops.SINH: torch.sinh,
-    ops.COSH: torch.cosh, ops.LOG1P: torch.log1p, ops.EXPM1: torch.expm1, ops.LOG2: torch.log2,
-    ops.LOG10: torch.log10, ops.FLOOR: torch.floor, ops.CEIL: torch.ceil, ops.REMAINDER: torch.remainder,
-    ops.RELU: torch.relu,
+    ops.SOFTPLUS: F.softplus, ops.ATAN2: torch.atan2, ops.REMAINDER: torch.remainder,
     ops.LEAKY_RELU: lambda x, slope: F.leaky_relu(x, slope.item()),
     ops.ABS: torch.abs, ops.MAX: torch.maximum, ops.MIN: torch.minimum, ops.CLAMP: _clamp,
     ops.SUM: lambda *xs: _stack(xs).sum(),
