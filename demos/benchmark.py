@@ -7,6 +7,7 @@
     python -m demos.benchmark --compiled   # only the compiled numpy batches (demos/bench_compiled.py)
     python -m demos.benchmark --parser     # only the expression parser of `autodiff graph` (seconds)
     python -m demos.benchmark --dask       # compiled gradients over Dask (demos/bench_dask.py)
+    python -m demos.benchmark --graph      # big irregular graphs against a flat C tape (demos/bench_graph.py)
 
 benchmarks share (timing by interleaved repeats and medians, the GC state, tables) is in
 demos/bench_common.py.
@@ -25,6 +26,7 @@ MODES = {
     "--compiled": "demos.bench_compiled",
     "--parser": "demos.bench_parser",
     "--dask": "demos.bench_dask",
+    "--graph": "demos.bench_graph",
 }
 """Each mode's flag and the module whose `main(argv)` runs it; without a flag, DEFAULT runs."""
 
