@@ -92,17 +92,19 @@ def trace(
         if p in position:  # which of the two positions would get its gradient?
             raise ValueError(f"compile: params[{position[p]}] and params[{j}] are the same Value ({p!r})")
         position[p] = j
-    captured = [n for n in order if not n.parents and not n.is_constant and n not in input_set]
+    leaves = [(k, n) for k, n in enumerate(order) if not n.parents]
+    captured = [n for _, n in leaves if not n.is_constant and n not in input_set]
     known = set(declared)
     all_params = tuple(declared + [n for n in captured if n not in known])
+    slot_of = slot.__getitem__
 
     return (
         Program(
-            ops=tuple(n.primitive for n in order),
-            parents=tuple(tuple(slot[p] for p in n.parents) for n in order),
+            ops=tuple([n.primitive for n in order]),
+            parents=tuple([tuple(map(slot_of, n.parents)) for n in order]),
             inputs=tuple(slot.get(x) for x in inputs),
             params=tuple(slot.get(p) for p in all_params),
-            constants=tuple((k, n.data) for k, n in enumerate(order) if n.is_constant),
+            constants=tuple((k, n.data) for k, n in leaves if n.is_constant),
             output=slot[out],
             aux=tuple(slot[x] for x in aux),
         ),
