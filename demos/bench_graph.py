@@ -38,10 +38,8 @@ cap_thread_pools()  # one thread for numpy, torch and jax: before they load
 
 import argparse  # noqa: E402
 import ctypes  # noqa: E402
-import os  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -53,6 +51,7 @@ import numpy as np  # noqa: E402
 
 import autodiff  # noqa: E402
 from autodiff import Value  # noqa: E402
+from demos import bench_graph_memory  # noqa: E402
 from demos.bench_common import gc_state, machine, one_core, peak_rss, print_table, thread_settings, time_rounds  # noqa: E402
 from demos.graph_workload import (  # noqa: E402
     N_INPUTS,
@@ -364,7 +363,8 @@ def show_seconds(t: float | None) -> str:
     return f"{t * 1e3:.1f} ms" if t < 1.0 else f"{t:.2f} s"
 
 
-def one_size(n_ops: int, args: argparse.Namespace, tape: CTape | None) -> None:
+def one_size(n_ops: int, args: argparse.Namespace, tape: CTape | None) -> float | None:
+    """The engines at one graph size, checked, timed and reported; the C tape's time per run."""
     X = np.random.default_rng(args.seed).uniform(-1.0, 1.0, (max(args.batches), N_INPUTS))
     engines, notes = engines_for(n_ops, X, tuple(args.batches), tape, args.jax_max_ops)
     print(cross_check(engines, n_ops), flush=True)
@@ -374,25 +374,7 @@ def one_size(n_ops: int, args: argparse.Namespace, tape: CTape | None) -> None:
     report(n_ops, engines, per_run)
     for note in notes:
         print(note)
-
-
-# --- a big batch in a process of its own ------------------------------------------------------------
-def big_batch(n_ops: int, rows: int, seed: int) -> None:
-    """Compile the graph, run one batch of `rows` rows, print its time per row and the peak RSS (run alone)."""
-    X = np.random.default_rng(seed).uniform(-1.0, 1.0, (rows, N_INPUTS))
-    f, _ = compiled_function(n_ops, X[0])
-    with one_core():
-        start = time.perf_counter()
-        f.batch_value_and_grad(X)
-        first = time.perf_counter() - start
-        start = time.perf_counter()
-        values, grads, _ = f.batch_value_and_grad(X)
-        again = time.perf_counter() - start
-    finite = bool(np.isfinite(values).all() and np.isfinite(grads).all())
-    print(
-        f"{rows:,} rows at {n_ops:,} ops: first call {first:.2f} s, second {again:.2f} s "
-        f"({again / rows * 1e6:.1f} us per row), peak RSS {peak_rss() / 2**30:.2f} GB, all finite: {finite}"
-    )
+    return per_run.get("C tape")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -402,12 +384,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, nargs="+", help="batch sizes B (default 1000 10000)")
     parser.add_argument("--rounds", "--repeats", type=int, help="interleaved rounds (default 7; quick 3)")
     parser.add_argument("--jax-max-ops", type=int, help="run JAX up to this size (default 2000; quick 100)")
-    parser.add_argument("--big-batch", type=int, nargs=2, metavar=("OPS", "ROWS"), help="only one big batch, alone")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.big_batch:
-        big_batch(*args.big_batch, args.seed)
-        return
     args.ops = args.ops or ([100, 300] if args.quick else [2000, 10_000])
     args.jax_max_ops = args.jax_max_ops if args.jax_max_ops is not None else 100 if args.quick else 2000
     args.batches = args.batches or ([100, 1000] if args.quick else [1000, 10_000])
@@ -418,14 +396,27 @@ def main(argv: list[str] | None = None) -> None:
     tape = CTape(compiler) if compiler else None
     print(f"C tape: {compiler} {' '.join(CFLAGS)}" if tape else "no C compiler (cc, gcc, clang): no C tape column")
     print(f"{gc_state()}; {args.rounds} interleaved rounds of about {args.budget * 1e3:.0f} ms per engine, medians")
-    for n_ops in args.ops:
-        one_size(n_ops, args, tape)
+    c_per_run = {n_ops: one_size(n_ops, args, tape) for n_ops in args.ops}
     print(f"\nthreads: {thread_settings()}")
-    big = (300, 10_000) if args.quick else (10_000, 100_000)
-    print(f"\na batch of {big[1]:,} rows at {big[0]:,} ops, in a process of its own:", flush=True)
-    root = Path(__file__).resolve().parent.parent
-    command = [sys.executable, "-m", "demos.bench_graph", "--big-batch", *map(str, big), "--seed", str(args.seed)]
-    subprocess.run(command, check=True, cwd=root, env={**os.environ})
+    memory_and_widths(args, c_per_run)
+
+
+def memory_and_widths(args: argparse.Namespace, c_per_run: dict[int, float | None]) -> None:
+    """A batch of 100,000 rows at 10,000 ops, and the automatic block width against fixed ones, each
+    run in a process of its own (demos/bench_graph_memory.py)."""
+    n_ops, rows = (300, 10_000) if args.quick else (10_000, 100_000)
+    result = bench_graph_memory.measure(n_ops, rows, None, args.seed)
+    floor = c_per_run.get(n_ops)
+    versus = f", {result['per_row'] / floor:.2f}x the C tape" if floor else ""
+    print(
+        f"\n{rows:,} rows at {n_ops:,} ops, alone: peak RSS {result['peak_rss'] / 2**30:.2f} GB, "
+        f"{result['per_row'] * 1e6:.1f} us per row{versus} (block width {result['width']:,}; first call "
+        f"{result['first']:.2f} s), all finite: {result['finite']}"
+    )
+    sweeps = {300: (4096, [256, 1024])} if args.quick else {2000: (32_768, [1024, 2048, 4096, 8192, 16_384]),
+                                                             10_000: (16_384, [1024, 2048, 4096, 8192])}  # fmt: skip
+    for n_ops, (rows, widths) in sweeps.items():
+        bench_graph_memory.sweep(n_ops, rows, widths, args.seed, c_per_run.get(n_ops))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ def test_the_quick_graph_benchmark_checks_every_engine_against_the_c_tape_before
         assert reference == ("C tape" if "C tape: " in done.stdout else "our eager (build + backward)")
         assert int(count) >= 5 and float(difference) <= 1e-9
     assert "our compiled batch, B = 1,000 |" in done.stdout
-    assert re.search(r"10,000 rows at 300 ops: .* all finite: True", done.stdout)
+    assert re.search(r"10,000 rows at 300 ops, alone: peak RSS .* all finite: True", done.stdout)
+    assert "automatic (" in done.stdout
 
 
 def test_without_a_c_compiler_the_graph_benchmark_says_so_and_checks_against_the_eager_engine():
