@@ -42,7 +42,8 @@ def run_alone(n_ops: int, rows: int, width: int | None, seed: int) -> dict:
     """Compile the workload and run it on `rows` rows in blocks of `width` examples (None: the automatic
     width); the measurements, as `main` prints them."""
     if width is not None:
-        batched.BLOCK_EXAMPLES, batched.MAX_BLOCK_BYTES = width, 2**62
+        batched.BLOCK_EXAMPLES = batched.LARGE_BLOCK_EXAMPLES = width
+        batched.MAX_BLOCK_BYTES = 2**62
     X = np.random.default_rng(seed).uniform(-1.0, 1.0, (rows, N_INPUTS))
     f = autodiff.compile(lambda *xs: run_graph(list(xs), n_ops, AutodiffOps), X[0].tolist())
     with one_core():
