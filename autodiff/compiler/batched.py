@@ -42,14 +42,16 @@ import numpy as np
 
 from ..value import Value, constant
 from .batch_passes import allocate, classify, fuse, group, lay_out_parameters, level, with_row_output
-from .batch_source import CONST, PARAM, ROW, SHARED, Schedule, generate
-from .numpy_math import NumpyMath
+from .batch_source import CONST, PARAM, ROW, SHARED, Schedule, generate, write
+from .batch_steps import binders
 from .trace import Program
 
 __all__ = ["BatchedProgram"]
 
-BLOCK_EXAMPLES = 4096  # examples per block: a block's values and gradients stay in cache
-MAX_BLOCK_BYTES = 512 * 2**20  # and under this, for a program of very many nodes
+BLOCK_EXAMPLES = 4096  # examples per block of a program whose block then stays in cache
+LARGE_BLOCK_EXAMPLES = 16384  # of one whose block cannot: a wider block makes fewer numpy calls per example
+CACHE_BYTES = 16 * 2**20  # a block of BLOCK_EXAMPLES examples at most this large stays in cache
+MAX_BLOCK_BYTES = 768 * 2**20  # and every block's arrays under this, for a program of very many nodes
 MAX_STATES = 8  # batch widths whose arrays and bound functions a thread keeps
 
 
@@ -83,6 +85,7 @@ class BatchedProgram:
         self._used_internal = np.array([param_index[program.params[j]] for j in self._used], dtype=np.intp)
         self._all_used = len(self._used) == len(program.params) == len(param_index)
         self._functions: dict[str, tuple[Callable[..., Any], ...]] = {}
+        self._gradient_rows: dict[str, int] = {}
         self._local = threading.local()
 
     def source(self, mode: str) -> str:
@@ -102,21 +105,25 @@ class BatchedProgram:
         )
 
     def _compiled(self, mode: str) -> tuple[Callable[..., Any], ...]:
-        """The binders of `mode` (see `batch_source.generate`), generated and compiled on first use."""
+        """The binders of `mode` (see `batch_source.generate`), generated on first use."""
         functions = self._functions.get(mode)
         if functions is None:
-            text, bound = generate(self._schedule(), mode)
-            namespace: dict[str, Any] = {}
-            exec(compile(text, f"<autodiff.compile batch {mode}>", "exec"), namespace)
-            functions = self._functions[mode] = namespace["make"](np, NumpyMath, bound)
+            written = write(self._schedule(), mode)
+            self._gradient_rows[mode] = written.gradient_rows
+            functions = self._functions[mode] = binders(written)
         return functions
+
+    def _column_rows(self, mode: str) -> int:
+        """How many numbers a block's arrays hold per example in `mode`: V's rows, and G's."""
+        self._compiled(mode)
+        return self.n_rows + (self._gradient_rows[mode] if mode != "forward" else 0)
 
     def _state(self, mode: str, width: int) -> _State:
         """The arrays and bound functions for blocks of `width` examples, kept from call to call in
         this thread (another thread gets its own: two calls at once must not share arrays)."""
         state = self._local.__dict__.get("states", {}).get((mode, width))
         if state is None:
-            V, G = self._arrays(width)  # first: new, wider arrays drop the states bound to the old ones
+            V, G = self._arrays(width, mode)  # first: new, wider arrays drop the states bound to the old ones
             states = self._local.__dict__.setdefault("states", {})
             if len(states) >= MAX_STATES:  # batch sizes seen long ago: let their arrays go
                 del states[next(iter(states))]
@@ -124,14 +131,18 @@ class BatchedProgram:
             state = states[mode, width] = _State(self._compiled(mode), V, G, *sizes)
         return state
 
-    def _arrays(self, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """Values and gradients (rows x width): views of the widest arrays this thread has needed.
-        Fresh arrays of this size cost more in page faults than the arithmetic on them."""
-        arrays = getattr(self._local, "arrays", None)
-        if arrays is None or arrays[0].shape[1] < width:
-            arrays = self._local.arrays = (np.empty((self.n_rows, width)), np.empty((self.n_rows, width)))
-            self._local.states = {}  # their views were of the old arrays
-        return arrays[0][:, :width], arrays[1][:, :width]
+    def _arrays(self, width: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """Values and gradients (rows x width), contiguous: the first numbers of the largest buffers
+        this thread has needed (fresh arrays of this size cost more in page faults than the arithmetic
+        on them). Arrays of different widths share the numbers: a call fills what it reads."""
+        self._compiled(mode)
+        heights = self.n_rows, self._gradient_rows[mode] if mode != "forward" else 0
+        buffers = getattr(self._local, "arrays", None)
+        if buffers is None or any(b.size < h * width for b, h in zip(buffers, heights)):
+            sizes = [max(h * width, b.size if buffers else 0) for b, h in zip(buffers or (None, None), heights)]
+            buffers = self._local.arrays = (np.empty(sizes[0]), np.empty(sizes[1]))
+            self._local.states = {}  # their views were of the old buffers
+        return tuple(b[: h * width].reshape(h, width) for b, h in zip(buffers, heights))
 
     # --- running ---------------------------------------------------------------------
     def forward(self, X: np.ndarray, params: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -141,7 +152,7 @@ class BatchedProgram:
         n = X.shape[0]
         values, aux = np.empty(n), np.empty((n, len(self.aux_sources)))
         first = None
-        for start, stop in self._blocks(n, self.n_rows):
+        for start, stop in self._blocks(n, self._column_rows("forward")):
             state = self._state("forward", stop - start)
             if first is None:
                 first = state
@@ -161,12 +172,12 @@ class BatchedProgram:
         if per_example:
             return (*self._run_per_example(X, params), False)
         n = X.shape[0]
-        if 0 < n <= self._blocks(n, 2 * self.n_rows)[0][1]:  # one block: the common case, lean
+        if 0 < n <= self._blocks(n, self._column_rows("summed"))[0][1]:  # one block: the common case, lean
             result = self._run_one_block(X, params)
             if result is not None:
                 return result
         values, aux, inputs = np.empty(n), np.empty((n, len(self.aux_sources))), np.empty((n, self.n_inputs))
-        blocks = self._blocks(n, 2 * self.n_rows)
+        blocks = self._blocks(n, self._column_rows("summed"))
         first = state = total = None
         for start, stop in blocks:
             state = self._state("summed", stop - start)
@@ -223,8 +234,8 @@ class BatchedProgram:
         P1, S = np.empty(len(self.param_slots)), np.empty((len(self.shared_slots), 1))
         self._start(P1, S, bind_shared_forward(P1, S), params)
         GP, SG = np.empty((len(P1), n)), np.zeros((len(S), n))
-        for start, stop in self._blocks(n, 2 * self.n_rows + len(GP) + len(SG)):
-            V, G = self._arrays(stop - start)
+        for start, stop in self._blocks(n, self._column_rows("per_example") + len(GP) + len(SG)):
+            V, G = self._arrays(stop - start, "per_example")
             bind_block(V, G, P1, S, GP[:, start:stop], SG[:, start:stop])(X[start:stop])
             ones = np.ones(self.checked_rows.stop - self.checked_rows.start)
             self._outputs(_Outputs(V, P1, S, ones), values[start:stop], aux[start:stop])
@@ -233,11 +244,23 @@ class BatchedProgram:
             bind_shared_backward(P1, S, SG, GP)()
         return values, aux, inputs, self._to_param_list(GP, True)
 
+    def block_width(self, n: int, mode: str = "summed") -> int:
+        """How many examples of a batch of n each block holds in `mode` (the last block may hold fewer)."""
+        return self._width(n, self._column_rows(mode))
+
     def _blocks(self, n: int, rows: int) -> list[tuple[int, int]]:
-        """(start, stop) of each block of examples: at most BLOCK_EXAMPLES each, and their
-        arrays under MAX_BLOCK_BYTES; all as wide as the first but the last."""
-        width = max(1, min(n, BLOCK_EXAMPLES, MAX_BLOCK_BYTES // (8 * rows)))
+        """(start, stop) of each block of examples, for arrays of `rows` numbers per example: all as
+        wide as the first but the last."""
+        width = self._width(n, rows)
         return [(start, min(n, start + width)) for start in range(0, n, width)]
+
+    @staticmethod
+    def _width(n: int, rows: int) -> int:
+        """Examples per block: BLOCK_EXAMPLES while such a block stays in cache; past that, where the block
+        streams from memory whatever its width, the widest up to LARGE_BLOCK_EXAMPLES whose arrays stay under
+        MAX_BLOCK_BYTES (each numpy call then does more work for its fixed cost)."""
+        most = BLOCK_EXAMPLES if 8 * rows * BLOCK_EXAMPLES <= CACHE_BYTES else LARGE_BLOCK_EXAMPLES
+        return max(1, min(n, most, MAX_BLOCK_BYTES // (8 * rows)))
 
     def _start(
         self, P1: np.ndarray, S: np.ndarray, shared_forward: Callable[[], None], params: Sequence[float]

@@ -1,0 +1,122 @@
+"""Running the lines of `batch_source.write` as steps: no function of them all to compile.
+
+Compiling one Python function of every line costs more than a thousand runs of it on a graph
+of ten thousand nodes (Python compiles about 25,000 lines a second). The lines come in
+chunks, one per group and pass, and a chunk differs from most others only in the arrays it
+names: `np_multiply(g7_8, v3_4, out=g2_3)` and `np_multiply(g9_10, v5_6, out=g4_5)` are one
+function of three arrays. So each chunk becomes a small function of the arrays it names,
+compiled once per distinct text (and cached), and a call of the batch is a loop over
+(function, arrays) pairs whose arrays, the views of rows of V and G, are made once per set
+of arrays.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..namespace import FUNCTIONS
+from .batch_source import NUMPY_NAMES, Function, Written
+from .numpy_math import NumpyMath
+
+__all__ = ["binders"]
+
+Step = tuple[Callable[..., None], tuple[str, ...]]
+
+_NAME = re.compile(r"((?<![\w.])[A-Za-z_]\w*)")
+_ASSIGNED = re.compile(r"([A-Za-z_]\w*) = ")
+_GLOBALS: dict[str, Any] = {"np": np, "m": NumpyMath}
+_GLOBALS.update({f"m_{name}": getattr(NumpyMath, name) for name in FUNCTIONS if hasattr(NumpyMath, name)})
+_GLOBALS.update({name: eval(expression, {"np": np}) for name, expression in NUMPY_NAMES.items()})  # noqa: S307
+
+
+def binders(written: Written) -> tuple[Any, Any, Any]:
+    """(bind_shared_forward, bind_block, bind_shared_backward), as the source of `batch_source.generate`
+    makes them: each takes a set of arrays and returns the function to call on them."""
+    bound = {f"k{i}": value for i, value in enumerate(written.bound)}
+    shared_forward = _binder(written.shared_forward, bound)
+    block = _binder(written.block, bound, inputs=written.inputs)
+    shared_backward = written.shared_backward and _binder(written.shared_backward, bound)
+    return shared_forward, block, shared_backward
+
+
+def _binder(function: Function, bound: dict[str, Any], inputs: str | None = None) -> Callable[..., Any]:
+    arrays = [name.strip() for name in function.arrays.split(",")]
+    make_views = _views(function.views, function.arrays)
+    static = set(bound) | set(arrays) | set(function.slices) | _assigned(function.views)
+    steps = [_step(chunk, static) for chunk in function.chunks]
+
+    def bind(*given: Any) -> Callable[..., None]:
+        names = dict(bound)
+        names.update(zip(arrays, given))
+        names.update(make_views(*given))
+        for view, (buffer, start, stop) in function.slices.items():
+            names[view] = names[buffer][start:stop]
+        calls = [(run, tuple([names[name] for name in args])) for run, args in steps]
+        if inputs is None:
+
+            def run_steps() -> None:
+                for run, args in calls:
+                    run(*args)
+
+            return run_steps
+        into = names[inputs]
+
+        def block(X: np.ndarray) -> None:
+            into[...] = X.T
+            for run, args in calls:
+                run(*args)
+
+        return block
+
+    return bind
+
+
+def _views(lines: list[str], arrays: str) -> Callable[..., dict[str, Any]]:
+    """A function of the arrays that runs the view lines and returns the names they make."""
+    returned = ", ".join(f"{name!r}: {name}" for name in sorted(_assigned(lines)))
+    source = "\n".join([f"def views({arrays}):", *(f"    {line}" for line in lines), f"    return {{{returned}}}"])
+    namespace = dict(_GLOBALS)
+    exec(compile(source, "<autodiff.compile batch views>", "exec"), namespace)
+    return namespace["views"]
+
+
+def _assigned(lines: list[str]) -> set[str]:
+    return {match.group(1) for line in lines if (match := _ASSIGNED.match(line))}
+
+
+def _step(chunk: list[str], static: set[str]) -> Step:
+    """A chunk as a function of the arrays it names (in the order of their first mention), and those names."""
+    args: dict[str, str] = {}
+    local: dict[str, str] = {}
+    for line in chunk:
+        match = _ASSIGNED.match(line)
+        if match and match.group(1) not in static:
+            local.setdefault(match.group(1), f"l{len(local)}")
+
+    body = []
+    for line in chunk:
+        parts = _NAME.split(line)  # text, name, text, name, ..., text
+        for i in range(1, len(parts), 2):
+            name = parts[i]
+            if name in static:
+                renamed = args.get(name)
+                if renamed is None:
+                    renamed = args[name] = f"a{len(args)}"
+                parts[i] = renamed
+            elif name in local:
+                parts[i] = local[name]
+        body.append("".join(parts))
+    return _compiled(tuple(body), len(args)), tuple(args)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(body: tuple[str, ...], n_args: int) -> Callable[..., None]:
+    source = "\n".join([f"def step({', '.join(f'a{i}' for i in range(n_args))}):", *(f"    {line}" for line in body)])
+    namespace = dict(_GLOBALS)
+    exec(compile(source, "<autodiff.compile batch step>", "exec"), namespace)
+    return namespace["step"]
