@@ -1,4 +1,4 @@
-"""Straight-line numpy source for a scheduled batch, derived from the op rules.
+"""Lines of numpy for a scheduled batch, derived from the op rules.
 
 A scheduled batch (`batched.py`) holds groups of same-op nodes whose values are
 rows of a (rows x examples) array V; nodes that depend on parameters only are
@@ -17,8 +17,14 @@ op with many operands of one kind (a sum over all parameters, say) reads them as
 one stacked array (operands x nodes x examples), and its rule's sums and
 element-wise partials become single numpy calls over the stack.
 
-The source mentions only row numbers, generated names and the namespace's
-function names; the user's constants and index arrays are bound from a list.
+The lines come in chunks, a group's forward or backward pass each, which
+`batch_steps.py` runs one after the other; `generate` shows them as one program.
+On a long graph of small groups, the block's lines use scratch rows (Z) for their
+intermediate arrays, gather scattered operands into them, and give a gradient rows
+of G only while it is needed (`_GradientRows`).
+
+The lines mention only row numbers, generated names and the namespace's function
+names; the user's constants and index arrays are bound from a list.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ Every node that depends on the inputs is a row of a (rows x examples) array V.
 Those nodes are scheduled by level (1 + the level of their deepest parent) and
 grouped by op; a group's outputs are contiguous rows, so one numpy call applies
 the op's rule (`autodiff/ops.py`) to every node of the group and every example at
-once. The schedule is written once as straight-line numpy source
-(`batch_source.py`): a call runs one generated function per block of examples, a
-few dozen numpy calls writing into arrays kept from call to call.
+once. The schedule is written once as lines of numpy (`batch_source.py`), in chunks
+of a group each, and a call runs them chunk by chunk (`batch_steps.py`) per block of
+examples, numpy calls writing into arrays kept from call to call.
 
 Parameters and constants are shared by all examples: they enter as columns that
 broadcast over the batch, and a parameter's gradient is summed over the examples
@@ -28,7 +28,12 @@ An example whose numbers are not finite goes to the eager engine. Rather than ev
 value, the check reads the rows that no consumer is known to carry an inf or nan
 from (a consumer made of +, - and * alone, or a dense layer, always does).
 
-Large batches run in blocks of examples, their arrays kept from call to call.
+Large batches run in blocks of examples, their arrays kept from call to call: blocks
+of BLOCK_EXAMPLES examples while such a block stays in cache; for a program of
+thousands of nodes, whose block streams from memory at any width, blocks as wide as
+MAX_BLOCK_BYTES allows (up to LARGE_BLOCK_EXAMPLES), since every numpy call then does
+more work for its fixed cost. A gradient has a row of G only from its first
+contribution to its node's backward step, so G holds a few dozen rows on a long graph.
 The schedule is made by the passes of `batch_passes.py`, one function each.
 """
 
@@ -104,7 +109,7 @@ class BatchedProgram:
             self.ones_rows,
         )
 
-    def _compiled(self, mode: str) -> tuple[Callable[..., Any], ...]:
+    def generated(self, mode: str) -> tuple[Callable[..., Any], ...]:
         """The binders of `mode` (see `batch_source.generate`), generated on first use."""
         functions = self._functions.get(mode)
         if functions is None:
@@ -115,7 +120,7 @@ class BatchedProgram:
 
     def _column_rows(self, mode: str) -> int:
         """How many numbers a block's arrays hold per example in `mode`: V's rows, and G's."""
-        self._compiled(mode)
+        self.generated(mode)
         return self.n_rows + (self._gradient_rows[mode] if mode != "forward" else 0)
 
     def _state(self, mode: str, width: int) -> _State:
@@ -128,14 +133,14 @@ class BatchedProgram:
             if len(states) >= MAX_STATES:  # batch sizes seen long ago: let their arrays go
                 del states[next(iter(states))]
             sizes = len(self.param_slots), len(self.shared_slots), self.checked_rows.stop - self.checked_rows.start
-            state = states[mode, width] = _State(self._compiled(mode), V, G, *sizes)
+            state = states[mode, width] = _State(self.generated(mode), V, G, *sizes)
         return state
 
     def _arrays(self, width: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
         """Values and gradients (rows x width), contiguous: the first numbers of the largest buffers
         this thread has needed (fresh arrays of this size cost more in page faults than the arithmetic
         on them). Arrays of different widths share the numbers: a call fills what it reads."""
-        self._compiled(mode)
+        self.generated(mode)
         heights = self.n_rows, self._gradient_rows[mode] if mode != "forward" else 0
         buffers = getattr(self._local, "arrays", None)
         if buffers is None or any(b.size < h * width for b, h in zip(buffers, heights)):
@@ -230,7 +235,7 @@ class BatchedProgram:
         """`run` with the parameter gradients of every example, in arrays (params x n) made for this call."""
         n = X.shape[0]
         values, aux, inputs = np.empty(n), np.empty((n, len(self.aux_sources))), np.empty((n, self.n_inputs))
-        bind_shared_forward, bind_block, bind_shared_backward = self._compiled("per_example")
+        bind_shared_forward, bind_block, bind_shared_backward = self.generated("per_example")
         P1, S = np.empty(len(self.param_slots)), np.empty((len(self.shared_slots), 1))
         self._start(P1, S, bind_shared_forward(P1, S), params)
         GP, SG = np.empty((len(P1), n)), np.zeros((len(S), n))
