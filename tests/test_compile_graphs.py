@@ -206,7 +206,16 @@ def test_numpys_logsumexp_softmax_and_sum_take_separate_rows_or_one_stack(stacke
     out = np.empty(3)
     assert NumpyMath.logsumexp(xs, out=out) is out
     np.testing.assert_allclose(out, [FloatMath.logsumexp(c) for c in columns], rtol=1e-15)
-    np.testing.assert_allclose(NumpyMath.softmax(xs), np.array([FloatMath.softmax(c) for c in columns]).T, rtol=1e-15)
+    softmax = NumpyMath.softmax(xs)
+    assert isinstance(softmax, np.ndarray if stacked else tuple)  # as the operands came
+    np.testing.assert_allclose(np.array(softmax), np.array([FloatMath.softmax(c) for c in columns]).T, rtol=1e-15)
     total = np.empty(3)
     assert NumpyMath.sum(xs, out=total) is total
     np.testing.assert_allclose(total, rows.sum(axis=0), rtol=1e-15)
+
+
+def test_numpys_logsumexp_and_softmax_of_one_operand_are_it_and_one():
+    x = np.array([3.5, -1e300, 0.0])
+    np.testing.assert_array_equal(NumpyMath.logsumexp((x,)), x)
+    (only,) = NumpyMath.softmax((x,))
+    np.testing.assert_array_equal(only, [1.0, 1.0, 1.0])

@@ -721,8 +721,9 @@ class _Writer:
         partials = self.partials(group, operands)
         if group.stack is not None:
             self.stack_backward(group, grad, operands, partials)
-        elif isinstance(partials, SymTuple) and partials.src.startswith("m_") and self.own == ROW:
-            # a namespace function gives every partial in one array: times the gradient in place, once
+        elif isinstance(partials, SymTuple) and partials.src.startswith("m_") and self.stacks(group):
+            # a namespace function of the stack gives every partial in one stacked array: times the gradient
+            # in place, once
             name = self.fresh("q")
             self.made.add(name)
             self.lines += [f"{name} = {partials.src}", f"np_multiply({name}, {grad}, out={name})"]

@@ -65,7 +65,7 @@ class NumpyMath(metaclass=Namespace):
             shifted = np.subtract(xs, m)
             total = np.add.reduce(np.exp(shifted, out=shifted), axis=0, out=out)
         else:  # operand by operand, into two arrays
-            m = functools.reduce(lambda a, b: np.maximum(a, b, out=a), xs[2:], np.maximum(xs[0], xs[1]))
+            m = functools.reduce(np.maximum, xs)
             total = np.exp(np.subtract(xs[0], m), out=out)
             term = np.empty_like(total)
             for x in xs[1:]:
@@ -74,17 +74,17 @@ class NumpyMath(metaclass=Namespace):
 
     @staticmethod
     def softmax(xs):
-        # as FloatMath: from the differences to the largest x; one stacked array (operands x ...) whatever
-        # the operands came as
+        # as FloatMath: from the differences to the largest x. Stacked operands give one stacked array
+        # (operands x ...), separate ones a tuple (its items are the rows of one array)
         if isinstance(xs, np.ndarray):
             e = np.subtract(xs, np.maximum.reduce(xs, axis=0))
             np.exp(e, out=e)
-        else:
-            m = functools.reduce(lambda a, b: np.maximum(a, b, out=a), xs[2:], np.maximum(xs[0], xs[1]))
-            e = np.empty((len(xs), *np.broadcast_shapes(*(np.shape(x) for x in xs))))
-            for i, x in enumerate(xs):
-                np.exp(np.subtract(x, m, out=e[i]), out=e[i])
-        return np.divide(e, np.add.reduce(e, axis=0), out=e)
+            return np.divide(e, np.add.reduce(e, axis=0), out=e)
+        m = functools.reduce(np.maximum, xs)
+        e = np.empty((len(xs), *np.broadcast_shapes(*(np.shape(x) for x in xs))))
+        for i, x in enumerate(xs):
+            np.exp(np.subtract(x, m, out=e[i]), out=e[i])
+        return tuple(np.divide(e, np.add.reduce(e, axis=0), out=e))
 
     @staticmethod
     def div(a, b):
