@@ -90,6 +90,22 @@ def test_batches_of_varying_widths_share_arrays_and_each_equal_eager():
         assert_batch_equals_eager(compiled, fn, workload_rows(n, seed=n))
 
 
+def test_a_layers_row_of_ones_is_set_again_after_a_wider_batch_wrote_over_it():
+    weights = [[Value(0.1 * (i - j) + 0.05) for j in range(3)] for i in range(4)]
+    top, bias = [Value(w) for w in (0.5, -1.0, 2.0, 0.25)], Value(0.3)
+
+    def fn(x, y):  # relu(W1 [x, y, x*y]) read by an affine layer: [W2 | b] @ [h; 1], a row of ones in V
+        h = [autodiff.dot(w, [x, y, x * y]).relu() for w in weights]
+        return autodiff.dot(top, h) + bias
+
+    compiled = autodiff.compile(fn, [0.3, -0.2])
+    compiled.batch_value_and_grad([[0.3, -0.2]])
+    assert compiled._batched.ones_rows  # the case this test is about
+    for n in [70, 40, 70, 40]:  # the 70-wide arrays cover the numbers of the 40-wide ones' row of ones
+        rows = np.random.default_rng(n).uniform(-1.0, 1.0, (n, 2)).tolist()
+        assert_batch_equals_eager(compiled, fn, rows)
+
+
 # --- random irregular graphs --------------------------------------------------------------------
 OPS = ["softplus", "sum", "mul", "softmax", "tanh", "sub"]
 

@@ -324,6 +324,8 @@ class Function:
     views: list[str]
     slices: dict[str, tuple[str, int, int]]
     chunks: list[list[str]]
+    resets: list[str]  # lines that set constant rows (ones, the output's gradient 1): at binding, and again
+    # whenever arrays of another width (which share the numbers) have run in between
 
 
 @dataclass
@@ -347,7 +349,7 @@ def write(schedule: Schedule, mode: str) -> Written:
     for group in schedule.shared_groups:
         shared_forward.forward(group)
     block = _Writer(schedule, mode, ROW, bound)
-    block.lines += [f"V[{row}] = 1.0" for row in schedule.ones_rows]  # at every call: widths share V
+    block.resets += [f"V[{row}] = 1.0" for row in schedule.ones_rows]
     inputs = block.view("V", slice(0, schedule.n_inputs))
     for group in schedule.groups:
         block.forward(group)
@@ -406,8 +408,9 @@ def _render(name: str, function: Function) -> str:
     """The source of bind_<name>(arrays), which makes the views and returns <name>(arguments)."""
     slices = [f"{view} = {b}[{a}:{z}]" for view, (b, a, z) in function.slices.items()]
     lines = [line for chunk in function.chunks for line in chunk]
+    made = [*function.views, *slices, *function.resets]
     return "\n".join(
-        [f"    def bind_{name}({function.arrays}):", *(f"        {line}" for line in [*function.views, *slices])]
+        [f"    def bind_{name}({function.arrays}):", *(f"        {line}" for line in made)]
         + [f"        def {name}({function.arguments}):", *(f"            {line}" for line in lines or ["pass"])]
         + [f"        return {name}"]
     )
@@ -464,6 +467,10 @@ class _GradientRows:
         index = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
         return _as_slice(np.array([self.row(r) for r in index.tolist()], dtype=np.intp))
 
+    def keep(self, r: int) -> None:
+        """V's row r keeps its rows of G for good (the output's gradient, 1.0, is set once)."""
+        self.holders[self.row(r) - (r - self.start[self.group_of[r]])] += 1
+
     def lend(self, borrower: int, lender: int) -> None:
         """Group `borrower` takes group `lender`'s gradient rows as its own (its gradient is a copy)."""
         block = self.block[lender]
@@ -491,6 +498,7 @@ class _Writer:
         self.groups = schedule.groups if own == ROW else schedule.shared_groups
         self.bound = bound
         self.views: list[str] = []  # made once per set of arrays (besides the slices of `slices`)
+        self.resets: list[str] = []  # rows of V and G that hold constants: set again when other arrays used them
         self.slices: dict[str, tuple[str, int, int]] = {}  # views of rows a:b of a buffer, by name
         self.chunks: list[list[str]] = []  # run at every call, one chunk per group and pass
         self.lines: list[str] = self.new_chunk()
@@ -533,7 +541,8 @@ class _Writer:
         self.new_chunk()
         if self.scratch_rows:
             self.views.insert(0, f"Z = np.empty(({self.scratch_rows}, V.shape[1]))")
-        return Function(arrays, arguments, self.views, self.slices, [chunk for chunk in self.chunks if chunk])
+        chunks = [chunk for chunk in self.chunks if chunk]
+        return Function(arrays, arguments, self.views, self.slices, chunks, self.resets)
 
     # --- names --------------------------------------------------------------------
     def bind(self, value: Any) -> str:
@@ -693,7 +702,8 @@ class _Writer:
         if self.own == ROW:
             self.count_writers()
             out = self.s.output_row  # d out / d out = 1, set once: nothing else writes that row
-            self.lines.append(f"G[{self.gradient_rows.row(out)}] = 1.0")  # at every call: widths share G
+            self.resets.append(f"G[{self.gradient_rows.row(out)}] = 1.0")
+            self.gradient_rows.keep(out)  # set once, not at every call: its rows are never lent to another
             self.assigned["G"].add(out)
         else:
             self.assigned["SG"].update(seeded or ())

@@ -7,7 +7,8 @@ names: `np_multiply(g7_8, v3_4, out=g2_3)` and `np_multiply(g9_10, v5_6, out=g4_
 function of three arrays. So each chunk becomes a small function of the arrays it names,
 compiled once per distinct text (and cached), and a call of the batch is a loop over
 (function, arrays) pairs whose arrays, the views of rows of V and G, are made once per set
-of arrays.
+of arrays. A small program (a dense network, say) is one step: a call per chunk would cost
+more than compiling its few lines together.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .numpy_math import NumpyMath
 __all__ = ["binders"]
 
 Step = tuple[Callable[..., None], tuple[str, ...]]
+WHOLE_LINES = 500  # a function of at most this many lines runs as one step: compiling it costs little
 
 _NAME = re.compile(r"((?<![\w.])[A-Za-z_]\w*)")
 _ASSIGNED = re.compile(r"([A-Za-z_]\w*) = ")
@@ -36,7 +38,8 @@ _GLOBALS.update({name: eval(expression, {"np": np}) for name, expression in NUMP
 
 def binders(written: Written) -> tuple[Any, Any, Any]:
     """(bind_shared_forward, bind_block, bind_shared_backward), as the source of `batch_source.generate`
-    makes them: each takes a set of arrays and returns the function to call on them."""
+    makes them: each takes a set of arrays and returns the function to call on them. The block function's
+    `reset()` sets its constant rows again, after arrays of another width (the same numbers) ran."""
     bound = {f"k{i}": value for i, value in enumerate(written.bound)}
     shared_forward = _binder(written.shared_forward, bound)
     block = _binder(written.block, bound, inputs=written.inputs)
@@ -47,8 +50,12 @@ def binders(written: Written) -> tuple[Any, Any, Any]:
 def _binder(function: Function, bound: dict[str, Any], inputs: str | None = None) -> Callable[..., Any]:
     arrays = [name.strip() for name in function.arrays.split(",")]
     make_views = _views(function.views, function.arrays)
+    reset = _views(function.resets, function.arrays)
     static = set(bound) | set(arrays) | set(function.slices) | _assigned(function.views)
-    steps = [_step(chunk, static) for chunk in function.chunks]
+    chunks = function.chunks
+    if 1 < len(chunks) and sum(map(len, chunks)) <= WHOLE_LINES:  # a small program: one function, one call
+        chunks = [[line for chunk in chunks for line in chunk]]
+    steps = [_step(chunk, static) for chunk in chunks]
 
     def bind(*given: Any) -> Callable[..., None]:
         names = dict(bound)
@@ -65,12 +72,14 @@ def _binder(function: Function, bound: dict[str, Any], inputs: str | None = None
 
             return run_steps
         into = names[inputs]
+        reset(*given)
 
         def block(X: np.ndarray) -> None:
             into[...] = X.T
             for run, args in calls:
                 run(*args)
 
+        block.reset = functools.partial(reset, *given)  # type: ignore[attr-defined]
         return block
 
     return bind

@@ -149,6 +149,12 @@ class BatchedProgram:
             self._local.states = {}  # their views were of the old buffers
         return tuple(b[: h * width].reshape(h, width) for b, h in zip(buffers, heights))
 
+    def _claim(self, state: _State) -> None:
+        """Set `state`'s constant rows again if arrays of another width or mode (the same numbers) ran since."""
+        if self._local.__dict__.get("owner") is not state:
+            state.block.reset()
+            self._local.owner = state
+
     # --- running ---------------------------------------------------------------------
     def forward(self, X: np.ndarray, params: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
         """Values (n,) and aux values (n, aux) for the rows of X, without the backward pass.
@@ -164,6 +170,7 @@ class BatchedProgram:
                 self._start(state.P1, state.S, state.shared_forward, params)
             elif state is not first:  # the last, narrower block
                 state.take_parameters(first)
+            self._claim(state)
             state.block(X[start:stop])
             self._outputs(state, values[start:stop], aux[start:stop])
         return values, aux
@@ -192,6 +199,7 @@ class BatchedProgram:
                 state.SG.fill(0.0)
             elif state is not first:  # the last, narrower block: the gradients into S go on adding up
                 state.take_parameters(first)
+            self._claim(state)
             state.block(X[start:stop])
             if len(blocks) > 1:
                 total = state.GP.copy() if total is None else total + state.GP
@@ -215,6 +223,7 @@ class BatchedProgram:
         if len(S):
             state.SG.fill(0.0)
             state.shared_forward()
+        self._claim(state)
         state.block(X)
         if len(S):
             state.shared_backward()
@@ -241,6 +250,7 @@ class BatchedProgram:
         GP, SG = np.empty((len(P1), n)), np.zeros((len(S), n))
         for start, stop in self._blocks(n, self._column_rows("per_example") + len(GP) + len(SG)):
             V, G = self._arrays(stop - start, "per_example")
+            self._local.owner = None  # binding sets the constant rows in these arrays, for no state
             bind_block(V, G, P1, S, GP[:, start:stop], SG[:, start:stop])(X[start:stop])
             ones = np.ones(self.checked_rows.stop - self.checked_rows.start)
             self._outputs(_Outputs(V, P1, S, ones), values[start:stop], aux[start:stop])
