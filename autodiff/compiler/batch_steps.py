@@ -5,9 +5,9 @@ of ten thousand nodes (Python compiles about 25,000 lines a second). The lines c
 chunks, one per group and pass, and a chunk differs from most others only in the arrays it
 names: `np_multiply(g7_8, v3_4, out=g2_3)` and `np_multiply(g9_10, v5_6, out=g4_5)` are one
 function of three arrays. So each chunk becomes a small function of the arrays it names,
-compiled once per distinct text (and cached), and a call of the batch is a loop over
-(function, arrays) pairs whose arrays, the views of rows of V and G, are made once per set
-of arrays. A small program (a dense network, say) is one step: a call per chunk would cost
+compiled once per distinct text (and cached), and a call of the batch is a loop over such
+functions, each bound once per set of arrays to its own (the views of rows of V and G): a
+call passes nothing. A small program (a dense network, say) is one step: a call per chunk would cost
 more than compiling its few lines together.
 """
 
@@ -26,7 +26,7 @@ from .numpy_math import NumpyMath
 
 __all__ = ["binders"]
 
-Step = tuple[Callable[..., None], tuple[str, ...]]
+Step = tuple[Callable[..., Callable[[], None]], tuple[str, ...]]
 WHOLE_LINES = 500  # a function of at most this many lines runs as one step: compiling it costs little
 
 _NAME = re.compile(r"((?<![\w.])[A-Za-z_]\w*)")
@@ -63,12 +63,12 @@ def _binder(function: Function, bound: dict[str, Any], inputs: str | None = None
         names.update(make_views(*given))
         for view, (buffer, start, stop) in function.slices.items():
             names[view] = names[buffer][start:stop]
-        calls = [(run, tuple([names[name] for name in args])) for run, args in steps]
+        calls = [make(*[names[name] for name in args]) for make, args in steps]
         if inputs is None:
 
             def run_steps() -> None:
-                for run, args in calls:
-                    run(*args)
+                for run in calls:
+                    run()
 
             return run_steps
         into = names[inputs]
@@ -76,8 +76,8 @@ def _binder(function: Function, bound: dict[str, Any], inputs: str | None = None
 
         def block(X: np.ndarray) -> None:
             into[...] = X.T
-            for run, args in calls:
-                run(*args)
+            for run in calls:
+                run()
 
         block.reset = functools.partial(reset, *given)  # type: ignore[attr-defined]
         return block
@@ -124,8 +124,10 @@ def _step(chunk: list[str], static: set[str]) -> Step:
 
 
 @functools.lru_cache(maxsize=4096)
-def _compiled(body: tuple[str, ...], n_args: int) -> Callable[..., None]:
-    source = "\n".join([f"def step({', '.join(f'a{i}' for i in range(n_args))}):", *(f"    {line}" for line in body)])
+def _compiled(body: tuple[str, ...], n_args: int) -> Callable[..., Callable[[], None]]:
+    """make(a0, a1, ...) -> step(): the chunk's lines over the arrays given once, so that a call passes none."""
+    arguments = ", ".join(f"a{i}" for i in range(n_args))
+    lines = [f"def make({arguments}):", "    def step():", *(f"        {line}" for line in body), "    return step"]
     namespace = dict(_GLOBALS)
-    exec(compile(source, "<autodiff.compile batch step>", "exec"), namespace)
-    return namespace["step"]
+    exec(compile("\n".join(lines), "<autodiff.compile batch step>", "exec"), namespace)
+    return namespace["make"]
