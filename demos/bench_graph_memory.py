@@ -23,6 +23,7 @@ cap_thread_pools()  # one thread for numpy: before it loads
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -68,12 +69,17 @@ def measure(n_ops: int, rows: int, width: int | None, seed: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def sweep(n_ops: int, rows: int, widths: list[int], seed: int, c_per_run: float | None) -> None:
-    """The automatic width against fixed ones: time per row and peak RSS of each, in a table."""
-    results = {None: measure(n_ops, rows, None, seed)}
-    results.update((width, measure(n_ops, rows, width, seed)) for width in widths)
+def sweep(n_ops: int, rows: int, widths: list[int], seed: int, c_per_run: float | None, rounds: int) -> None:
+    """The automatic width against fixed ones: time per row (the median of `rounds` rounds, the widths
+    taking turns in each) and peak RSS of each, in a table."""
+    runs: dict[int | None, list[dict]] = {width: [] for width in [None, *widths]}
+    for _ in range(rounds):
+        for width, results in runs.items():
+            results.append(measure(n_ops, rows, width, seed))
+    results = {width: {**rs[0], "per_row": statistics.median(r["per_row"] for r in rs)} for width, rs in runs.items()}
     best = min(result["per_row"] for result in results.values())
-    print(f"\n{n_ops:,} ops, {rows:,} rows: time per row by block width (each width in a fresh process)")
+    print(f"\n{n_ops:,} ops, {rows:,} rows: time per row by block width, each run in a fresh process, the widths")
+    print(f"taking turns; medians of {rounds} rounds")
     table = []
     for width, result in results.items():
         name = f"automatic ({result['width']:,})" if width is None else f"{width:,}"
