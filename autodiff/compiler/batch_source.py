@@ -21,7 +21,7 @@ The lines come in chunks, a group's forward or backward pass each, which
 `batch_steps.py` runs one after the other; `generate` shows them as one program.
 On a long graph of small groups, the block's lines use scratch rows (Z) for their
 intermediate arrays, gather scattered operands into them, and give a gradient rows
-of G only while it is needed (`_GradientRows`).
+of G only while it is needed (`gradient_rows.py`).
 
 The lines mention only row numbers, generated names and the namespace's function
 names; the user's constants and index arrays are bound from a list.
@@ -43,6 +43,7 @@ from ..namespace import FUNCTIONS, MissingMathFunction
 from ..ops import Op, OpDefinitionError
 from ..specialize import checked_partials
 from ..symbolic import INLINE_LIMIT, Sym, SymTuple, source
+from .gradient_rows import GradientRows
 from .numpy_math import NumpyMath
 
 __all__ = [
@@ -416,77 +417,6 @@ def _render(name: str, function: Function) -> str:
     )
 
 
-class _GradientRows:
-    """Rows of G for the gradients of V's rows, only while they are needed. A group's gradient takes a
-    block of rows when a consumer first writes to it, and gives it back once the group's own backward
-    step has read it (or the last group that took it as its own gradient, by aliasing, has): on a long
-    graph G then holds a few dozen rows instead of one per node, and stays in cache. The inputs'
-    gradients, which the caller reads, keep rows 0 to inputs - 1."""
-
-    def __init__(self, schedule: Schedule) -> None:
-        self.n_inputs = schedule.n_inputs
-        self.group_of: dict[int, int] = {}  # V's row -> its group
-        for i, group in enumerate(schedule.groups):
-            self.group_of.update((row, i) for row in range(group.rows.start, group.rows.stop))
-        self.start = {i: group.rows.start for i, group in enumerate(schedule.groups)}
-        self.size = {i: group.rows.stop - group.rows.start for i, group in enumerate(schedule.groups)}
-        self.block: dict[int, int] = {}  # group -> the first row of its block in G
-        self.holders: dict[int, int] = {}  # block -> how many groups read their gradient from it
-        self.free: dict[int, list[int]] = {}  # size -> blocks of that size no one holds
-        self.fixed: dict[int, int] = {}  # rows of V in no group (none has a gradient): rows of their own
-        self.height = self.n_inputs
-
-    def row(self, r: int) -> int:
-        """The row of G that holds V's row r now."""
-        if r < self.n_inputs:
-            return r
-        i = self.group_of.get(r)
-        if i is None:
-            if r not in self.fixed:
-                self.fixed[r], self.height = self.height, self.height + 1
-            return self.fixed[r]
-        if i not in self.block:
-            free = self.free.get(self.size[i])
-            if free:
-                self.block[i] = free.pop()
-            else:
-                self.block[i], self.height = self.height, self.height + self.size[i]
-            self.holders[self.block[i]] = 1
-        return self.block[i] + r - self.start[i]
-
-    def rows(self, rows: slice | np.ndarray) -> slice | np.ndarray:
-        """The rows of G that hold V's rows `rows` now: a slice when they are consecutive."""
-        if isinstance(rows, slice) and rows.stop <= self.n_inputs:
-            return rows
-        if isinstance(rows, slice):
-            first, last = self.row(rows.start), self.row(rows.stop - 1)
-            if last - first == rows.stop - 1 - rows.start and self.group_of.get(rows.start, -1) == self.group_of.get(
-                rows.stop - 1, -2
-            ):
-                return slice(first, last + 1)  # within one group: its block
-        index = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
-        return _as_slice(np.array([self.row(r) for r in index.tolist()], dtype=np.intp))
-
-    def keep(self, r: int) -> None:
-        """V's row r keeps its rows of G for good (the output's gradient, 1.0, is set once)."""
-        self.holders[self.row(r) - (r - self.start[self.group_of[r]])] += 1
-
-    def lend(self, borrower: int, lender: int) -> None:
-        """Group `borrower` takes group `lender`'s gradient rows as its own (its gradient is a copy)."""
-        block = self.block[lender]
-        self.block[borrower] = block
-        self.holders[block] += 1
-
-    def release(self, i: int) -> None:
-        """Group i's backward step is written: its rows are free once no other group holds them."""
-        block = self.block.pop(i, None)
-        if block is None:
-            return
-        self.holders[block] -= 1
-        if not self.holders[block]:
-            self.free.setdefault(self.size[i], []).append(block)
-
-
 class _Writer:
     """The lines of one generated function: the forward or backward pass over the groups of
     one space, V's rows (`own` ROW) or S's (`own` SHARED)."""
@@ -506,7 +436,7 @@ class _Writer:
         self.local: dict[tuple, str] = {}  # names made in the current chunk
         self.count = 0
         self.scratch_rows = 0  # the block's scratch array Z: as many rows as a chunk needs at most
-        self.gradient_rows = _GradientRows(schedule) if own == ROW else None
+        self.gradient_rows = GradientRows(schedule.groups, schedule.n_inputs) if own == ROW else None
         # Positions of each gradient buffer that hold this call's value: written, not yet added to.
         # SG starts at zero (the caller's), so it is only ever added to.
         self.assigned: dict[str, set[int]] = {"G": set(), "GP": set(), "SG": set()}
