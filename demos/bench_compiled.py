@@ -25,25 +25,15 @@ the timings (numpy makes no reference cycles; Python's automatic collection stay
 
 from __future__ import annotations
 
-import os
+from demos.bench_common import cap_thread_pools, machine, one_core, print_table, thread_settings, time_rounds
 
-# Thread pools size themselves when their library loads: one thread, before numpy, torch or jax do.
-NUMPY_LOADED_FIRST = "numpy" in __import__("sys").modules
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-for _name in THREAD_VARIABLES:
-    os.environ.setdefault(_name, "1")
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+cap_thread_pools()  # one thread for numpy, torch and jax: before they load
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
+from demos.bench_moons import compiled_training_steps, mlp_weights, numpy_matrix_step  # noqa: E402
 from nn.data import make_moons  # noqa: E402
-
-from .benchmark import compiled_training_steps, machine, mlp_weights, numpy_matrix_step  # noqa: E402
 
 BATCH_SIZES = (32, 100, 1_000, 10_000, 100_000)
 LR = 0.05
@@ -146,61 +136,6 @@ def check_first_losses(steps: dict[str, Callable[[], float]], n: int) -> float:
     return reference
 
 
-def time_rounds(steps: dict[str, Callable[[], float]], rounds: int, budget: float) -> dict[str, float]:
-    """Median seconds per step of each implementation over interleaved rounds; each round
-    runs enough consecutive steps of each to take about `budget` seconds."""
-    repeats = {}
-    for name, step in steps.items():  # warm up (jit, buffers) and size the rounds
-        step()
-        start = time.perf_counter()
-        step()
-        repeats[name] = max(1, int(budget / max(time.perf_counter() - start, 1e-7)))
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, step in steps.items():
-            k = repeats[name]
-            start = time.perf_counter()
-            for _ in range(k):
-                step()
-            times[name].append((time.perf_counter() - start) / k)
-    return {name: statistics.median(ts) for name, ts in times.items()}
-
-
-def thread_settings() -> str:
-    parts = [f"{name}={os.environ.get(name)}" for name in (*THREAD_VARIABLES, "XLA_FLAGS")]
-    if hasattr(os, "sched_getaffinity"):
-        parts.append(f"cores {sorted(os.sched_getaffinity(0))}")
-    try:
-        from threadpoolctl import threadpool_info
-
-        parts += [f"{pool['internal_api']} threads {pool['num_threads']}" for pool in threadpool_info()]
-    except ImportError:
-        pass
-    if "torch" in sys.modules:
-        parts.append(f"torch threads {sys.modules['torch'].get_num_threads()}")
-    return ", ".join(parts)
-
-
-@contextlib.contextmanager
-def one_core() -> Iterator[None]:
-    """Run on one core (the first allowed) with numpy's BLAS on one thread, then restore both
-    (the variables above cap the thread pools only if this module loads before numpy does)."""
-    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    with contextlib.ExitStack() as stack:
-        try:
-            from threadpoolctl import threadpool_limits
-
-            stack.enter_context(threadpool_limits(1))
-        except ImportError:
-            if NUMPY_LOADED_FIRST:  # BLAS may run several threads: on one core they would wait on each other
-                print("note: numpy loaded first and threadpoolctl is missing: not pinned to one core")
-                cores = None
-        if cores:
-            os.sched_setaffinity(0, {min(cores)})
-            stack.callback(os.sched_setaffinity, 0, cores)
-        yield
-
-
 def report(sizes: tuple[int, ...], rounds: int, budget: float, seed: int) -> dict[int, dict[str, float]]:
     """Time every implementation at every batch size; print the table; return the seconds per example."""
     results: dict[int, dict[str, float]] = {}
@@ -219,20 +154,22 @@ def report(sizes: tuple[int, ...], rounds: int, budget: float, seed: int) -> dic
         print(note)
     names = list(next(iter(results.values())))
     others = [name for name in names if name != "compiled numpy"]
-    print("\n| batch N | " + " | ".join(f"{name} (us/example)" for name in names) + " | "
-          + " | ".join(f"compiled / {name}" for name in others) + " |")  # fmt: skip
-    print("| --- " * (1 + len(names) + len(others)) + "|")
+    header = ["batch N", *(f"{name} (us/example)" for name in names), *(f"compiled / {name}" for name in others)]
+    rows = []
     for n, per_example in results.items():
         ours = per_example["compiled numpy"]
-        cells = [f"{per_example[name] * 1e6:.3f}" for name in names]
-        cells += [f"{ours / per_example[name]:.2f}x" for name in others]
-        print(f"| {n:,} | " + " | ".join(cells) + " |")
+        cells = [f"{n:,}", *(f"{per_example[name] * 1e6:.3f}" for name in names)]
+        rows.append(cells + [f"{ours / per_example[name]:.2f}x" for name in others])
+    print()
+    print_table(header, rows)
     return results
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds per batch size (default 15)")
+    parser.add_argument(
+        "--rounds", "--repeats", type=int, default=15, help="interleaved rounds per batch size (default 15)"
+    )
     parser.add_argument("--quick", action="store_true", help="5 rounds, batch sizes up to 10,000")
     parser.add_argument("--sizes", type=int, nargs="+", help=f"batch sizes (default {' '.join(map(str, BATCH_SIZES))})")
     parser.add_argument("--seed", type=int, default=0)

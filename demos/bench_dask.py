@@ -5,7 +5,7 @@
     python -m demos.bench_dask --examples 1000000 --repeats 2    # a quick look
 
 The workload: the gradient of the mean loss of the benchmark's moons MLP (2-16-16-1
-ReLU, hinge loss + 1e-4 * L2, `MoonsMLP` in demos/benchmark.py) over 10 million
+ReLU, hinge loss + 1e-4 * L2, `MoonsMLP` in demos/bench_moons.py) over 10 million
 noisy two-moons points, through one `autodiff.compile`d function:
 
   numpy       the whole dataset in memory, one `batch_value_and_grad` call;
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import tempfile
 import time
@@ -44,7 +43,8 @@ import numpy as np
 
 import autodiff
 from autodiff.compiler.dask_npy import from_npy
-from demos.benchmark import MoonsMLP, machine, mlp_weights
+from demos.bench_common import machine, peak_rss
+from demos.bench_moons import MoonsMLP, mlp_weights
 
 
 def moons_file(path: str, n: int, seed: int) -> None:
@@ -67,16 +67,6 @@ def cpu_seconds() -> float:
     """User + system CPU time of this process."""
     times = os.times()
     return times.user + times.system
-
-
-def peak_rss() -> int:
-    """This process's peak resident set size in bytes: VmHWM, which (unlike ru_maxrss) does not
-    count the memory of the parent a worker process was forked from."""
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
-    except (OSError, StopIteration):  # not Linux: ru_maxrss (kilobytes here, bytes on macOS)
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 # glibc's thresholds as they settle by themselves for big arrays (32 MB, trim at twice that). Dask starts

@@ -20,7 +20,7 @@ Workloads:
   chain  x -> x*1.0001 + 0.0001 for 100,000 steps, numeric constants lifted into the
          graph at every step (200,000 op nodes), timed as build + backward + free;
   moons  one eager training step of the 2-16-16-1 MLP on 100 moons points (forward,
-         backward and SGD update; see `demos/benchmark.py`).
+         backward and SGD update; see `demos/bench_moons.py`).
   anomaly
          node creation (the chain's build, GC off) outside any mode block, with
          `detect_anomaly()` open in another thread, and inside `detect_anomaly()`
@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 
 from autodiff import Value
+from demos.bench_common import machine
 
 try:
     import micrograd.engine
@@ -219,12 +220,15 @@ def report_anomaly(rounds: int, n: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per workload (default 7)")
+    parser.add_argument(
+        "--rounds", "--repeats", type=int, default=7, help="interleaved rounds per workload (default 7)"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller workloads and 3 rounds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--anomaly", action="store_true", help="only the cost of anomaly mode on node creation")
     args = parser.parse_args(argv)
     rounds = 3 if args.quick else args.rounds
+    print(f"machine: {machine()}")
     if args.anomaly:
         report_anomaly(rounds, 20_000 if args.quick else 100_000)
         return
@@ -235,7 +239,7 @@ def run(rounds: int, quick: bool, seed: int) -> None:
     """Print the engine tables: DAG and chain by phase, and the moons step, GC off and on."""
     import sys
 
-    from demos.benchmark import autodiff_training_step, micrograd_training_step, mlp_weights
+    from demos.bench_moons import autodiff_training_step, micrograd_training_step, mlp_weights
     from nn.data import make_moons
 
     engines = {"autodiff": Value}

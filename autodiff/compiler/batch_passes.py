@@ -248,7 +248,8 @@ def allocate(grouped: Grouped, param_index: dict[int, int]) -> Layout:
     shared = (k for key in grouped.order[False] for k in grouped.buckets[False][key])
     rows[SHARED].update((k, row) for row, k in enumerate(shared))
     checked = checked_keys(grouped)
-    placed = checked + [key for key in grouped.order[True] if key not in checked]
+    checked_set = set(checked)
+    placed = checked + [key for key in grouped.order[True] if key not in checked_set]
     affine_inputs = {key[2] for key in grouped.order[True] if key[1] == "affine"}
     ones_rows: list[int] = []
     checked_rows = slice(len(program.inputs), len(program.inputs))
@@ -260,7 +261,7 @@ def allocate(grouped: Grouped, param_index: dict[int, int]) -> Layout:
         if tuple(grouped.buckets[True][key]) in affine_inputs:
             ones_rows.append(next_row)
             next_row += 1
-        if key in checked:
+        if key in checked_set:
             checked_rows = slice(len(program.inputs), next_row)
     output = program.output
     return Layout(

@@ -1,4 +1,4 @@
-"""Straight-line numpy source for a scheduled batch, derived from the op rules.
+"""Lines of numpy for a scheduled batch, derived from the op rules.
 
 A scheduled batch (`batched.py`) holds groups of same-op nodes whose values are
 rows of a (rows x examples) array V; nodes that depend on parameters only are
@@ -17,8 +17,14 @@ op with many operands of one kind (a sum over all parameters, say) reads them as
 one stacked array (operands x nodes x examples), and its rule's sums and
 element-wise partials become single numpy calls over the stack.
 
-The source mentions only row numbers, generated names and the namespace's
-function names; the user's constants and index arrays are bound from a list.
+The lines come in chunks, a group's forward or backward pass each, which
+`batch_steps.py` runs one after the other; `generate` shows them as one program.
+On a long graph of small groups, the block's lines use scratch rows (Z) for their
+intermediate arrays, gather scattered operands into them, and give a gradient rows
+of G only while it is needed (`gradient_rows.py`).
+
+The lines mention only row numbers, generated names and the namespace's function
+names; the user's constants and index arrays are bound from a list.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from ..namespace import FUNCTIONS, MissingMathFunction
 from ..ops import Op, OpDefinitionError
 from ..specialize import checked_partials
 from ..symbolic import INLINE_LIMIT, Sym, SymTuple, source
+from .gradient_rows import GradientRows
 from .numpy_math import NumpyMath
 
 __all__ = [
@@ -48,11 +55,15 @@ __all__ = [
     "Group",
     "ArraySym",
     "ArraySourceMath",
+    "Function",
+    "Written",
+    "write",
     "generate",
     "propagates",
 ]
 
 ROW, PARAM, CONST, SHARED = "row", "param", "const", "shared"
+UNROLL = 4  # a contribution to at most this many scattered rows of G is added row by row
 VALUES = {ROW: "V", SHARED: "S", PARAM: "P"}  # where an operand's values are, by kind
 GRADS = {ROW: "G", SHARED: "SG", PARAM: "GP"}  # and where its gradient goes
 
@@ -66,10 +77,14 @@ class Operand:
     index: np.ndarray
     rows: slice | np.ndarray = field(init=False)
     unique: bool = field(init=False)
+    same: bool = field(init=False)  # every node reads the same position (a row that broadcasts)
 
     def __post_init__(self) -> None:
-        self.rows = _as_slice(self.index)
-        self.unique = len(set(self.index.tolist())) == len(self.index)
+        positions = self.index.tolist()
+        self.rows = _as_slice(self.index, positions)
+        distinct = len(set(positions))
+        self.unique = distinct == len(positions)
+        self.same = distinct == 1 and len(positions) > 1
 
 
 @dataclass
@@ -159,7 +174,7 @@ ArraySym.__abs__ = lambda self: ArraySym(f"np_absolute({self.src})", "np_absolut
 NUMPY_NAMES = {"np_add": "np.add", "np_subtract": "np.subtract", "np_multiply": "np.multiply",
                "np_true_divide": "np.true_divide", "np_power": "np.power", "np_negative": "np.negative",
                "np_absolute": "np.absolute", "np_matmul": "np.matmul", "np_sum": "np.add.reduce",
-               "np_broadcast_to": "np.broadcast_to", "np_bincount": "np.bincount"}  # fmt: skip
+               "np_broadcast_to": "np.broadcast_to", "np_bincount": "np.bincount", "np_take": "np.take"}  # fmt: skip
 
 
 def _stack_run(xs: Any) -> str | None:
@@ -210,8 +225,10 @@ class ArraySourceMath:
     @staticmethod
     def sum(xs: Sequence[Any]) -> Any:
         run = _stack_run(xs)
-        if run is not None or len(xs) > INLINE_LIMIT:
-            return ArraySym(f"m_sum({run or source(tuple(xs))})")
+        if run is not None:  # one reduction over the stack, into the destination
+            return ArraySym(f"m_sum({run})", "m_sum", (run,), (xs,))
+        if len(xs) > INLINE_LIMIT:
+            return ArraySym(f"m_sum({source(tuple(xs))})")
         return functools.reduce(operator.add, xs)
 
     @staticmethod
@@ -297,6 +314,62 @@ def propagates(op: Op, n_operands: int, position: int) -> bool:
 
 
 # --- the generated functions -------------------------------------------------------------
+@dataclass
+class Function:
+    """One generated function's parts: the lines that make its views once per set of arrays
+    (`views`, and the row slices `slices` by name), and the lines it runs at every call, in
+    chunks (a group's forward or backward pass); a name a chunk makes is local to it."""
+
+    arrays: str  # the binder's parameters
+    arguments: str  # the function's own
+    views: list[str]
+    slices: dict[str, tuple[str, int, int]]
+    chunks: list[list[str]]
+    resets: list[str]  # lines that set constant rows (ones, the output's gradient 1): at binding, and again
+    # whenever arrays of another width (which share the numbers) have run in between
+
+
+@dataclass
+class Written:
+    """The three functions of a mode (`generate`), the values their lines read as k0, k1, ...,
+    and the name of the inputs' rows of V (the block fills them from X first)."""
+
+    shared_forward: Function
+    block: Function
+    shared_backward: Function | None
+    bound: list[Any]
+    inputs: str
+    gradient_rows: int  # the height of G: the inputs' gradients, then rows reused as gradients come and go
+
+
+def write(schedule: Schedule, mode: str) -> Written:
+    """The lines of the functions of `mode` ("forward", "summed" or "per_example"), derived from the
+    op rules: see `generate` for what each function does."""
+    bound: list[Any] = []
+    shared_forward = _Writer(schedule, mode, SHARED, bound)
+    for group in schedule.shared_groups:
+        shared_forward.forward(group)
+    block = _Writer(schedule, mode, ROW, bound)
+    block.resets += [f"V[{row}] = 1.0" for row in schedule.ones_rows]
+    inputs = block.view("V", slice(0, schedule.n_inputs))
+    for group in schedule.groups:
+        block.forward(group)
+    shared_backward = None
+    if mode != "forward":
+        block.backward()
+        shared_backward = _Writer(schedule, mode, SHARED, bound)
+        shared_backward.assigned["GP"].update(range(schedule.n_params))  # the block wrote every one
+        shared_backward.backward(seeded=block.assigned["SG"])
+    return Written(
+        shared_forward.function("P1, S", ""),
+        block.function("V, G, P1, S, GP, SG", "X"),
+        shared_backward and shared_backward.function("P1, S, SG, GP", ""),
+        bound,
+        inputs,
+        block.gradient_rows.height,
+    )
+
+
 def generate(schedule: Schedule, mode: str) -> tuple[str, list[Any]]:
     """Source of `make(np, m, k)` and the list `k` it binds. `make` returns three binders, each
     called once per set of arrays (it makes their views) and returning the function to call:
@@ -311,35 +384,37 @@ def generate(schedule: Schedule, mode: str) -> tuple[str, list[Any]]:
     examples);
     bind_shared_backward(P1, S, SG, GP) -> shared_backward(): adds the parameters' share
     through S into GP (None for "forward").
+
+    The batch runs these lines chunk by chunk (`batch_steps.py`); this source shows them as one program.
     """
-    bound: list[Any] = []
-    shared_forward = _Writer(schedule, mode, SHARED, bound)
-    for group in schedule.shared_groups:
-        shared_forward.forward(group)
-    block = _Writer(schedule, mode, ROW, bound)
-    block.views += [f"V[{row}] = 1.0" for row in schedule.ones_rows]
-    block.lines.append(f"{block.view('V', slice(0, schedule.n_inputs))}[...] = X.T")
-    for group in schedule.groups:
-        block.forward(group)
-    functions = [shared_forward.binder("shared_forward", "P1, S", "")]
-    if mode == "forward":
-        functions += [block.binder("block", "V, G, P1, S, GP, SG", "X"), "    bind_shared_backward = None"]
+    written = write(schedule, mode)
+    written.block.chunks.insert(0, [f"{written.inputs}[...] = X.T"])
+    functions = [_render("shared_forward", written.shared_forward), _render("block", written.block)]
+    if written.shared_backward is None:
+        functions.append("    bind_shared_backward = None")
     else:
-        block.backward()
-        shared_backward = _Writer(schedule, mode, SHARED, bound)
-        shared_backward.assigned["GP"].update(range(schedule.n_params))  # the block wrote every one
-        shared_backward.backward(seeded=block.assigned["SG"])
-        functions += [block.binder("block", "V, G, P1, S, GP, SG", "X")]
-        functions += [shared_backward.binder("shared_backward", "P1, S, SG, GP", "")]
+        functions.append(_render("shared_backward", written.shared_backward))
     body = "\n".join(functions)
     used = sorted(name for name in FUNCTIONS if f"m_{name}(" in body)
     preamble = [f"m_{name} = m.{name}" for name in used]
     preamble += [f"{name} = {expression}" for name, expression in NUMPY_NAMES.items() if f"{name}(" in body]
-    preamble += [f"k{i} = k[{i}]" for i in range(len(bound))]
+    preamble += [f"k{i} = k[{i}]" for i in range(len(written.bound))]
     returned = "bind_shared_forward, bind_block, bind_shared_backward"
     return "\n".join(
         ["def make(np, m, k):", *(f"    {line}" for line in preamble), body, f"    return {returned}", ""]
-    ), bound
+    ), written.bound
+
+
+def _render(name: str, function: Function) -> str:
+    """The source of bind_<name>(arrays), which makes the views and returns <name>(arguments)."""
+    slices = [f"{view} = {b}[{a}:{z}]" for view, (b, a, z) in function.slices.items()]
+    lines = [line for chunk in function.chunks for line in chunk]
+    made = [*function.views, *slices, *function.resets]
+    return "\n".join(
+        [f"    def bind_{name}({function.arrays}):", *(f"        {line}" for line in made)]
+        + [f"        def {name}({function.arguments}):", *(f"            {line}" for line in lines or ["pass"])]
+        + [f"        return {name}"]
+    )
 
 
 class _Writer:
@@ -352,9 +427,16 @@ class _Writer:
         self.own = own
         self.groups = schedule.groups if own == ROW else schedule.shared_groups
         self.bound = bound
-        self.views: list[str] = []  # made once per set of arrays
-        self.lines: list[str] = []  # run at every call
-        self.names: dict[tuple, str] = {}
+        self.views: list[str] = []  # made once per set of arrays (besides the slices of `slices`)
+        self.resets: list[str] = []  # rows of V and G that hold constants: set again when other arrays used them
+        self.slices: dict[str, tuple[str, int, int]] = {}  # views of rows a:b of a buffer, by name
+        self.chunks: list[list[str]] = []  # run at every call, one chunk per group and pass
+        self.lines: list[str] = self.new_chunk()
+        self.names: dict[tuple, str] = {}  # names made once per set of arrays
+        self.local: dict[tuple, str] = {}  # names made in the current chunk
+        self.count = 0
+        self.scratch_rows = 0  # the block's scratch array Z: as many rows as a chunk needs at most
+        self.gradient_rows = GradientRows(schedule.groups, schedule.n_inputs) if own == ROW else None
         # Positions of each gradient buffer that hold this call's value: written, not yet added to.
         # SG starts at zero (the caller's), so it is only ever added to.
         self.assigned: dict[str, set[int]] = {"G": set(), "GP": set(), "SG": set()}
@@ -363,12 +445,34 @@ class _Writer:
         self.group_at = {(g.rows.start, g.rows.stop): i for i, g in enumerate(self.groups)}
         self.writers: dict[int, int] = {}  # row of G -> how many contributions it receives
 
-    def binder(self, name: str, arrays: str, arguments: str) -> str:
-        return "\n".join(
-            [f"    def bind_{name}({arrays}):", *(f"        {line}" for line in self.views)]
-            + [f"        def {name}({arguments}):", *(f"            {line}" for line in self.lines or ["pass"])]
-            + [f"        return {name}"]
-        )
+    def new_chunk(self) -> list[str]:
+        """Start the lines of a new chunk (a group's forward or backward pass): names made by the lines of
+        the chunk before it are not visible in it, and its scratch rows are free."""
+        if self.chunks:
+            lines = self.chunks[-1]
+            if self.made or self.local:
+                _drop_unread(lines, set(self.local.values()) | self.made)
+            if self.pending:
+                read = set(_IDENTIFIER.findall("\n".join(lines)))
+                lines[:0] = [line for name, line in self.pending.items() if name in read]  # the gathers it reads
+        self.made: set[str] = set()
+        self.pending: dict[str, str] = {}
+        self.scratch_used = 0
+        self.lines = []
+        self.chunks.append(self.lines)
+        self.local = {}
+        return self.lines
+
+    def fresh(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def function(self, arrays: str, arguments: str) -> Function:
+        self.new_chunk()
+        if self.scratch_rows:
+            self.views.insert(0, f"Z = np.empty(({self.scratch_rows}, V.shape[1]))")
+        chunks = [chunk for chunk in self.chunks if chunk]
+        return Function(arrays, arguments, self.views, self.slices, chunks, self.resets)
 
     # --- names --------------------------------------------------------------------
     def bind(self, value: Any) -> str:
@@ -384,20 +488,38 @@ class _Writer:
 
     def view(self, buffer: str, rows: slice) -> str:
         """A local name for rows a:b of a buffer (a view), made at its first use."""
-        key = (buffer, rows.start, rows.stop)
-        if key not in self.names:
-            self.names[key] = name = f"{buffer.lower()}{rows.start}_{rows.stop}"
-            self.views.append(f"{name} = {self.base(buffer)}[{rows.start}:{rows.stop}]")
-        return self.names[key]
+        name = f"{buffer.lower()}{rows.start}_{rows.stop}"
+        if name not in self.slices:
+            self.base(buffer)
+            self.slices[name] = (buffer, rows.start, rows.stop)
+        return name
 
     def gather(self, buffer: str, index: np.ndarray) -> str:
-        """A local name for rows `index` of a buffer (a copy, made at its first use; the index may
-        be 2-d, a stack)."""
+        """A name for rows `index` of a buffer (a copy; the index may be 2-d, a stack), made at the start
+        of the chunk if the chunk reads it. The block gathers V's rows into its scratch rows."""
         key = (buffer, index.shape, tuple(index.ravel().tolist()))
-        if key not in self.names:
-            self.names[key] = name = f"t{len(self.names)}"
-            self.lines.append(f"{name} = {self.base(buffer)}[{self.bind(index)}]")
-        return self.names[key]
+        if key not in self.local:
+            if buffer == "V" and self.own == ROW:
+                _, start, stop = self.slices[self.scratch(index.size)]
+                shape = ", ".join(map(str, index.shape))
+                name = self.names.get(("Z", start, shape))
+                if name is None:  # the same scratch rows in the same shape: one view
+                    name = self.names["Z", start, shape] = self.fresh("z")
+                    self.views.append(f"{name} = Z[{start}:{stop}].reshape({shape}, -1)")
+                line = f"np.take(V, {self.bind(index)}, axis=0, out={name}, mode='clip')"
+            else:
+                name = self.fresh("t")
+                line = f"{name} = {self.base(buffer)}[{self.bind(index)}]"
+            self.local[key] = name
+            self.pending[name] = line
+        return self.local[key]
+
+    def scratch(self, n: int) -> str:
+        """n rows of the block's scratch array Z, free again at the next chunk."""
+        start = self.scratch_used
+        self.scratch_used += n
+        self.scratch_rows = max(self.scratch_rows, self.scratch_used)
+        return self.view("Z", slice(start, start + n))
 
     def operand(self, o: Operand) -> ArraySym:
         if o.kind == CONST:
@@ -407,9 +529,14 @@ class _Writer:
             return ArraySym(self.bind(values[:, None]))
         if isinstance(o.rows, slice):
             return ArraySym(self.view(VALUES[o.kind], o.rows))
+        if o.same:  # one row for every node: it broadcasts
+            return ArraySym(self.view(VALUES[o.kind], slice(int(o.index[0]), int(o.index[0]) + 1)))
         return ArraySym(self.gather(VALUES[o.kind], o.index))
 
     def operands(self, group: Group) -> list[ArraySym]:
+        if group.stack is None and self.stacks(group):  # gathered into one array: a call per rule, not per operand
+            name = self.gather("V", np.stack([o.index for o in group.operands]))
+            return [ArraySym(f"{name}[{i}]", stack=(name, i)) for i in range(len(group.operands))]
         if group.stack is None:
             return [self.operand(o) for o in group.operands]
         o, (k, nodes) = group.operands[0], group.stack
@@ -420,27 +547,39 @@ class _Writer:
             name = self.gather(VALUES[o.kind], index)
         return [ArraySym(f"{name}[{i}]", stack=(name, i)) for i in range(k)]
 
+    def stacks(self, group: Group) -> bool:
+        """Whether the block reads the operands of an op of any number of operands (sum, logsumexp) as one
+        stack: when there are at least 3, all rows of V."""
+        return (
+            self.own == ROW
+            and group.op.arity is None
+            and len(group.operands) >= 3
+            and all(o.kind == ROW for o in group.operands)
+        )
+
     def weights(self, group: Group) -> str:
         """The dense group's weight matrix (nodes x k): a view of P1 when its positions are consecutive."""
         index, rows = group.operands[0].index, group.operands[0].rows
         key = ("W", tuple(index.tolist()))
-        if key not in self.names:
-            self.names[key] = name = f"w{len(self.names)}"
-            if isinstance(rows, slice):
+        if isinstance(rows, slice):
+            if key not in self.names:
+                self.names[key] = name = self.fresh("w")
                 self.views.append(f"{name} = P1[{rows.start}:{rows.stop}].reshape{group.weights_shape}")
-            else:
-                self.lines.append(f"{name} = P1[{self.bind(index.reshape(group.weights_shape))}]")
-        return self.names[key]
+            return self.names[key]
+        if key not in self.local:  # a gather: made in each chunk that reads it
+            self.local[key] = name = self.fresh("w")
+            self.lines.append(f"{name} = P1[{self.bind(index.reshape(group.weights_shape))}]")
+        return self.local[key]
 
     def transposed(self, group: Group) -> str:
         """W.T (without an affine layer's bias column) as a contiguous copy, made once per call: BLAS
         multiplies it faster than a view."""
         weights = self.weights(group)
         key = ("T", weights)
-        if key not in self.names:
-            self.names[key] = name = f"{weights}t"
+        if key not in self.local:
+            self.local[key] = name = f"{weights}t"
             self.lines.append(f"{name} = {weights}{'[:, :-1]' if group.augmented else ''}.T.copy()")
-        return self.names[key]
+        return self.local[key]
 
     def layer_inputs(self, group: Group) -> str:
         """A dense layer's inputs X (k x examples), or an affine layer's [X; 1]: a view of V when a row of
@@ -453,7 +592,7 @@ class _Writer:
             return self.view("V", slice(o.rows.start, o.rows.stop + 1))
         key = ("X1", tuple(o.index.tolist()))
         if key not in self.names:
-            self.names[key] = name = f"x{len(self.names)}"
+            self.names[key] = name = self.fresh("x")
             self.views += [f"{name} = np.empty(({len(o.index) + 1}, V.shape[1]))", f"{name}[-1] = 1.0"]
             self.lines.append(f"{name}[:-1] = {x}")
         return self.names[key]
@@ -467,6 +606,7 @@ class _Writer:
 
     # --- forward ------------------------------------------------------------------
     def forward(self, group: Group) -> None:
+        self.new_chunk()
         dest = self.view(VALUES[self.own], group.rows)
         if group.dense:
             inputs = self.layer_inputs(group)
@@ -492,28 +632,47 @@ class _Writer:
         if self.own == ROW:
             self.count_writers()
             out = self.s.output_row  # d out / d out = 1, set once: nothing else writes that row
-            self.views.append(f"{self.view('G', slice(out, out + 1))}[...] = 1.0")
+            self.resets.append(f"G[{self.gradient_rows.row(out)}] = 1.0")
+            self.gradient_rows.keep(out)  # set once, not at every call: its rows are never lent to another
             self.assigned["G"].add(out)
         else:
             self.assigned["SG"].update(seeded or ())
         for i in range(len(self.groups) - 1, -1, -1):
-            group = self.groups[i]
-            grad = self.grad_of(i, group, grads)
-            if grad is None:  # no gradient reaches these nodes: they contribute nothing
-                continue
-            if group.dense:
-                self.dense_backward(group, grad)
-                continue
-            operands = self.operands(group)
-            partials = self.partials(group, operands)
-            if group.stack is not None:
-                self.stack_backward(group, grad, operands, partials)
-                continue
-            for o, partial in zip(group.operands, self.each(partials)):
-                self.contribute_partial(o, grad, partial)
+            self.new_chunk()
+            self.current = i
+            self.group_backward(i, self.groups[i], grads)
+            if self.gradient_rows:
+                self.gradient_rows.release(i)
+        self.new_chunk()
         if self.own == ROW:
             self.zero_unassigned("G", range(self.s.n_inputs))  # returned: every input has a gradient
             self.zero_unassigned("GP", range(self.s.n_params))
+
+    def group_backward(self, i: int, group: Group, grads: str) -> None:
+        """The lines of group i's backward step: its partials times its gradient, into its operands' gradients."""
+        self.group_size = group.rows.stop - group.rows.start
+        grad = self.grad_of(i, group, grads)
+        if grad is None:  # no gradient reaches these nodes: they contribute nothing
+            return
+        if group.dense:
+            self.dense_backward(group, grad)
+            return
+        operands = self.operands(group)
+        partials = self.partials(group, operands)
+        if group.stack is not None:
+            self.stack_backward(group, grad, operands, partials)
+        elif isinstance(partials, SymTuple) and partials.src.startswith("m_") and self.stacks(group):
+            # a namespace function of the stack gives every partial in one stacked array: times the gradient
+            # in place, once
+            name = self.fresh("q")
+            self.made.add(name)
+            self.lines += [f"{name} = {partials.src}", f"np_multiply({name}, {grad}, out={name})"]
+            for position, o in enumerate(group.operands):
+                if o.kind != CONST:
+                    self.contribute(o, ArraySym(f"{name}[{position}]"))
+        else:
+            for o, partial in zip(group.operands, self.each(partials)):
+                self.contribute_partial(o, grad, partial)
 
     def partials(self, group: Group, operands: list[ArraySym]) -> Any:
         """The op's partials on the group's operands: a tuple of formulas, or one call giving all of them
@@ -532,7 +691,8 @@ class _Writer:
         """The partials one by one; a call that gives all of them is made once, into a name."""
         if not isinstance(partials, SymTuple):
             return partials
-        self.names[("q", len(self.names))] = name = f"q{len(self.names)}"
+        name = self.fresh("q")
+        self.made.add(name)
         self.lines.append(f"{name} = {partials.src}")
         return [ArraySym(f"{name}[{i}]") for i in range(len(partials))]
 
@@ -582,7 +742,7 @@ class _Writer:
         if len(missing) == len(rows):
             return None
         self.zero_unassigned(grads, missing)
-        return self.view(grads, group.rows)
+        return self.view(grads, self.gradient_rows.rows(group.rows) if grads == "G" else group.rows)
 
     def contribute(self, o: Operand, contribution: ArraySym, copy: bool = False) -> None:
         """Add a gradient contribution (nodes x examples) to the operand's gradient; summed over
@@ -604,7 +764,9 @@ class _Writer:
         rows = range(o.rows.start, o.rows.stop)
         if any(self.writers.get(r) != 1 or r in self.assigned["G"] for r in rows):
             return False
-        self.alias[self.group_at[(o.rows.start, o.rows.stop)]] = grad
+        borrower = self.group_at[(o.rows.start, o.rows.stop)]
+        self.alias[borrower] = grad
+        self.gradient_rows.lend(borrower, self.current)
         self.assigned["G"].update(rows)
         return True
 
@@ -612,13 +774,35 @@ class _Writer:
         """Write (first contribution) or add (later ones) `contribution` into `buffer` at `o`'s positions.
         `shape` is the contribution's own shape (a dense layer's weight gradients), which a
         consecutive destination takes by a reshape, and any other by flattening the contribution."""
+        in_block = buffer == "G" and self.own == ROW
+        if o.same and not shape and in_block:  # one position for every node: their contributions summed first
+            o, contribution = Operand(o.kind, o.index[:1]), self.summed_over_nodes(contribution)
+        elif o.same and not shape:
+            o = Operand(o.kind, o.index[:1])
+            contribution = ArraySym(f"np_sum({contribution.src}, axis=0, keepdims=True)", "np_sum",
+                                    (contribution.src, "axis=0", "keepdims=True"))  # fmt: skip
+        elif in_block and o.unique and not isinstance(o.rows, slice) and len(o.index) <= UNROLL:
+            rows = self.each_row(contribution, len(o.index))
+            for i in range(len(o.index)):
+                self.add_to(buffer, Operand(o.kind, o.index[i : i + 1]), ArraySym(rows[i]))
+            return
+        elif not o.unique and not shape and not (buffer == "GP" and self.mode == "summed"):
+            o, contribution = self.summed_by_position(o, contribution)
         positions = o.index.tolist()
         assigned = self.assigned[buffer]
         new = [] if buffer in self.always_add else [r for r in dict.fromkeys(positions) if r not in assigned]
-        if isinstance(o.rows, slice):
-            dest = self.view(buffer, o.rows) + (f".reshape({shape})" if shape else "")
+        where = self.gradient_rows.rows(o.rows) if buffer == "G" and self.gradient_rows else o.rows
+        if isinstance(where, slice):
+            dest = self.view(buffer, where) + (f".reshape({shape})" if shape else "")
             if len(new) == len(positions):
                 self.lines.extend(contribution.written_to(dest))
+            elif in_block and not shape:  # into scratch rows first: no temporary array
+                self.zero_unassigned(buffer, new)
+                if contribution.call is not None:
+                    scratch = self.scratch(len(positions))
+                    self.lines.extend(contribution.written_to(scratch))
+                    contribution = ArraySym(scratch)
+                self.lines.append(f"np_add({dest}, {contribution.src}, out={dest})")
             else:
                 self.zero_unassigned(buffer, new)
                 self.lines.append(f"{dest}[...] += {contribution.src}")  # [...]: the name stays the view
@@ -626,7 +810,7 @@ class _Writer:
             flat = contribution.src
             if shape:
                 flat = f"({flat}).ravel()" if self.mode == "summed" else f"({flat}).reshape({len(positions)}, -1)"
-            index = self.bind(o.index)
+            index = self.bind(where)
             if o.unique and len(new) == len(positions):
                 self.lines.append(f"{buffer}[{index}] = {flat}")
             elif o.unique:
@@ -640,15 +824,54 @@ class _Writer:
                 self.lines.append(f"np.add.at({buffer}, {index}, {flat})")
         assigned.update(positions)
 
+    def summed_over_nodes(self, contribution: ArraySym) -> ArraySym:
+        """The group's contributions to one row (nodes x examples), summed over the nodes into a scratch
+        row; a negation is applied after the sum."""
+        negated = contribution.call == "np_negative"
+        inner = contribution.parts[0] if negated else contribution
+        src = inner.src if isinstance(inner, ArraySym) else source(inner)
+        if isinstance(inner, ArraySym) and inner.call is not None:
+            src = self.scratch(self.group_size)
+            self.lines.extend(inner.written_to(src))
+        total = self.scratch(1)
+        self.lines.append(f"np_sum({src}, axis=0, keepdims=True, out={total})")
+        if negated:
+            return ArraySym(f"(-{total})", "np_negative", (total,), (ArraySym(total),), elementwise=True)
+        return ArraySym(total)
+
+    def each_row(self, contribution: ArraySym, n: int) -> list[str]:
+        """The names of the n rows of a contribution: rows of its view, or of scratch rows it is written to."""
+        src = contribution.src
+        if src in self.slices and contribution.call is None:
+            buffer, start, _ = self.slices[src]
+        else:
+            scratch = self.scratch(n)
+            self.lines.extend(contribution.written_to(scratch) if contribution.call else [f"{scratch}[...] = {src}"])
+            buffer, start, _ = self.slices[scratch]
+        return [self.view(buffer, slice(start + i, start + i + 1)) for i in range(n)]
+
+    def summed_by_position(self, o: Operand, contribution: ArraySym) -> tuple[Operand, ArraySym]:
+        """An operand that reads some positions more than once, as one that reads each once, and the
+        contributions summed by position: a product with a 0/1 matrix (positions x nodes), which BLAS
+        computes much faster than numpy's add.at."""
+        positions, inverse = np.unique(o.index, return_inverse=True)
+        summing = np.zeros((len(positions), len(o.index)))
+        summing[inverse, np.arange(len(o.index))] = 1.0
+        matrix = self.bind(summing)
+        summed = ArraySym(f"({matrix} @ {contribution.src})", "np_matmul", (matrix, contribution.src))
+        return Operand(o.kind, positions), summed
+
     def zero_unassigned(self, buffer: str, positions: Any) -> None:
         missing = [r for r in positions if r not in self.assigned[buffer]]
         if not missing or buffer in self.always_add:
             return
         rows = _as_slice(np.array(missing))
+        if buffer == "G" and self.gradient_rows:
+            rows = self.gradient_rows.rows(rows)
         if isinstance(rows, slice):
             self.lines.append(f"{self.view(buffer, rows)}[...] = 0.0")
         else:
-            self.lines.append(f"{buffer}[{self.bind(np.array(missing))}] = 0.0")
+            self.lines.append(f"{buffer}[{self.bind(rows)}] = 0.0")
         self.assigned[buffer].update(missing)
 
     def dense_backward(self, group: Group, grad: str) -> None:
@@ -703,12 +926,30 @@ def _stacked_partials(operands: list[ArraySym], partials: tuple, bind: Any) -> A
     return None
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+def _drop_unread(lines: list[str], local: set[str]) -> None:
+    """Remove the lines that make a chunk-local name no later line reads (a softmax of operands whose
+    partials are not needed, say)."""
+    read: set[str] = set()
+    for i in range(len(lines) - 1, -1, -1):
+        name, equals, rest = lines[i].partition(" = ")
+        if equals and name in local and name not in read:
+            del lines[i]
+            continue
+        read.update(_IDENTIFIER.findall(lines[i]))
+
+
 def _is_number(x: Any) -> bool:
     return type(x) is float or type(x) is int
 
 
-def _as_slice(index: np.ndarray) -> slice | np.ndarray:
+def _as_slice(index: np.ndarray, positions: list | None = None) -> slice | np.ndarray:
     """A slice for consecutive ascending indices (a view, no copy), else the index array."""
-    if len(index) and index.ndim == 1 and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
-        return slice(int(index[0]), int(index[0]) + len(index))
+    if index.ndim != 1:
+        return index
+    positions = index.tolist() if positions is None else positions
+    if positions and positions == list(range(positions[0], positions[0] + len(positions))):
+        return slice(positions[0], positions[0] + len(positions))
     return index

@@ -4,9 +4,9 @@ Every node that depends on the inputs is a row of a (rows x examples) array V.
 Those nodes are scheduled by level (1 + the level of their deepest parent) and
 grouped by op; a group's outputs are contiguous rows, so one numpy call applies
 the op's rule (`autodiff/ops.py`) to every node of the group and every example at
-once. The schedule is written once as straight-line numpy source
-(`batch_source.py`): a call runs one generated function per block of examples, a
-few dozen numpy calls writing into arrays kept from call to call.
+once. The schedule is written once as lines of numpy (`batch_source.py`), in chunks
+of a group each, and a call runs them chunk by chunk (`batch_steps.py`) per block of
+examples, numpy calls writing into arrays kept from call to call.
 
 Parameters and constants are shared by all examples: they enter as columns that
 broadcast over the batch, and a parameter's gradient is summed over the examples
@@ -28,7 +28,12 @@ An example whose numbers are not finite goes to the eager engine. Rather than ev
 value, the check reads the rows that no consumer is known to carry an inf or nan
 from (a consumer made of +, - and * alone, or a dense layer, always does).
 
-Large batches run in blocks of examples, their arrays kept from call to call.
+Large batches run in blocks of examples, their arrays kept from call to call: blocks
+of BLOCK_EXAMPLES examples while such a block stays in cache; for a program of
+thousands of nodes, whose block streams from memory at any width, blocks as wide as
+MAX_BLOCK_BYTES allows (up to LARGE_BLOCK_EXAMPLES), since every numpy call then does
+more work for its fixed cost. A gradient has a row of G only from its first
+contribution to its node's backward step, so G holds a few dozen rows on a long graph.
 The schedule is made by the passes of `batch_passes.py`, one function each.
 """
 
@@ -42,14 +47,16 @@ import numpy as np
 
 from ..value import Value, constant
 from .batch_passes import allocate, classify, fuse, group, lay_out_parameters, level, with_row_output
-from .batch_source import CONST, PARAM, ROW, SHARED, Schedule, generate
-from .numpy_math import NumpyMath
+from .batch_source import CONST, PARAM, ROW, SHARED, Schedule, generate, write
+from .batch_steps import binders
 from .trace import Program
 
 __all__ = ["BatchedProgram"]
 
-BLOCK_EXAMPLES = 4096  # examples per block: a block's values and gradients stay in cache
-MAX_BLOCK_BYTES = 512 * 2**20  # and under this, for a program of very many nodes
+BLOCK_EXAMPLES = 4096  # examples per block of a program whose block then stays in cache
+LARGE_BLOCK_EXAMPLES = 16384  # of one whose block cannot: a wider block makes fewer numpy calls per example
+CACHE_BYTES = 16 * 2**20  # a block of BLOCK_EXAMPLES examples at most this large stays in cache
+MAX_BLOCK_BYTES = 768 * 2**20  # and every block's arrays under this, for a program of very many nodes
 MAX_STATES = 8  # batch widths whose arrays and bound functions a thread keeps
 
 
@@ -83,6 +90,7 @@ class BatchedProgram:
         self._used_internal = np.array([param_index[program.params[j]] for j in self._used], dtype=np.intp)
         self._all_used = len(self._used) == len(program.params) == len(param_index)
         self._functions: dict[str, tuple[Callable[..., Any], ...]] = {}
+        self._gradient_rows: dict[str, int] = {}
         self._local = threading.local()
 
     def source(self, mode: str) -> str:
@@ -101,37 +109,51 @@ class BatchedProgram:
             self.ones_rows,
         )
 
-    def _compiled(self, mode: str) -> tuple[Callable[..., Any], ...]:
-        """The binders of `mode` (see `batch_source.generate`), generated and compiled on first use."""
+    def generated(self, mode: str) -> tuple[Callable[..., Any], ...]:
+        """The binders of `mode` (see `batch_source.generate`), generated on first use."""
         functions = self._functions.get(mode)
         if functions is None:
-            text, bound = generate(self._schedule(), mode)
-            namespace: dict[str, Any] = {}
-            exec(compile(text, f"<autodiff.compile batch {mode}>", "exec"), namespace)
-            functions = self._functions[mode] = namespace["make"](np, NumpyMath, bound)
+            written = write(self._schedule(), mode)
+            self._gradient_rows[mode] = written.gradient_rows
+            functions = self._functions[mode] = binders(written)
         return functions
+
+    def _column_rows(self, mode: str) -> int:
+        """How many numbers a block's arrays hold per example in `mode`: V's rows, and G's."""
+        self.generated(mode)
+        return self.n_rows + (self._gradient_rows[mode] if mode != "forward" else 0)
 
     def _state(self, mode: str, width: int) -> _State:
         """The arrays and bound functions for blocks of `width` examples, kept from call to call in
         this thread (another thread gets its own: two calls at once must not share arrays)."""
         state = self._local.__dict__.get("states", {}).get((mode, width))
         if state is None:
-            V, G = self._arrays(width)  # first: new, wider arrays drop the states bound to the old ones
+            V, G = self._arrays(width, mode)  # first: new, wider arrays drop the states bound to the old ones
             states = self._local.__dict__.setdefault("states", {})
             if len(states) >= MAX_STATES:  # batch sizes seen long ago: let their arrays go
                 del states[next(iter(states))]
             sizes = len(self.param_slots), len(self.shared_slots), self.checked_rows.stop - self.checked_rows.start
-            state = states[mode, width] = _State(self._compiled(mode), V, G, *sizes)
+            state = states[mode, width] = _State(self.generated(mode), V, G, *sizes)
         return state
 
-    def _arrays(self, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """Values and gradients (rows x width): views of the widest arrays this thread has needed.
-        Fresh arrays of this size cost more in page faults than the arithmetic on them."""
-        arrays = getattr(self._local, "arrays", None)
-        if arrays is None or arrays[0].shape[1] < width:
-            arrays = self._local.arrays = (np.empty((self.n_rows, width)), np.empty((self.n_rows, width)))
-            self._local.states = {}  # their views were of the old arrays
-        return arrays[0][:, :width], arrays[1][:, :width]
+    def _arrays(self, width: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """Values and gradients (rows x width), contiguous: the first numbers of the largest buffers
+        this thread has needed (fresh arrays of this size cost more in page faults than the arithmetic
+        on them). Arrays of different widths share the numbers: a call fills what it reads."""
+        self.generated(mode)
+        heights = self.n_rows, self._gradient_rows[mode] if mode != "forward" else 0
+        buffers = getattr(self._local, "arrays", None)
+        if buffers is None or any(b.size < h * width for b, h in zip(buffers, heights)):
+            sizes = [max(h * width, b.size if buffers else 0) for b, h in zip(buffers or (None, None), heights)]
+            buffers = self._local.arrays = (np.empty(sizes[0]), np.empty(sizes[1]))
+            self._local.states = {}  # their views were of the old buffers
+        return tuple(b[: h * width].reshape(h, width) for b, h in zip(buffers, heights))
+
+    def _claim(self, state: _State) -> None:
+        """Set `state`'s constant rows again if arrays of another width or mode (the same numbers) ran since."""
+        if self._local.__dict__.get("owner") is not state:
+            state.block.reset()
+            self._local.owner = state
 
     # --- running ---------------------------------------------------------------------
     def forward(self, X: np.ndarray, params: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -141,13 +163,14 @@ class BatchedProgram:
         n = X.shape[0]
         values, aux = np.empty(n), np.empty((n, len(self.aux_sources)))
         first = None
-        for start, stop in self._blocks(n, self.n_rows):
+        for start, stop in self._blocks(n, self._column_rows("forward")):
             state = self._state("forward", stop - start)
             if first is None:
                 first = state
                 self._start(state.P1, state.S, state.shared_forward, params)
             elif state is not first:  # the last, narrower block
                 state.take_parameters(first)
+            self._claim(state)
             state.block(X[start:stop])
             self._outputs(state, values[start:stop], aux[start:stop])
         return values, aux
@@ -161,12 +184,12 @@ class BatchedProgram:
         if per_example:
             return (*self._run_per_example(X, params), False)
         n = X.shape[0]
-        if 0 < n <= self._blocks(n, 2 * self.n_rows)[0][1]:  # one block: the common case, lean
+        if 0 < n <= self._blocks(n, self._column_rows("summed"))[0][1]:  # one block: the common case, lean
             result = self._run_one_block(X, params)
             if result is not None:
                 return result
         values, aux, inputs = np.empty(n), np.empty((n, len(self.aux_sources))), np.empty((n, self.n_inputs))
-        blocks = self._blocks(n, 2 * self.n_rows)
+        blocks = self._blocks(n, self._column_rows("summed"))
         first = state = total = None
         for start, stop in blocks:
             state = self._state("summed", stop - start)
@@ -176,6 +199,7 @@ class BatchedProgram:
                 state.SG.fill(0.0)
             elif state is not first:  # the last, narrower block: the gradients into S go on adding up
                 state.take_parameters(first)
+            self._claim(state)
             state.block(X[start:stop])
             if len(blocks) > 1:
                 total = state.GP.copy() if total is None else total + state.GP
@@ -199,6 +223,7 @@ class BatchedProgram:
         if len(S):
             state.SG.fill(0.0)
             state.shared_forward()
+        self._claim(state)
         state.block(X)
         if len(S):
             state.shared_backward()
@@ -219,12 +244,13 @@ class BatchedProgram:
         """`run` with the parameter gradients of every example, in arrays (params x n) made for this call."""
         n = X.shape[0]
         values, aux, inputs = np.empty(n), np.empty((n, len(self.aux_sources))), np.empty((n, self.n_inputs))
-        bind_shared_forward, bind_block, bind_shared_backward = self._compiled("per_example")
+        bind_shared_forward, bind_block, bind_shared_backward = self.generated("per_example")
         P1, S = np.empty(len(self.param_slots)), np.empty((len(self.shared_slots), 1))
         self._start(P1, S, bind_shared_forward(P1, S), params)
         GP, SG = np.empty((len(P1), n)), np.zeros((len(S), n))
-        for start, stop in self._blocks(n, 2 * self.n_rows + len(GP) + len(SG)):
-            V, G = self._arrays(stop - start)
+        for start, stop in self._blocks(n, self._column_rows("per_example") + len(GP) + len(SG)):
+            V, G = self._arrays(stop - start, "per_example")
+            self._local.owner = None  # binding sets the constant rows in these arrays, for no state
             bind_block(V, G, P1, S, GP[:, start:stop], SG[:, start:stop])(X[start:stop])
             ones = np.ones(self.checked_rows.stop - self.checked_rows.start)
             self._outputs(_Outputs(V, P1, S, ones), values[start:stop], aux[start:stop])
@@ -233,11 +259,23 @@ class BatchedProgram:
             bind_shared_backward(P1, S, SG, GP)()
         return values, aux, inputs, self._to_param_list(GP, True)
 
+    def block_width(self, n: int, mode: str = "summed") -> int:
+        """How many examples of a batch of n each block holds in `mode` (the last block may hold fewer)."""
+        return self._width(n, self._column_rows(mode))
+
     def _blocks(self, n: int, rows: int) -> list[tuple[int, int]]:
-        """(start, stop) of each block of examples: at most BLOCK_EXAMPLES each, and their
-        arrays under MAX_BLOCK_BYTES; all as wide as the first but the last."""
-        width = max(1, min(n, BLOCK_EXAMPLES, MAX_BLOCK_BYTES // (8 * rows)))
+        """(start, stop) of each block of examples, for arrays of `rows` numbers per example: all as
+        wide as the first but the last."""
+        width = self._width(n, rows)
         return [(start, min(n, start + width)) for start in range(0, n, width)]
+
+    @staticmethod
+    def _width(n: int, rows: int) -> int:
+        """Examples per block: BLOCK_EXAMPLES while such a block stays in cache; past that, where the block
+        streams from memory whatever its width, the widest up to LARGE_BLOCK_EXAMPLES whose arrays stay under
+        MAX_BLOCK_BYTES (each numpy call then does more work for its fixed cost)."""
+        most = BLOCK_EXAMPLES if 8 * rows * BLOCK_EXAMPLES <= CACHE_BYTES else LARGE_BLOCK_EXAMPLES
+        return max(1, min(n, most, MAX_BLOCK_BYTES // (8 * rows)))
 
     def _start(
         self, P1: np.ndarray, S: np.ndarray, shared_forward: Callable[[], None], params: Sequence[float]

@@ -44,31 +44,47 @@ class NumpyMath(metaclass=Namespace):
         return np.where(x == 0.0, 0.0, np.log(np.where(x == 0.0, 1.0, x)))
 
     @staticmethod
-    def sigmoid(x):
-        e = np.exp(-np.abs(x))  # as FloatMath: the exponent is never positive
-        return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+    def sigmoid(x, out=None):
+        # 1 / (1 + e^-x): within a few units in the last place of FloatMath's stable form, in four calls.
+        # Below x = -709, e^-x overflows to inf and the result is 0.0, where the true value is below 1e-308.
+        e = np.exp(np.negative(x, out=out), out=out)
+        return np.divide(1.0, np.add(e, 1.0, out=e), out=e)
 
     @staticmethod
-    def softplus(x):
-        return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+    def softplus(x, out=None):
+        # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), as FloatMath: the exponent is never positive
+        e = np.abs(x, out=out)
+        np.exp(np.negative(e, out=e), out=e)
+        return np.add(np.log1p(e, out=e), np.maximum(x, 0.0), out=e)
 
     @staticmethod
-    def logsumexp(xs):
+    def logsumexp(xs, out=None):
+        # log(sum e^x_i) = m + log(sum e^(x_i - m)), m = max x_i, as FloatMath
         if isinstance(xs, np.ndarray):
-            m = xs.max(axis=0)
-            return m + np.log(np.add.reduce(np.exp(xs - m), axis=0))
-        m = functools.reduce(np.maximum, xs)
-        return m + np.log(sum([np.exp(x - m) for x in xs], 0.0))
+            m = np.maximum.reduce(xs, axis=0)
+            shifted = np.subtract(xs, m)
+            total = np.add.reduce(np.exp(shifted, out=shifted), axis=0, out=out)
+        else:  # operand by operand, into two arrays
+            m = functools.reduce(np.maximum, xs)
+            total = np.exp(np.subtract(xs[0], m), out=out)
+            term = np.empty_like(total)
+            for x in xs[1:]:
+                np.add(total, np.exp(np.subtract(x, m, out=term), out=term), out=total)
+        return np.add(np.log(total, out=total), m, out=total)
 
     @staticmethod
     def softmax(xs):
-        if isinstance(xs, np.ndarray):  # stacked: the result is stacked the same way
-            e = np.exp(xs - xs.max(axis=0))
-            return e / np.add.reduce(e, axis=0)
-        m = functools.reduce(np.maximum, xs)  # as FloatMath: from the differences to the largest x
-        exps = [np.exp(x - m) for x in xs]
-        total = sum(exps, 0.0)
-        return tuple(e / total for e in exps)
+        # as FloatMath: from the differences to the largest x. Stacked operands give one stacked array
+        # (operands x ...), separate ones a tuple (its items are the rows of one array)
+        if isinstance(xs, np.ndarray):
+            e = np.subtract(xs, np.maximum.reduce(xs, axis=0))
+            np.exp(e, out=e)
+            return np.divide(e, np.add.reduce(e, axis=0), out=e)
+        m = functools.reduce(np.maximum, xs)
+        e = np.empty((len(xs), *np.broadcast_shapes(*(np.shape(x) for x in xs))))
+        for i, x in enumerate(xs):
+            np.exp(np.subtract(x, m, out=e[i]), out=e[i])
+        return tuple(np.divide(e, np.add.reduce(e, axis=0), out=e))
 
     @staticmethod
     def div(a, b):
@@ -95,10 +111,14 @@ class NumpyMath(metaclass=Namespace):
         return out
 
     @staticmethod
-    def sum(xs):
+    def sum(xs, out=None):
         if isinstance(xs, np.ndarray):
-            return np.add.reduce(xs, axis=0)
-        return sum(xs, 0.0)
+            return np.add.reduce(xs, axis=0, out=out)
+        total = sum(xs, 0.0)
+        if out is None:
+            return total
+        out[...] = total
+        return out
 
     @staticmethod
     def dot(ws, xs):

@@ -92,23 +92,37 @@ def trace(
         if p in position:  # which of the two positions would get its gradient?
             raise ValueError(f"compile: params[{position[p]}] and params[{j}] are the same Value ({p!r})")
         position[p] = j
-    captured = [n for n in order if not n.parents and not n.is_constant and n not in input_set]
+    ops, parents, leaves = _flattened(order, slot)
+    captured = [n for _, n in leaves if not n.is_constant and n not in input_set]
     known = set(declared)
     all_params = tuple(declared + [n for n in captured if n not in known])
 
     return (
         Program(
-            ops=tuple(n.primitive for n in order),
-            parents=tuple(tuple(slot[p] for p in n.parents) for n in order),
+            ops=ops,
+            parents=parents,
             inputs=tuple(slot.get(x) for x in inputs),
             params=tuple(slot.get(p) for p in all_params),
-            constants=tuple((k, n.data) for k, n in enumerate(order) if n.is_constant),
+            constants=tuple((k, n.data) for k, n in leaves if n.is_constant),
             output=slot[out],
             aux=tuple(slot[x] for x in aux),
         ),
         all_params,
         aux_is_list,
     )
+
+
+def _flattened(order: list[Value], slot: dict[Value, int]) -> tuple[tuple, tuple, list[tuple[int, Value]]]:
+    """Each node's op and parents' slots, in one pass over the nodes; and the leaves with their slots."""
+    ops, parents, leaves = [], [], []
+    slot_of = slot.__getitem__
+    for k, node in enumerate(order):
+        node_parents = node.parents
+        ops.append(node.primitive)
+        parents.append(tuple(map(slot_of, node_parents)))
+        if not node_parents:
+            leaves.append((k, node))
+    return tuple(ops), tuple(parents), leaves
 
 
 def _listed(params: object) -> list:
