@@ -175,9 +175,14 @@ class ScalarGPT:
         return (1 / n) * sum(losses)
 
     def train_step(self, tokens) -> float:
-        """Forward, backward and the gist's Adam update with lr decaying linearly to 0; the loss."""
+        """Forward, backward and the gist's Adam update; the loss."""
         loss = self.loss(tokens)
         loss.backward()
+        self.update()
+        return loss.data
+
+    def update(self) -> None:
+        """The gist's Adam step, lr decaying linearly to 0 over num_steps; every gradient back to 0."""
         (beta1, beta2), step = BETAS, self.steps
         lr_t = LEARNING_RATE * (1 - step / self.num_steps)
         for i, p in enumerate(self.params):
@@ -188,7 +193,6 @@ class ScalarGPT:
             p.data -= lr_t * m_hat / (v_hat**0.5 + EPS_ADAM)
             p.grad = 0
         self.steps += 1
-        return loss.data
 
 
 def linear(x, w):

@@ -1,0 +1,328 @@
+"""microgpt's training step on three engines, side by side in one run, with the cyclic GC as Python sets it.
+
+    python -m demos.benchmark --microgpt            # about 10 minutes on a 2-core machine (1,000-step runs)
+    python -m demos.bench_microgpt --quick          # 4 names per step figure, 20-step runs
+    python -m demos.bench_microgpt --steps 200      # shorter full runs
+
+The same names in the same order, from the same initial weights (microgpt's, seed 42):
+
+  gist / microgpt engine   the gist's per-scalar program (demos/microgpt_reference.py) on
+                           `LocalGradValue`, an engine in microgpt's style: local
+                           derivatives stored at forward time, a recursive topological sort;
+  gist / autodiff.Value    the same program, op for op, on our Value (what a user gets by
+                           swapping it into the gist);
+  nn.GPT eager             `nn.GPT` with fused nodes (a `dot` per output, one `rms_scale`
+                           node per RMSNorm, `logsumexp`), `nn.gpt_train.train_step`;
+  nn.GPT compiled          the same loss through `autodiff.compile`, one program per
+                           sequence length, compiled when a length first comes (in (c) only).
+
+Sections:
+  (a), (b) seconds per training step (forward, backward, Adam), the engines interleaved step
+      by step (the order rotating), medians over the names; every engine's loss must equal the
+      microgpt engine's to 1e-9 at every step. Before each timed step an untimed gc.collect()
+      frees what the previous engine left (the microgpt engine's graph outlives its step: the
+      recursive sort is a closure that refers to itself, a reference cycle only the collector
+      frees), so no engine pays for another's garbage. With the GC on, then off;
+  where the time goes: each engine's phases (forward, backward, update), nodes and edges per
+      step, and the collections (by generation) and seconds inside the collector per step;
+  (c) full runs of --steps steps (default 1,000) of each engine, advanced in chunks of 50 steps
+      in turn, no collection forced; the compiled run includes its compilations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import autodiff
+import nn
+from demos.microgpt_reference import LocalGradValue, ScalarGPT
+from nn.gpt_train import CompiledSteps, microgpt_adam
+
+CONFIG = {"n_embd": 16, "n_head": 4, "n_layer": 1, "block_size": 16}
+CHUNK = 50  # steps a full run advances before the next engine's turn
+TOLERANCE = 1e-9  # on every loss, against the microgpt engine's
+VOCAB = 27  # a-z and BOS
+
+
+@dataclass
+class Engine:
+    """One way to train: a step in three phases, and how to measure its graph."""
+
+    name: str
+    forward: Callable[[list[int]], Any]  # tokens -> the loss (a node, or a float when compiled)
+    backward: Callable[[Any], None]
+    update: Callable[[], None]
+    parents: Callable[[Any], tuple] | None = None  # node -> its inputs, to count the graph
+    losses: list[float] = field(default_factory=list)
+
+    def step(self, tokens: list[int]) -> float:
+        loss = self.forward(tokens)
+        self.backward(loss)
+        self.update()
+        value = loss if isinstance(loss, float) else loss.data
+        self.losses.append(value)
+        return value
+
+
+def gist_engine(name: str, value_type: type, weights: list[float], steps: int) -> Engine:
+    """The gist's program on `value_type`, from `weights`, its learning rate decaying over `steps`."""
+    model = ScalarGPT(value_type, VOCAB, **CONFIG, rng=random.Random(0), num_steps=steps)
+    for p, w in zip(model.params, weights):
+        p.data = w
+    parents = (lambda node: node._children) if value_type is LocalGradValue else (lambda node: node.parents)
+    return Engine(name, model.loss, lambda loss: loss.backward(), model.update, parents)
+
+
+def nn_engine(name: str, weights: list[float], steps: int, compiled: bool = False) -> Engine:
+    """nn.GPT from `weights`, with microgpt's Adam over `steps`: eager, or compiled per sequence length."""
+    model = nn.GPT(VOCAB, **CONFIG, seed=0)
+    for p, w in zip(model.parameters(), weights):
+        p.data = w
+    optimizer = microgpt_adam(model.parameters(), num_steps=steps)
+    if compiled:
+        compiled_steps = CompiledSteps(model)
+        compiling = [0.0]  # seconds of the steps that compiled a program (tracing, generating, the first run)
+
+        def value_and_grad(tokens: list[int]) -> float:
+            programs, started = len(compiled_steps.compiled), time.perf_counter()
+            loss, grads = compiled_steps.value_and_grad(tokens)
+            if len(compiled_steps.compiled) > programs:
+                compiling[0] += time.perf_counter() - started
+            optimizer.zero_grad()
+            for p, g in grads.items():
+                p.grad = g
+            return loss
+
+        engine = Engine(name, value_and_grad, lambda loss: None, optimizer.step)
+        engine.compiled, engine.compiling = compiled_steps, compiling  # type: ignore[attr-defined]
+        return engine
+
+    def backward(loss: autodiff.Value) -> None:
+        optimizer.zero_grad()
+        loss.backward()
+
+    return Engine(name, model.loss, backward, optimizer.step, lambda node: node.parents)
+
+
+# --- the collector's work, per engine ----------------------------------------------------
+class CollectorLog:
+    """Counts collections by generation and the seconds inside them, charged to the engine running."""
+
+    def __init__(self) -> None:
+        self.current = ""
+        self.counts: dict[str, list[int]] = {}
+        self.seconds: dict[str, float] = {}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        self.counts.setdefault(self.current, [0, 0, 0])[info["generation"]] += 1
+        self.seconds[self.current] = self.seconds.get(self.current, 0.0) + time.perf_counter() - self._started
+
+    def __enter__(self) -> CollectorLog:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+# --- (a), (b): per step, interleaved ----------------------------------------------------------
+@dataclass
+class StepTimes:
+    phases: dict[str, dict[str, list[float]]]  # engine -> phase -> seconds per step
+    graph: dict[str, tuple[float, float]]  # engine -> (nodes, edges) per step, means
+    collector: dict[str, tuple[list[int], float]]  # engine -> (collections by generation, seconds), totals
+
+
+def per_step(engines: list[Engine], names: list[list[int]], collect_on: bool) -> StepTimes:
+    """Time each engine's steps on `names`, interleaved name by name, the order rotating; GC on or off."""
+    phases = {e.name: {"forward": [], "backward": [], "update": [], "step": [], "cpu": []} for e in engines}
+    sizes: dict[str, list[tuple[int, int]]] = {e.name: [] for e in engines}
+    was_enabled = gc.isenabled()
+    with CollectorLog() as log:
+        try:
+            for i, tokens in enumerate(names):
+                for engine in engines[i % len(engines) :] + engines[: i % len(engines)]:
+                    log.current = ""
+                    gc.collect()
+                    if not collect_on:
+                        gc.disable()
+                    log.current = engine.name
+                    cpu = time.process_time()
+                    t0 = time.perf_counter()
+                    loss = engine.forward(tokens)
+                    t1 = time.perf_counter()
+                    engine.backward(loss)
+                    t2 = time.perf_counter()
+                    engine.update()
+                    t3 = time.perf_counter()
+                    cpu = time.process_time() - cpu
+                    if was_enabled:
+                        gc.enable()
+                    log.current = ""
+                    engine.losses.append(loss.data)
+                    for phase, seconds in (("forward", t1 - t0), ("backward", t2 - t1), ("update", t3 - t2),
+                                           ("step", t3 - t0), ("cpu", cpu)):  # fmt: skip
+                        phases[engine.name][phase].append(seconds)
+                    if i == 0 and engine.parents is not None:
+                        sizes[engine.name].append(graph_size(loss, engine.parents))
+                    del loss
+        finally:
+            if was_enabled:
+                gc.enable()
+    collector = {e.name: (log.counts.get(e.name, [0, 0, 0]), log.seconds.get(e.name, 0.0)) for e in engines}
+    graph = {name: s[0] for name, s in sizes.items() if s}
+    return StepTimes(phases, graph, collector)
+
+
+def graph_size(root: Any, parents: Callable[[Any], tuple]) -> tuple[int, int]:
+    """(nodes, edges) of the graph under root, walked iteratively."""
+    seen, stack, edges = {id(root)}, [root], 0
+    while stack:
+        node = stack.pop()
+        for parent in parents(node):
+            edges += 1
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+    return len(seen), edges
+
+
+# --- (c): full runs ---------------------------------------------------------------------------
+def full_runs(engines: list[Engine], names: list[list[int]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds of each engine's whole run over `names`, advanced CHUNK steps at a time in turn: wall clock, and
+    this process's CPU time (on a busy machine the wall clock also counts the time other processes had the core)."""
+    seconds = {e.name: 0.0 for e in engines}
+    cpu = {e.name: 0.0 for e in engines}
+    for start in range(0, len(names), CHUNK):
+        for engine in engines:
+            gc.collect()  # untimed: the previous engine's garbage is not this one's cost
+            c, t = time.process_time(), time.perf_counter()
+            for tokens in names[start : start + CHUNK]:
+                engine.step(tokens)
+            seconds[engine.name] += time.perf_counter() - t
+            cpu[engine.name] += time.process_time() - c
+    return seconds, cpu
+
+
+def check_losses(engines: list[Engine], reference: Engine, what: str) -> float:
+    """The largest |loss - the reference's loss| over every step; an error past TOLERANCE."""
+    worst = 0.0
+    for engine in engines:
+        for step, (ours, theirs) in enumerate(zip(engine.losses, reference.losses)):
+            worst = max(worst, abs(ours - theirs))
+            if abs(ours - theirs) > TOLERANCE:
+                raise SystemExit(f"{what}: {engine.name} at step {step + 1}: loss {ours!r}, the microgpt engine's "
+                                 f"{theirs!r}, differ by more than {TOLERANCE}")  # fmt: skip
+    return worst
+
+
+# --- reporting --------------------------------------------------------------------------------
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()} ({platform.system()})"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms"
+
+
+def print_per_step(times: StepTimes, baseline: str, steps: int) -> None:
+    median = {name: statistics.median(p["step"]) for name, p in times.phases.items()}
+    cpu = {name: statistics.median(p["cpu"]) for name, p in times.phases.items()}
+    print("| engine | median per step | microgpt engine / this | CPU time per step | microgpt engine / this |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, seconds in median.items():
+        print(f"| {name} | {ms(seconds)} | {median[baseline] / seconds:.2f}x | {ms(cpu[name])} | "
+              f"{cpu[baseline] / cpu[name]:.2f}x |")  # fmt: skip
+    print("\nwhere the time goes, medians per step:")
+    print("| engine | forward | backward | update | nodes | edges | collections gen 0/1/2 per step | in the GC |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, p in times.phases.items():
+        nodes, edges = times.graph.get(name, (0, 0))
+        counts, collector_seconds = times.collector[name]
+        per = "/".join(f"{c / steps:.1f}" for c in counts)
+        print(f"| {name} | {ms(statistics.median(p['forward']))} | {ms(statistics.median(p['backward']))} | "
+              f"{ms(statistics.median(p['update']))} | {nodes:,} | {edges:,} | {per} | "
+              f"{ms(collector_seconds / steps)} |")  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m demos.benchmark --microgpt", description=__doc__.split("\n\n")[0])
+    p.add_argument("--names", type=int, default=20, help="names timed step by step in (a), (b) (default 20)")
+    p.add_argument("--steps", type=int, default=1000, help="steps of each full run in (c) (default 1000)")
+    p.add_argument("--quick", action="store_true", help="4 names step by step, 20-step full runs")
+    p.add_argument("--seed", type=int, default=42, help="shuffles the names and draws the weights (default 42)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the benchmark; return its figures."""
+    args = build_parser().parse_args(argv)
+    n_names, steps = (4, 20) if args.quick else (args.names, args.steps)
+    rng = random.Random(args.seed)
+    names = nn.text.load_names()
+    rng.shuffle(names)
+    tokenizer = nn.text.CharTokenizer(names)
+    weights = [p.data for p in nn.GPT(tokenizer.vocab_size, **CONFIG, seed=rng).parameters()]
+    sequences = [tokenizer.encode(name)[: CONFIG["block_size"] + 1] for name in names]
+    print(f"machine: {machine()}")
+    print(f"GC: {'on' if gc.isenabled() else 'OFF'}, thresholds {gc.get_threshold()} (Python's default: (700, 10, 10))")
+    print(f"microgpt's configuration {CONFIG}, {len(weights):,} parameters, seed {args.seed}\n")
+
+    results: dict = {}
+    labels = ("gist / microgpt engine", "gist / autodiff.Value", "nn.GPT eager")
+    for collect_on in (True, False):
+        engines = [gist_engine(labels[0], LocalGradValue, weights, steps), gist_engine(labels[1], autodiff.Value,
+                   weights, steps), nn_engine(labels[2], weights, steps)]  # fmt: skip
+        times = per_step(engines, sequences[:n_names], collect_on)
+        worst = check_losses(engines[1:], engines[0], "(a), (b)")
+        state = "on" if collect_on else "off"
+        print(f"(a), (b) {n_names} names, one step each, engines interleaved; GC {state}; "
+              f"losses agree to {worst:.1e} (tolerance {TOLERANCE})")  # fmt: skip
+        print_per_step(times, labels[0], n_names)
+        print()
+        results[f"gc {state}"] = {name: statistics.median(p["step"]) for name, p in times.phases.items()}
+
+    print(f"(c) full runs of {steps} steps, {CHUNK} steps per turn, GC on, no collection forced", flush=True)
+    engines = [gist_engine(labels[0], LocalGradValue, weights, steps), gist_engine(labels[1], autodiff.Value,
+               weights, steps), nn_engine(labels[2], weights, steps), nn_engine("nn.GPT compiled", weights, steps,
+               compiled=True)]  # fmt: skip
+    seconds, cpu = full_runs(engines, sequences[:steps])
+    worst = check_losses(engines[1:], engines[0], "(c)")
+    print(f"final loss {engines[0].losses[-1]:.6f} (every engine within {worst:.1e} of it at every step)")
+    print("| engine | run | per step | microgpt engine / this | CPU time | microgpt engine / this |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, total in seconds.items():
+        print(f"| {name} | {total:.1f} s | {ms(total / steps)} | {seconds[labels[0]] / total:.2f}x | "
+              f"{cpu[name]:.1f} s | {cpu[labels[0]] / cpu[name]:.2f}x |")  # fmt: skip
+    compiled = engines[3]
+    programs, compiling = len(compiled.compiled.compiled), compiled.compiling[0]  # type: ignore[attr-defined]
+    print(f"compiled: {programs} programs (one per sequence length met), whose first steps took {compiling:.1f} s; "
+          f"compiled / eager nn.GPT: {seconds['nn.GPT compiled'] / seconds[labels[2]]:.2f} of the time")  # fmt: skip
+    results["compiling seconds"] = compiling
+    results["full runs"], results["full runs, CPU"] = seconds, cpu
+    results["final loss"] = engines[0].losses[-1]
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
