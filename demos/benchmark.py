@@ -6,6 +6,7 @@
     python -m demos.benchmark --engine   # only the engine section (demos/bench_engine.py)
     python -m demos.benchmark --compiled # only the compiled section (demos/bench_compiled.py)
     python -m demos.benchmark --parser   # only the expression parser of `autodiff graph` (seconds)
+    python -m demos.benchmark --microgpt # microgpt's GPT on three engines (demos/bench_microgpt.py)
 
 The engines take turns (interleaved repeats) and each figure is a median, so a
 noisy neighbour slows both alike.
@@ -279,6 +280,10 @@ def main(argv: list[str] | None = None) -> None:
         from demos import bench_dask
 
         return bench_dask.main([arg for arg in argv if arg != "--dask"])
+    if "--microgpt" in argv:  # python -m demos.benchmark --microgpt --steps 200
+        from demos import bench_microgpt
+
+        return bench_microgpt.main([arg for arg in argv if arg != "--microgpt"])
     args = parser.parse_args(argv)
     if args.parser:
         parser_benchmark(args.repeats)

@@ -51,7 +51,9 @@ class GPT(Module):
                  std: float = WEIGHT_STD, seed: Seed = None) -> None:  # fmt: skip
         for name, n in [("vocab_size", vocab_size), ("n_embd", n_embd), ("n_head", n_head), ("n_layer", n_layer),
                         ("block_size", block_size)]:  # fmt: skip
-            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+                raise TypeError(f"GPT: {name} must be a positive int, got {type(n).__name__} ({n!r})")
+            if n < 1:
                 raise ValueError(f"GPT: {name} must be a positive int, got {n!r}")
         if n_embd % n_head:
             raise ValueError(f"GPT: n_embd must be a multiple of n_head, got n_embd={n_embd} and n_head={n_head}")
