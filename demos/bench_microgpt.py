@@ -98,8 +98,7 @@ def nn_engine(name: str, weights: list[float], steps: int, compiled: bool = Fals
             loss, grads = compiled_steps.value_and_grad(tokens)
             if len(compiled_steps.compiled) > programs:
                 compiling[0] += time.perf_counter() - started
-            optimizer.zero_grad()
-            for p, g in grads.items():
+            for p, g in zip(compiled_steps.all_params, grads):
                 p.grad = g
             return loss
 

@@ -53,34 +53,37 @@ class CompiledSteps:
     def __init__(self, model: GPT) -> None:
         self.model = model
         # wte enters as inputs (the rows the tokens pick); every other parameter is captured by the trace.
-        self.params = [p for name, p in model.named_parameters() if not name.startswith("wte.")]
+        self.all_params = model.parameters()
+        self.params = self.all_params[model.vocab_size * model.config()["n_embd"] :]
         self.compiled: dict[int, autodiff.compiler.CompiledFunction] = {}  # by number of positions
 
-    def value_and_grad(self, tokens: Sequence[int]) -> tuple[float, dict[Value, float]]:
-        """The loss of `tokens` (as `model.loss`) and its gradient for every parameter the sequence touches."""
+    def value_and_grad(self, tokens: Sequence[int]) -> tuple[float, list[float]]:
+        """The loss of `tokens` (as `model.loss`) and its gradient, one float per `model.parameters()`."""
         model = self.model
         model.check_sequence(tokens, len(tokens) - 1)
         n = len(tokens) - 1
         if n < 1:
             raise ValueError(f"CompiledSteps: needs at least 2 tokens (an input and its next), got {list(tokens)!r}")
-        rows = [model.wte(token) for token in tokens[:-1]]
-        one_hots = [[1.0 if k == target else 0.0 for k in range(model.vocab_size)] for target in tokens[1:]]
-        inputs = [w.data for row in rows for w in row] + [x for one_hot in one_hots for x in one_hot]
+        width, vocab = model.config()["n_embd"], model.vocab_size
+        inputs = [w.data for token in tokens[:-1] for w in model.wte(token)]
+        for target in tokens[1:]:
+            one_hot = [0.0] * vocab
+            one_hot[target] = 1.0
+            inputs += one_hot
         f = self.compiled.get(n)
         if f is None:
             f = self.compiled[n] = autodiff.compile(self._loss_of(n), inputs, params=self.params)
         loss, input_grads, param_grads = f.value_and_grad(inputs)
-        grads = dict(zip(self.params, param_grads))
-        for i, row in enumerate(rows):  # a token seen twice gets both positions' gradients
-            for j, w in enumerate(row):
-                grads[w] = grads.get(w, 0.0) + input_grads[i * len(row) + j]
-        return loss, grads
+        embedding_grads = [0.0] * (vocab * width)  # the rows of wte, flat; a token seen twice gets both positions'
+        for i, token in enumerate(tokens[:-1]):
+            for j in range(width):
+                embedding_grads[token * width + j] += input_grads[i * width + j]
+        return loss, embedding_grads + list(param_grads)
 
     def train_step(self, optimizer: Adam, tokens: Sequence[int]) -> float:
         """One compiled step: the loss and gradients of `tokens`, then the optimizer's update. Returns the loss."""
         loss, grads = self.value_and_grad(tokens)
-        optimizer.zero_grad()
-        for p, g in grads.items():
+        for p, g in zip(self.all_params, grads):
             p.grad = g
         optimizer.step()
         return loss

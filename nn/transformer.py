@@ -60,10 +60,11 @@ class Linear(Module):
 
     def __init__(self, nin: int, nout: int, std: float = WEIGHT_STD, seed: Seed = None) -> None:
         rng = generator("Linear", seed)
-        self.weight = [[Value(rng.gauss(0.0, std)) for _ in range(nin)] for _ in range(nout)]
+        self.weight = [tuple(Value(rng.gauss(0.0, std)) for _ in range(nin)) for _ in range(nout)]
 
     def forward(self, x: Sequence[Value]) -> list[Value]:
         """W x, one Value per row of W."""
+        x = tuple(x)  # rows and x as tuples: dot takes them as they are, without copying
         return [autodiff.dot(row, x) for row in self.weight]
 
 
@@ -80,10 +81,10 @@ class Embedding(Module):
 
     def __init__(self, num: int, dim: int, std: float = WEIGHT_STD, seed: Seed = None, what: str = "index") -> None:
         rng = generator("Embedding", seed)
-        self.weight = [[Value(rng.gauss(0.0, std)) for _ in range(dim)] for _ in range(num)]
+        self.weight = [tuple(Value(rng.gauss(0.0, std)) for _ in range(dim)) for _ in range(num)]
         self._what = what
 
-    def forward(self, i: int) -> list[Value]:
+    def forward(self, i: int) -> tuple[Value, ...]:
         """Row i."""
         if isinstance(i, bool) or not isinstance(i, numbers.Integral):
             raise TypeError(f"Embedding: a {self._what} must be an int, got {type(i).__name__} ({i!r})")
