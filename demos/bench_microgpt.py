@@ -19,24 +19,30 @@ The same names in the same order, from the same initial weights (microgpt's, see
 Sections:
   (a), (b) seconds per training step (forward, backward, Adam), the engines interleaved step
       by step (the order rotating), medians over the names; every engine's loss must equal the
-      microgpt engine's to 1e-9 at every step. Before each timed step an untimed gc.collect()
-      frees what the previous engine left (the microgpt engine's graph outlives its step: the
-      recursive sort is a closure that refers to itself, a reference cycle only the collector
-      frees), so no engine pays for another's garbage. With the GC on, then off;
+      microgpt engine's to 1e-9 at every step. The collector keeps Python's default thresholds;
+      what exists before the first step (the names, every engine's weights) is frozen out of it
+      (gc.freeze), so that one engine's collections do not walk the other engines' weights, and
+      an untimed gc.collect() before each step frees what the previous engine left (the
+      microgpt engine's graph outlives its step: its recursive sort is a closure that refers to
+      itself, a reference cycle only the collector frees). With the GC on, then off;
   where the time goes: each engine's phases (forward, backward, update), nodes and edges per
       step, and the collections (by generation) and seconds inside the collector per step;
-  (c) full runs of --steps steps (default 1,000) of each engine, advanced in chunks of 50 steps
-      in turn, no collection forced; the compiled run includes its compilations.
+  (c) a full run of --steps steps (default 1,000) of each engine, each in a fresh Python process
+      as a user would run it (GC as Python sets it, nothing frozen or forced), one after the other;
+      the compiled run includes its compilations. Its losses must equal the microgpt engine's to
+      1e-9 at every step.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -49,7 +55,6 @@ from demos.microgpt_reference import LocalGradValue, ScalarGPT
 from nn.gpt_train import CompiledSteps, microgpt_adam
 
 CONFIG = {"n_embd": 16, "n_head": 4, "n_layer": 1, "block_size": 16}
-CHUNK = 50  # steps a full run advances before the next engine's turn
 TOLERANCE = 1e-9  # on every loss, against the microgpt engine's
 VOCAB = 27  # a-z and BOS
 
@@ -200,31 +205,44 @@ def graph_size(root: Any, parents: Callable[[Any], tuple]) -> tuple[int, int]:
     return len(seen), edges
 
 
-# --- (c): full runs ---------------------------------------------------------------------------
-def full_runs(engines: list[Engine], names: list[list[int]]) -> tuple[dict[str, float], dict[str, float]]:
-    """Seconds of each engine's whole run over `names`, advanced CHUNK steps at a time in turn: wall clock, and
-    this process's CPU time (on a busy machine the wall clock also counts the time other processes had the core)."""
-    seconds = {e.name: 0.0 for e in engines}
-    cpu = {e.name: 0.0 for e in engines}
-    for start in range(0, len(names), CHUNK):
-        for engine in engines:
-            gc.collect()  # untimed: the previous engine's garbage is not this one's cost
-            c, t = time.process_time(), time.perf_counter()
-            for tokens in names[start : start + CHUNK]:
-                engine.step(tokens)
-            seconds[engine.name] += time.perf_counter() - t
-            cpu[engine.name] += time.process_time() - c
-    return seconds, cpu
+# --- (c): full runs, each in a process of its own ------------------------------------------------
+ENGINES = {"microgpt": "gist / microgpt engine", "value": "gist / autodiff.Value", "eager": "nn.GPT eager",
+           "compiled": "nn.GPT compiled"}  # fmt: skip
 
 
-def check_losses(engines: list[Engine], reference: Engine, what: str) -> float:
-    """The largest |loss - the reference's loss| over every step; an error past TOLERANCE."""
+def make_engine(key: str, weights: list[float], steps: int) -> Engine:
+    if key in ("microgpt", "value"):
+        return gist_engine(ENGINES[key], LocalGradValue if key == "microgpt" else autodiff.Value, weights, steps)
+    return nn_engine(ENGINES[key], weights, steps, compiled=key == "compiled")
+
+
+def full_run(key: str, weights: list[float], names: list[list[int]]) -> dict:
+    """One engine's whole run over `names`: wall-clock and CPU seconds, its losses, its compilation time."""
+    engine = make_engine(key, weights, len(names))
+    cpu, started = time.process_time(), time.perf_counter()
+    for tokens in names:
+        engine.step(tokens)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    compiling = engine.compiling[0] if key == "compiled" else 0.0  # type: ignore[attr-defined]
+    return {"seconds": seconds, "cpu": cpu, "losses": engine.losses, "compiling": compiling}
+
+
+def full_run_in_new_process(key: str, steps: int, seed: int) -> dict:
+    """`full_run` in a fresh interpreter (python -m demos.bench_microgpt --run KEY), its result read back."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where demos/ is importable
+    command = [sys.executable, "-m", "demos.bench_microgpt", "--run", key, "--steps", str(steps), "--seed", str(seed)]
+    done = subprocess.run(command, check=True, cwd=root, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def check_losses(losses: dict[str, list[float]], reference: str, what: str) -> float:
+    """The largest |loss - the reference's loss| over every engine and step; an error past TOLERANCE."""
     worst = 0.0
-    for engine in engines:
-        for step, (ours, theirs) in enumerate(zip(engine.losses, reference.losses)):
+    for name, engine_losses in losses.items():
+        for step, (ours, theirs) in enumerate(zip(engine_losses, losses[reference])):
             worst = max(worst, abs(ours - theirs))
             if abs(ours - theirs) > TOLERANCE:
-                raise SystemExit(f"{what}: {engine.name} at step {step + 1}: loss {ours!r}, the microgpt engine's "
+                raise SystemExit(f"{what}: {name} at step {step + 1}: loss {ours!r}, the microgpt engine's "
                                  f"{theirs!r}, differ by more than {TOLERANCE}")  # fmt: skip
     return worst
 
@@ -270,30 +288,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=1000, help="steps of each full run in (c) (default 1000)")
     p.add_argument("--quick", action="store_true", help="4 names step by step, 20-step full runs")
     p.add_argument("--seed", type=int, default=42, help="shuffles the names and draws the weights (default 42)")
+    p.add_argument("--run", choices=ENGINES, help=argparse.SUPPRESS)  # one full run, in the process (c) starts
     return p
+
+
+def workload(seed: int) -> tuple[list[float], list[list[int]]]:
+    """microgpt's initial weights and its names in order, as token lists cropped to block_size + 1."""
+    rng = random.Random(seed)
+    names = nn.text.load_names()
+    rng.shuffle(names)
+    tokenizer = nn.text.CharTokenizer(names)
+    weights = [p.data for p in nn.GPT(tokenizer.vocab_size, **CONFIG, seed=rng).parameters()]
+    return weights, [tokenizer.encode(name)[: CONFIG["block_size"] + 1] for name in names]
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the benchmark; return its figures."""
     args = build_parser().parse_args(argv)
     n_names, steps = (4, 20) if args.quick else (args.names, args.steps)
-    rng = random.Random(args.seed)
-    names = nn.text.load_names()
-    rng.shuffle(names)
-    tokenizer = nn.text.CharTokenizer(names)
-    weights = [p.data for p in nn.GPT(tokenizer.vocab_size, **CONFIG, seed=rng).parameters()]
-    sequences = [tokenizer.encode(name)[: CONFIG["block_size"] + 1] for name in names]
+    weights, sequences = workload(args.seed)
+    if args.run:
+        result = full_run(args.run, weights, sequences[:steps])
+        print(json.dumps(result))
+        return result
     print(f"machine: {machine()}")
     print(f"GC: {'on' if gc.isenabled() else 'OFF'}, thresholds {gc.get_threshold()} (Python's default: (700, 10, 10))")
     print(f"microgpt's configuration {CONFIG}, {len(weights):,} parameters, seed {args.seed}\n")
 
     results: dict = {}
-    labels = ("gist / microgpt engine", "gist / autodiff.Value", "nn.GPT eager")
+    labels = [ENGINES[key] for key in ("microgpt", "value", "eager")]
     for collect_on in (True, False):
-        engines = [gist_engine(labels[0], LocalGradValue, weights, steps), gist_engine(labels[1], autodiff.Value,
-                   weights, steps), nn_engine(labels[2], weights, steps)]  # fmt: skip
-        times = per_step(engines, sequences[:n_names], collect_on)
-        worst = check_losses(engines[1:], engines[0], "(a), (b)")
+        engines = [make_engine(key, weights, steps) for key in ("microgpt", "value", "eager")]
+        gc.freeze()  # the weights and names: live through the run, walked by no collection
+        try:
+            times = per_step(engines, sequences[:n_names], collect_on)
+        finally:
+            gc.unfreeze()
+        worst = check_losses({e.name: e.losses for e in engines}, labels[0], "(a), (b)")
         state = "on" if collect_on else "off"
         print(f"(a), (b) {n_names} names, one step each, engines interleaved; GC {state}; "
               f"losses agree to {worst:.1e} (tolerance {TOLERANCE})")  # fmt: skip
@@ -301,25 +332,25 @@ def main(argv: list[str] | None = None) -> dict:
         print()
         results[f"gc {state}"] = {name: statistics.median(p["step"]) for name, p in times.phases.items()}
 
-    print(f"(c) full runs of {steps} steps, {CHUNK} steps per turn, GC on, no collection forced", flush=True)
-    engines = [gist_engine(labels[0], LocalGradValue, weights, steps), gist_engine(labels[1], autodiff.Value,
-               weights, steps), nn_engine(labels[2], weights, steps), nn_engine("nn.GPT compiled", weights, steps,
-               compiled=True)]  # fmt: skip
-    seconds, cpu = full_runs(engines, sequences[:steps])
-    worst = check_losses(engines[1:], engines[0], "(c)")
-    print(f"final loss {engines[0].losses[-1]:.6f} (every engine within {worst:.1e} of it at every step)")
+    print(f"(c) full runs of {steps} steps, each in a fresh process, one after the other", flush=True)
+    runs = {ENGINES[key]: full_run_in_new_process(key, steps, args.seed) for key in ENGINES}
+    worst = check_losses({name: run["losses"] for name, run in runs.items()}, labels[0], "(c)")
+    final = runs[labels[0]]["losses"][-1]
+    print(f"loss at step {steps}: {final:.6f} (every engine within {worst:.1e} of it at every step)")
     print("| engine | run | per step | microgpt engine / this | CPU time | microgpt engine / this |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for name, total in seconds.items():
-        print(f"| {name} | {total:.1f} s | {ms(total / steps)} | {seconds[labels[0]] / total:.2f}x | "
-              f"{cpu[name]:.1f} s | {cpu[labels[0]] / cpu[name]:.2f}x |")  # fmt: skip
-    compiled = engines[3]
-    programs, compiling = len(compiled.compiled.compiled), compiled.compiling[0]  # type: ignore[attr-defined]
-    print(f"compiled: {programs} programs (one per sequence length met), whose first steps took {compiling:.1f} s; "
-          f"compiled / eager nn.GPT: {seconds['nn.GPT compiled'] / seconds[labels[2]]:.2f} of the time")  # fmt: skip
-    results["compiling seconds"] = compiling
-    results["full runs"], results["full runs, CPU"] = seconds, cpu
-    results["final loss"] = engines[0].losses[-1]
+    base = runs[labels[0]]
+    for name, run in runs.items():
+        wall, cpu = run["seconds"], run["cpu"]
+        print(f"| {name} | {wall:.1f} s | {ms(wall / steps)} | {base['seconds'] / wall:.2f}x | {cpu:.1f} s | "
+              f"{base['cpu'] / cpu:.2f}x |")  # fmt: skip
+    compiled, eager = runs[ENGINES["compiled"]], runs[ENGINES["eager"]]
+    print(f"compiled: its first step at each new sequence length (tracing, generating and compiling the program) "
+          f"took {compiled['compiling']:.1f} s of its {compiled['seconds']:.1f} s; compiled / eager nn.GPT: "
+          f"{compiled['seconds'] / eager['seconds']:.2f} of the time")  # fmt: skip
+    results["full runs"] = {name: run["seconds"] for name, run in runs.items()}
+    results["full runs, CPU"] = {name: run["cpu"] for name, run in runs.items()}
+    results["final loss"], results["compiling seconds"] = final, compiled["compiling"]
     return results
 
 
