@@ -52,6 +52,7 @@ def test_softmax_sums_to_one_and_reads_its_logsumexp_once():
 
 
 # --- one training step's gradients, by central differences -------------------------------------
+@pytest.mark.slow
 def test_the_gpt_loss_gradient_of_every_parameter_matches_central_differences():
     model = tiny_model()
     loss = model.loss(TOKENS)
@@ -86,8 +87,9 @@ def microgpt_names(n: int) -> tuple[list[list[int]], random.Random]:
     return [tokenizer.encode(name)[:17] for name in names[:n]], rng
 
 
+@pytest.mark.slow
 def test_the_gist_program_and_nn_gpt_train_to_the_same_losses_from_the_same_weights():
-    sequences, rng = microgpt_names(4)
+    sequences, rng = microgpt_names(3)
     model = nn.GPT(27, seed=rng)
     scalar_programs = [ScalarGPT(kind, 27, rng=random.Random(0)) for kind in (LocalGradValue, autodiff.Value)]
     for program in scalar_programs:
