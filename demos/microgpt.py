@@ -158,7 +158,7 @@ def draw_attention(model: nn.GPT, tokenizer, name: str, path):
     with autodiff.no_grad():
         for token in tokens:
             model.step(token, cache)
-    heads = cache.layers[0].weights
+    heads = cache.layers[0].attention
     plt = pyplot()
     fig, axes = plt.subplots(1, len(heads), figsize=(2.4 * len(heads), 2.8))
     for h, (ax, rows) in enumerate(zip(axes, heads)):
@@ -177,15 +177,15 @@ def draw_attention(model: nn.GPT, tokenizer, name: str, path):
 def score_page(model: nn.GPT, tokenizer, name: str, out, checks: Checks, renderer: str) -> list:
     """A page that steps through backward() from one attention score: head 0, the last letter reading BOS."""
     # Run the name with the graph recorded; the score of the last position t against position 0
-    # is q_t . k_0 / sqrt(d). In the graph: weight = exp(score - logsumexp), so the score is
-    # the first parent of the weight's first parent. The page draws the two ops nearest it.
+    # is q_t . k_0 / sqrt(d), one dot node over the scaled query and the key (the cache keeps
+    # it for us). The page draws the two ops nearest it.
     tokens = tokenizer.encode(name)[:-1]
     cache = model.new_cache()
     for token in tokens:
         model.step(token, cache)
     layer = cache.layers[0]
     t, d = len(tokens) - 1, model.config()["n_embd"] // model.config()["n_head"]
-    score = layer.weights[0][t][0].parents[0].parents[0]
+    score = layer.scores[0][t][0]
     score.label = f"score {name[-1]}→BOS"
     q_scaled = score.parents[:d]
     for i, node in enumerate(q_scaled):

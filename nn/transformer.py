@@ -94,14 +94,19 @@ class Embedding(Module):
 
 
 class LayerCache:
-    """One layer's keys and values of the positions seen so far, and each head's attention weights at each position."""
+    """One layer's keys and values of the positions seen so far, and each head's attention scores and weights.
 
-    __slots__ = ("keys", "values", "weights")
+    `scores[h][t][u]` is head h's score of position u when reading position t (u <= t), and
+    `attention[h][t][u]` its softmax weight: kept for pictures, as the nodes themselves.
+    """
+
+    __slots__ = ("keys", "values", "scores", "attention")
 
     def __init__(self, n_head: int) -> None:
         self.keys: list[list[Value]] = []
         self.values: list[list[Value]] = []
-        self.weights: list[list[list[Value]]] = [[] for _ in range(n_head)]  # weights[head][position][earlier]
+        self.scores: list[list[list[Value]]] = [[] for _ in range(n_head)]
+        self.attention: list[list[list[Value]]] = [[] for _ in range(n_head)]
 
 
 class KVCache:
@@ -141,7 +146,8 @@ class CausalSelfAttention(Module):
             q_h = [qi * scale for qi in q[head : head + d]]  # scaling q: d nodes, not one per position
             scores = [autodiff.dot(q_h, k_t[head : head + d]) for k_t in cache.keys]
             weights = softmax(scores)
-            cache.weights[h].append(weights)
+            cache.scores[h].append(scores)
+            cache.attention[h].append(weights)
             heads += [autodiff.dot(weights, [v_t[head + j] for v_t in cache.values]) for j in range(d)]
         return self.wo(heads)
 

@@ -51,6 +51,25 @@ def test_softmax_sums_to_one_and_reads_its_logsumexp_once():
     assert len({pi.parents[0].parents[1] for pi in p}) == 1  # one logsumexp node shared by every entry
 
 
+def test_the_cache_keeps_each_heads_scores_and_their_softmax_over_the_positions_so_far():
+    model = tiny_model(seed=2)
+    cache = model.new_cache()
+    for token in TOKENS[:-1]:
+        model.step(token, cache)
+    assert cache.positions == 4
+    for layer in cache.layers:
+        for scores, attention in zip(layer.scores, layer.attention):
+            assert [len(row) for row in scores] == [len(row) for row in attention] == [1, 2, 3, 4]
+            for row_scores, row_weights in zip(scores, attention):
+                exps = [math.exp(s.data) for s in row_scores]
+                assert [w.data for w in row_weights] == pytest.approx([e / sum(exps) for e in exps], rel=1e-13)
+    q = model.layers[0].attn.wq(rmsnorm(rmsnorm([t + p for t, p in zip(model.wte(1), model.wpe(1))])))
+    k = cache.layers[0].keys[0]
+    d = TINY["n_embd"] // TINY["n_head"]
+    expected = sum(q[i].data * k[i].data for i in range(d)) / math.sqrt(d)  # head 0, position 1 reading position 0
+    assert cache.layers[0].scores[0][1][0].data == pytest.approx(expected, rel=1e-13)
+
+
 # --- one training step's gradients, by central differences -------------------------------------
 @pytest.mark.slow
 def test_the_gpt_loss_gradient_of_every_parameter_matches_central_differences():
