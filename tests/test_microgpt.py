@@ -39,6 +39,7 @@ def test_the_demo_is_deterministic_for_a_seed_and_another_seed_changes_it(tmp_pa
     assert other["losses"] != first["losses"] and other["samples"] != first["samples"]
 
 
+@pytest.mark.slow
 def test_the_compiled_demo_trains_to_the_eager_losses(tmp_path):
     eager = run(tmp_path / "eager", "--steps", "6")
     compiled = run(tmp_path / "compiled", "--steps", "6", "--compiled")
