@@ -28,9 +28,9 @@ Sections:
   where the time goes: each engine's phases (forward, backward, update), nodes and edges per
       step, and the collections (by generation) and seconds inside the collector per step;
   (c) a full run of --steps steps (default 1,000) of each engine, each in a fresh Python process
-      as a user would run it (GC as Python sets it, nothing frozen or forced), one after the other;
-      the compiled run includes its compilations. Its losses must equal the microgpt engine's to
-      1e-9 at every step.
+      as a user would run it (GC as Python sets it, nothing frozen or forced), the four processes
+      taking turns 50 steps at a time; the compiled run includes its compilations. Its losses must
+      equal the microgpt engine's to 1e-9 at every step.
 """
 
 from __future__ import annotations
@@ -234,23 +234,55 @@ def make_engine(key: str, weights: list[float], steps: int) -> Engine:
     return nn_engine(ENGINES[key], weights, steps, compiled=key == "compiled")
 
 
-def full_run(key: str, weights: list[float], names: list[list[int]]) -> dict:
-    """One engine's whole run over `names`: wall-clock and CPU seconds, its losses, its compilation time."""
+CHUNK = 50  # steps a full run advances in its turn
+
+
+def serve(key: str, weights: list[float], names: list[list[int]]) -> None:
+    """A worker of (c): build one engine, then run the steps each line of stdin asks for ("start stop"), answering
+    each with a JSON line: that chunk's wall-clock and CPU seconds and its losses. An empty line ends it."""
     engine = make_engine(key, weights, len(names))
-    cpu, started = time.process_time(), time.perf_counter()
-    for tokens in names:
-        engine.step(tokens)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    compiling = engine.compiling[0] if key == "compiled" else 0.0  # type: ignore[attr-defined]
-    return {"seconds": seconds, "cpu": cpu, "losses": engine.losses, "compiling": compiling}
+    print(json.dumps({"ready": key}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        start, stop = map(int, line.split())
+        cpu, started = time.process_time(), time.perf_counter()
+        for tokens in names[start:stop]:
+            engine.step(tokens)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        compiling = engine.compiling[0] if key == "compiled" else 0.0  # type: ignore[attr-defined]
+        answer = {"seconds": seconds, "cpu": cpu, "losses": engine.losses[start:stop], "compiling": compiling}
+        print(json.dumps(answer), flush=True)
 
 
-def full_run_in_new_process(key: str, steps: int, seed: int) -> dict:
-    """`full_run` in a fresh interpreter (python -m demos.bench_microgpt --run KEY), its result read back."""
+def full_runs(steps: int, seed: int) -> dict[str, dict]:
+    """Every engine's whole run, each in a Python process of its own (its GC sees only its own objects, as in a
+    user's run), advanced CHUNK steps at a time in turn, so that a busy neighbour slows every engine alike."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where demos/ is importable
-    command = [sys.executable, "-m", "demos.bench_microgpt", "--run", key, "--steps", str(steps), "--seed", str(seed)]
-    done = subprocess.run(command, check=True, cwd=root, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    workers = {
+        key: subprocess.Popen([sys.executable, "-m", "demos.bench_microgpt", "--serve", key, "--steps", str(steps),
+                               "--seed", str(seed)], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for key in ENGINES
+    }  # fmt: skip
+    runs = {key: {"seconds": 0.0, "cpu": 0.0, "losses": [], "compiling": 0.0} for key in ENGINES}
+    try:
+        for worker in workers.values():
+            json.loads(worker.stdout.readline())  # built its engine
+        for start in range(0, steps, CHUNK):
+            for key, worker in workers.items():
+                worker.stdin.write(f"{start} {min(start + CHUNK, steps)}\n")
+                worker.stdin.flush()
+                answer = json.loads(worker.stdout.readline())
+                run = runs[key]
+                run["seconds"] += answer["seconds"]
+                run["cpu"] += answer["cpu"]
+                run["losses"] += answer["losses"]
+                run["compiling"] = answer["compiling"]
+    finally:
+        for worker in workers.values():
+            worker.stdin.close()
+            worker.wait()
+    return {ENGINES[key]: run for key, run in runs.items()}
 
 
 def check_losses(losses: dict[str, list[float]], reference: str, what: str) -> float:
@@ -306,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=1000, help="steps of each full run in (c) (default 1000)")
     p.add_argument("--quick", action="store_true", help="4 names step by step, 20-step full runs")
     p.add_argument("--seed", type=int, default=42, help="shuffles the names and draws the weights (default 42)")
-    p.add_argument("--run", choices=ENGINES, help=argparse.SUPPRESS)  # one full run, in the process (c) starts
+    p.add_argument("--serve", choices=ENGINES, help=argparse.SUPPRESS)  # a worker of (c), which starts it
     return p
 
 
@@ -325,10 +357,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     n_names, steps = (4, 20) if args.quick else (args.names, args.steps)
     weights, sequences = workload(args.seed)
-    if args.run:
-        result = full_run(args.run, weights, sequences[:steps])
-        print(json.dumps(result))
-        return result
+    if args.serve:
+        serve(args.serve, weights, sequences[:steps])
+        return {}
     print(f"machine: {machine()}")
     print(f"GC: {'on' if gc.isenabled() else 'OFF'}, thresholds {gc.get_threshold()} (Python's default: (700, 10, 10))")
     print(f"microgpt's configuration {CONFIG}, {len(weights):,} parameters, seed {args.seed}\n")
@@ -350,8 +381,8 @@ def main(argv: list[str] | None = None) -> dict:
         print()
         results[f"gc {state}"] = {name: statistics.median(p["step"]) for name, p in times.phases.items()}
 
-    print(f"(c) full runs of {steps} steps, each in a fresh process, one after the other", flush=True)
-    runs = {ENGINES[key]: full_run_in_new_process(key, steps, args.seed) for key in ENGINES}
+    print(f"(c) full runs of {steps} steps, each engine in a fresh process, {CHUNK} steps per turn", flush=True)
+    runs = full_runs(steps, args.seed)
     worst = check_losses({name: run["losses"] for name, run in runs.items()}, labels[0], "(c)")
     final = runs[labels[0]]["losses"][-1]
     print(f"loss at step {steps}: {final:.6f} (every engine within {worst:.1e} of it at every step)")
