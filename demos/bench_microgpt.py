@@ -1,6 +1,6 @@
 """microgpt's training step on three engines, side by side in one run, with the cyclic GC as Python sets it.
 
-    python -m demos.benchmark --microgpt            # about 10 minutes on a 2-core machine (1,000-step runs)
+    python -m demos.benchmark --microgpt            # 10-20 minutes on a 2-core machine (1,000-step runs)
     python -m demos.bench_microgpt --quick          # 4 names per step figure, 20-step runs
     python -m demos.bench_microgpt --steps 200      # shorter full runs
 
