@@ -8,6 +8,7 @@
     python -m demos.benchmark --parser     # only the expression parser of `autodiff graph` (seconds)
     python -m demos.benchmark --dask       # compiled gradients over Dask (demos/bench_dask.py)
     python -m demos.benchmark --graph      # big irregular graphs against a flat C tape (demos/bench_graph.py)
+    python -m demos.benchmark --microgpt   # microgpt's GPT on three engines (demos/bench_microgpt.py)
 
 benchmarks share (timing by interleaved repeats and medians, the GC state, tables) is in
 demos/bench_common.py.
@@ -27,6 +28,7 @@ MODES = {
     "--parser": "demos.bench_parser",
     "--dask": "demos.bench_dask",
     "--graph": "demos.bench_graph",
+    "--microgpt": "demos.bench_microgpt",
 }
 """Each mode's flag and the module whose `main(argv)` runs it; without a flag, DEFAULT runs."""
 

@@ -8,12 +8,15 @@
 ...                        epochs=30, batch_size=20, seed=0, progress=False)
 
 Modules: `nn.layers` (Neuron, Layer, MLP), `nn.module` (Module), `nn.losses`,
-`nn.optim`, `nn.data`, `nn.train`, `nn.serialize` (save, load).
+`nn.optim`, `nn.data`, `nn.train`, `nn.serialize` (save, load), `nn.gpt` (GPT, generate),
+`nn.transformer` (its pieces), `nn.text` (the names dataset, a character tokenizer).
 """
 
-from . import data, losses, optim, train
+from . import data, losses, optim, text, train
+from .gpt import GPT, generate
 from .layers import MLP, Layer, Neuron
 from .module import Module
 from .serialize import load, save
 
-__all__ = ["Module", "Neuron", "Layer", "MLP", "save", "load", "data", "losses", "optim", "train"]
+__all__ = ["Module", "Neuron", "Layer", "MLP", "GPT", "generate", "save", "load", "data", "losses", "optim", "text",
+           "train"]  # fmt: skip

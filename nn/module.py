@@ -18,16 +18,18 @@ class Module:
 
     Subclasses define `forward(x)`; calling the module calls it. Parameters are
     found by walking the instance's public attributes in the order they were set:
-    a Value, a Module, or a list or tuple of Values or of Modules. A list item `i`
-    of attribute `a` is named `a.i`, so an MLP's parameters are named like
-    `layers.0.neurons.3.w.1`. A Value reachable twice counts once.
+    a Value, a Module, or a list or tuple of Values, of Modules or of such lists. A
+    list item `i` of attribute `a` is named `a.i`, so an MLP's parameters are named
+    like `layers.0.neurons.3.w.1`, and entry (i, j) of a matrix `weight` stored as a
+    list of rows is `weight.i.j`. A Value reachable twice counts once.
     """
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, *args: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
 
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
+    def __call__(self, x: Any, *args: Any) -> Any:
+        """forward(x), and the further arguments some modules take (an attention layer's cache)."""
+        return self.forward(x, *args)
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         """Yield (name, Value) for every parameter, in `parameters()` order."""
@@ -90,11 +92,18 @@ def _walk(module: Module, prefix: str) -> Iterator[tuple[str, Value]]:
         elif isinstance(value, Module):
             yield from _walk(value, f"{prefix}{attr}.")
         elif isinstance(value, (list, tuple)):
-            for i, item in enumerate(value):
-                if isinstance(item, Value):
-                    yield f"{prefix}{attr}.{i}", item
-                elif isinstance(item, Module):
-                    yield from _walk(item, f"{prefix}{attr}.{i}.")
+            yield from _walk_list(value, f"{prefix}{attr}")
+
+
+def _walk_list(items: list | tuple, name: str) -> Iterator[tuple[str, Value]]:
+    # Item i is named <name>.i; a list of lists (a weight matrix, row by row) is named <name>.i.j.
+    for i, item in enumerate(items):
+        if isinstance(item, Value):
+            yield f"{name}.{i}", item
+        elif isinstance(item, Module):
+            yield from _walk(item, f"{name}.{i}.")
+        elif isinstance(item, (list, tuple)):
+            yield from _walk_list(item, f"{name}.{i}")
 
 
 _INDEX = re.compile(r"\.\d+$")

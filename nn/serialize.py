@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .gpt import GPT, parameter_count
 from .layers import MLP, Layer, Neuron
 from .module import Module
 
@@ -37,6 +38,7 @@ _TYPES: dict[str, tuple[type[Module], tuple[str, ...]]] = {
     "Neuron": (Neuron, ("nin", "activation")),
     "Layer": (Layer, ("nin", "nout", "activation")),
     "MLP": (MLP, ("nin", "sizes", "activation", "output_activation")),
+    "GPT": (GPT, ("vocab_size", "n_embd", "n_head", "n_layer", "block_size")),
 }
 
 
@@ -49,7 +51,7 @@ def save(model: Module, path: str | os.PathLike) -> None:
     path that is a folder, a FIFO or a device is refused, and left as it is.
 
     Args:
-        model: a Neuron, Layer or MLP.
+        model: a Neuron, Layer, MLP or GPT.
         path: the file to write.
     """
     kind = type(model).__name__
@@ -233,6 +235,11 @@ def _parameter_count(kind: str, config: dict[str, Any]) -> int:
         return size("nin", config["nin"]) + 1
     if kind == "Layer":
         return (size("nin", config["nin"]) + 1) * size("nout", config["nout"])
+    if kind == "GPT":
+        sizes = {name: size(name, config[name]) for name in ("vocab_size", "n_embd", "n_head", "n_layer", "block_size")}
+        if sizes["n_embd"] % sizes["n_head"]:
+            raise ValueError(f"config n_embd must be a multiple of n_head, got {sizes['n_embd']} and {sizes['n_head']}")
+        return parameter_count(sizes["vocab_size"], sizes["n_embd"], sizes["n_layer"], sizes["block_size"])
     sizes = config["sizes"]
     if not isinstance(sizes, list) or not sizes:
         raise ValueError(f"config sizes must be a non-empty list, got {sizes!r}")

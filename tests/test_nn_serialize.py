@@ -52,7 +52,7 @@ def test_saving_over_a_file_replaces_it_whole_and_a_failed_save_keeps_the_old_on
     class Custom(nn.Module):
         pass
 
-    with pytest.raises(TypeError, match=r"save: can save Neuron, Layer, MLP, not Custom"):
+    with pytest.raises(TypeError, match=r"save: can save Neuron, Layer, MLP, GPT, not Custom"):
         save(Custom(), path)
     assert load(path).state_dict() == second.state_dict()
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
@@ -196,7 +196,7 @@ def with_changes(**changes):
         (with_changes(version=True), r"unsupported version True"),
         (with_changes(version=1.0), r"unsupported version 1\.0"),
         (with_changes(model=["MLP"]), r"unknown model type \['MLP'\]"),
-        (with_changes(model="os.system"), r"unknown model type 'os.system'; known: Neuron, Layer, MLP"),
+        (with_changes(model="os.system"), r"unknown model type 'os.system'; known: Neuron, Layer, MLP, GPT"),
         (with_changes(model="Module"), r"unknown model type 'Module'"),
         (with_changes(extra=1), r"unexpected key 'extra'"),
         (with_changes(config={"nin": 2}), r"config of a MLP must be an object with the keys nin, sizes"),
