@@ -390,7 +390,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", "--repeats", type=int, help="interleaved rounds (default 7; quick 3)")
     parser.add_argument("--jax-max-ops", type=int, help="run JAX up to this size (default 2000; quick 100)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--memory",
+        action=argparse.BooleanOptionalAction,
+        help="then the 100,000-row batch and the block widths, each in a process of its own (default: unless --ops)",
+    )
     args = parser.parse_args(argv)
+    args.memory = args.memory if args.memory is not None else args.ops is None
     args.ops = args.ops or ([100, 300] if args.quick else [2000, 10_000])
     args.jax_max_ops = args.jax_max_ops if args.jax_max_ops is not None else 100 if args.quick else 2000
     args.batches = args.batches or ([100, 1000] if args.quick else [1000, 10_000])
@@ -403,7 +409,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{gc_state()}; {args.rounds} interleaved rounds of about {args.budget * 1e3:.0f} ms per engine, medians")
     c_per_run = {n_ops: one_size(n_ops, args, tape) for n_ops in args.ops}
     print(f"\nthreads: {thread_settings()}")
-    memory_and_widths(args, c_per_run)
+    if args.memory:
+        memory_and_widths(args, c_per_run)
 
 
 def memory_and_widths(args: argparse.Namespace, c_per_run: dict[int, float | None]) -> None:
