@@ -66,45 +66,50 @@ def depth_first(
     """Call on_leaf(node) for each node without parents, and on_node(node) for the others,
     each once, in topological order (the order of `topological_order`).
 
-    A node is popped twice: first to expand it (it goes back on the stack, finishing
-    this time, with its parents above it, the last parent on top), then to finish it.
-    The stack holds only nodes and booleans, which the cyclic GC does not track, so a
-    walk down a million-op chain does not make it scan the whole graph.
+    One stack: a node is expanded when popped (marked seen, then pushed back under a
+    FINISH mark with its unseen parents above it, the last parent on top), and finished
+    when the mark comes off the stack, after everything above it. The stack holds only
+    nodes and the mark, which the cyclic GC does not track, so a walk down a million-op
+    chain does not make it scan the whole graph.
     """
     seen: set[Value] = set()
     mark = seen.add
-    stack = [root]
+    stack: list[Any] = [root]
     push, pop = stack.append, stack.pop
-    expanding = [True]
-    push_mode, pop_mode = expanding.append, expanding.pop
     while stack:
         node = pop()
-        if not pop_mode():
-            on_node(node)
+        if node is _FINISH:
+            on_node(pop())
             continue
         if node in seen:
             continue
         mark(node)
-        if parents_of is None and node._op is not None and node._op.arity == 2:
-            # The usual node, two parents, read from its slots without making a tuple (the walk is most
-            # of a backward pass): the same as the loop below over (_p0, _p1).
+        arity = node._op.arity if parents_of is None and node._op is not None else None
+        if arity == 2 or arity == 1:
+            # The usual node, one or two parents, read from its slots without making a tuple (the walk
+            # is most of a backward pass): the same as the loop below.
             push(node)
-            push_mode(False)
-            for parent in (node._p0, node._p1):
+            push(_FINISH)
+            parent = node._p0
+            if parent not in seen:
+                push(parent)
+            if arity == 2:
+                parent = node._p1
                 if parent not in seen:
                     push(parent)
-                    push_mode(True)
             continue
         parents = parents_of(node) if parents_of is not None else node.parents
         if parents:
             push(node)
-            push_mode(False)
+            push(_FINISH)
             for parent in parents:
                 if parent not in seen:
                     push(parent)
-                    push_mode(True)
         else:
             on_leaf(node)
+
+
+_FINISH = object()  # on depth_first's stack: the node under it has every parent listed; list it
 
 
 # --- the chain rule -------------------------------------------------------------------------
