@@ -84,20 +84,30 @@ def depth_first(
         if node in seen:
             continue
         mark(node)
-        arity = node._op.arity if parents_of is None and node._op is not None else None
-        if arity == 2 or arity == 1:
-            # The usual node, one or two parents, read from its slots without making a tuple (the walk
-            # is most of a backward pass): the same as the loop below.
-            push(node)
-            push(_FINISH)
-            parent = node._p0
-            if parent not in seen:
-                push(parent)
-            if arity == 2:
-                parent = node._p1
+        op = node._op if parents_of is None else None
+        if op is not None:
+            # The usual walk, over `node.parents` as the node keeps them: one or two in its slots,
+            # others in a tuple (the walk is most of a backward pass, so no tuple is made). The same
+            # as the loop below.
+            arity = op.arity
+            if arity == 1 or arity == 2:
+                push(node)
+                push(_FINISH)
+                parent = node._p0
                 if parent not in seen:
                     push(parent)
-            continue
+                if arity == 2:
+                    parent = node._p1
+                    if parent not in seen:
+                        push(parent)
+                continue
+            if node._p0:
+                push(node)
+                push(_FINISH)
+                for parent in node._p0:
+                    if parent not in seen:
+                        push(parent)
+                continue
         parents = parents_of(node) if parents_of is not None else node.parents
         if parents:
             push(node)
@@ -274,7 +284,10 @@ def _totals(root: Value, leaves: list[Value], held: list[Any]) -> list[Any]:
         grad = leaf.grad
         if type(grad) is float and not -MAX_FLOAT <= grad <= MAX_FLOAT:
             raise _not_finite(root)
-        total = grad if is_zero(before) else before + grad
+        if type(before) is float:  # what the leaf held before this pass (0.0: nothing, and the total keeps its sign)
+            total = before + grad if before else grad
+        else:
+            total = grad if before is ZERO else before + grad
         if isinstance(total, float) and not -MAX_FLOAT <= total <= MAX_FLOAT:
             raise OverflowError(f"backward: the accumulated gradient at {describe(leaf)} is not finite")
         totals.append(total)

@@ -190,7 +190,8 @@ def make_backward(op: Op) -> Callable[[Value, float], None]:
     steps, step_for = _per_arity(op, _backward_for, _generic_backward(op))
 
     def backward(node: Value, grad: float) -> None:
-        (steps.get(len(node.parents)) or step_for(len(node.parents)))(node, grad)
+        n = len(node._p0)  # a node of an op of any arity keeps its parents as one tuple (see Value.parents)
+        (steps.get(n) or step_for(n))(node, grad)
 
     return backward
 

@@ -49,7 +49,9 @@ class Optimizer:
             lr = _check_lr(f"{name}: schedule({self.steps})", self.schedule(self.steps))
         else:  # it may have been set between steps
             lr = _check_lr(name, self.lr)
-        grads = [_grad_of(name, i, p) for i, p in enumerate(self.params)]
+        grads = [p.grad for p in self.params]
+        if not all(type(g) is float for g in grads):  # ints, or Values after backward(create_graph=True)
+            grads = [_grad_of(name, i, p) for i, p in enumerate(self.params)]
         data = [p.data for p in self.params]
         new_data, new_state = self._update(lr, data, grads)
         for i, x in enumerate(new_data):
