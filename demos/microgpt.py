@@ -28,11 +28,11 @@ import nn
 from demos.common import (
     Checks,
     add_renderer_option,
+    figure,
     int_between,
     one_line_errors,
     output_folder,
     parser,
-    pyplot,
     save_png,
 )
 from demos.microgpt_reference import ScalarGPT
@@ -137,16 +137,14 @@ def train(model: nn.GPT, names: list[str], tokenizer, steps: int, compiled: bool
 
 def draw_losses(losses: list[float], path):
     """The loss of each step (one name each: noisy) and its mean over the last 50 steps."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = figure(3.4)
     steps = range(1, len(losses) + 1)
     window = [sum(losses[max(0, i - 49) : i + 1]) / len(losses[max(0, i - 49) : i + 1]) for i in range(len(losses))]
     ax.plot(steps, losses, color="#bbbbbb", linewidth=0.6, label="loss of the step's name")
     ax.plot(steps, window, color="tab:blue", label="mean of the last 50 steps")
     ax.set(xlabel="step", ylabel="cross-entropy (nats per token)", title="microgpt on nn.GPT: training loss")
-    ax.title.set_fontsize(10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    ax.xaxis.get_major_locator().set_params(integer=True)  # steps are whole numbers
+    ax.legend()
     return save_png(fig, path)
 
 
@@ -159,18 +157,19 @@ def draw_attention(model: nn.GPT, tokenizer, name: str, path):
         for token in tokens:
             model.step(token, cache)
     heads = cache.layers[0].attention
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(heads), figsize=(2.4 * len(heads), 2.8))
+    columns = 2
+    fig, axes = figure(3.0 * -(-len(heads) // columns), -(-len(heads) // columns), columns, squeeze=False)
+    axes = axes.ravel()
     for h, (ax, rows) in enumerate(zip(axes, heads)):
         grid = [[w.data for w in row] + [float("nan")] * (len(rows) - len(row)) for row in rows]
         ax.imshow(grid, cmap="Blues", vmin=0.0, vmax=1.0)
-        ax.set_xticks(range(len(labels)), labels, fontsize=7)
-        ax.set_yticks(range(len(labels)), labels, fontsize=7)
-        ax.set_title(f"head {h}", fontsize=9)
-        ax.set_xlabel("attends to", fontsize=8)
-    axes[0].set_ylabel("reading", fontsize=8)
-    fig.suptitle(f"layer 0 attention weights over {name!r} (each row sums to 1)", fontsize=10)
-    fig.tight_layout()
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_yticks(range(len(labels)), labels)
+        ax.grid(False)
+        ax.set(title=f"head {h}", xlabel="attends to", ylabel="reading")
+    for ax in axes[len(heads) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"layer 0 attention weights over {name!r} (each row sums to 1)")
     return save_png(fig, path)
 
 
