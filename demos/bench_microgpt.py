@@ -51,6 +51,7 @@ from typing import Any
 
 import autodiff
 import nn
+from demos.common import int_between
 from demos.microgpt_reference import LocalGradValue, ScalarGPT
 from nn.gpt_train import CompiledSteps, microgpt_adam
 
@@ -266,13 +267,13 @@ def full_runs(steps: int, seed: int) -> dict[str, dict]:
     }  # fmt: skip
     runs = {key: {"seconds": 0.0, "cpu": 0.0, "losses": [], "compiling": 0.0} for key in ENGINES}
     try:
-        for worker in workers.values():
-            json.loads(worker.stdout.readline())  # built its engine
+        for key, worker in workers.items():
+            answer_of(key, worker)  # built its engine
         for start in range(0, steps, CHUNK):
             for key, worker in workers.items():
                 worker.stdin.write(f"{start} {min(start + CHUNK, steps)}\n")
                 worker.stdin.flush()
-                answer = json.loads(worker.stdout.readline())
+                answer = answer_of(key, worker)
                 run = runs[key]
                 run["seconds"] += answer["seconds"]
                 run["cpu"] += answer["cpu"]
@@ -283,6 +284,16 @@ def full_runs(steps: int, seed: int) -> dict[str, dict]:
             worker.stdin.close()
             worker.wait()
     return {ENGINES[key]: run for key, run in runs.items()}
+
+
+def answer_of(key: str, worker: subprocess.Popen) -> dict:
+    """The worker's next answer, or a one-line error if it ended without one (its error is on the terminal)."""
+    line = worker.stdout.readline()
+    if not line:
+        raise SystemExit(
+            f"error: the worker of {ENGINES[key]!r} ended (exit code {worker.wait()}); see its error above"
+        )
+    return json.loads(line)
 
 
 def check_losses(losses: dict[str, list[float]], reference: str, what: str) -> float:
@@ -334,8 +345,12 @@ def print_per_step(times: StepTimes, baseline: str, steps: int) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m demos.benchmark --microgpt", description=__doc__.split("\n\n")[0])
-    p.add_argument("--names", type=int, default=20, help="names timed step by step in (a), (b) (default 20)")
-    p.add_argument("--steps", type=int, default=1000, help="steps of each full run in (c) (default 1000)")
+    p.add_argument(
+        "--names", type=int_between(1, 1000), default=20, help="names timed step by step in (a), (b) (default 20)"
+    )
+    p.add_argument(
+        "--steps", type=int_between(1, 100_000), default=1000, help="steps of each full run in (c) (default 1000)"
+    )
     p.add_argument("--quick", action="store_true", help="4 names step by step, 20-step full runs")
     p.add_argument("--seed", type=int, default=42, help="shuffles the names and draws the weights (default 42)")
     p.add_argument("--serve", choices=ENGINES, help=argparse.SUPPRESS)  # a worker of (c), which starts it

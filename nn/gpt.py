@@ -24,7 +24,7 @@ from autodiff import Value
 
 from ._random import Seed, generator
 from .module import Module
-from .transformer import WEIGHT_STD, Block, Embedding, KVCache, Linear, rmsnorm
+from .transformer import WEIGHT_STD, Block, Embedding, KVCache, Linear, check_heads, rmsnorm
 
 __all__ = ["GPT", "token_loss", "generate", "parameter_count"]
 
@@ -55,8 +55,7 @@ class GPT(Module):
                 raise TypeError(f"GPT: {name} must be a positive int, got {type(n).__name__} ({n!r})")
             if n < 1:
                 raise ValueError(f"GPT: {name} must be a positive int, got {n!r}")
-        if n_embd % n_head:
-            raise ValueError(f"GPT: n_embd must be a multiple of n_head, got n_embd={n_embd} and n_head={n_head}")
+        check_heads("GPT", n_embd, n_head)
         if isinstance(std, bool) or not isinstance(std, numbers.Real) or not 0 <= std < math.inf:
             raise ValueError(f"GPT: std must be a finite number >= 0, got {std!r}")
         rng = generator("GPT", seed)
@@ -69,13 +68,21 @@ class GPT(Module):
 
     @property
     def vocab_size(self) -> int:
+        """The number of tokens."""
         return self._config["vocab_size"]
 
     @property
     def block_size(self) -> int:
+        """The longest sequence the model reads."""
         return self._config["block_size"]
 
+    @property
+    def n_embd(self) -> int:
+        """The width of every vector."""
+        return self._config["n_embd"]
+
     def config(self) -> dict[str, Any]:
+        """The arguments that build this model again: vocab_size, n_embd, n_head, n_layer, block_size."""
         return dict(self._config)
 
     def new_cache(self) -> KVCache:
@@ -89,6 +96,9 @@ class GPT(Module):
 
     def step_embedding(self, token_embedding: Sequence[Value], cache: KVCache) -> list[Value]:
         """`step` from the token's embedding vector rather than its id (a compiled step's inputs are vectors)."""
+        if not isinstance(cache, KVCache) or len(cache.layers) != len(self.layers):
+            raise ValueError(f"GPT: the cache must be a KVCache for n_layer={len(self.layers)} "
+                             f"(model.new_cache()), got {cache!r:.80}")  # fmt: skip
         position = cache.positions
         if position >= self.block_size:
             raise ValueError(f"GPT: a sequence longer than block_size={self.block_size} (at position {position})")
@@ -99,39 +109,52 @@ class GPT(Module):
 
     def forward(self, tokens: Sequence[int]) -> list[list[Value]]:
         """The logits after each token of the sequence, one list per position."""
-        self.check_sequence(tokens, len(tokens))
+        self.check_sequence(tokens, len(tokens), crop=self.block_size)
         cache = self.new_cache()
         return [self.step(token, cache) for token in tokens]
 
     def loss(self, tokens: Sequence[int]) -> Value:
         """The mean cross-entropy of predicting tokens[1:] from the tokens before each."""
-        self.check_sequence(tokens, len(tokens) - 1)
+        self.check_sequence(tokens, len(tokens) - 1, crop=self.block_size + 1)
         if len(tokens) < 2:
             raise ValueError(f"GPT.loss: needs at least 2 tokens (an input and its next), got {list(tokens)!r}")
         cache = self.new_cache()
         losses = [token_loss(self.step(token, cache), target) for token, target in zip(tokens, tokens[1:])]
         return autodiff.sum(losses) / len(losses)
 
-    def check_sequence(self, tokens: Sequence[int], positions: int) -> None:
-        """A one-line error unless `tokens` is a list of token ids that needs at most block_size positions."""
+    def check_sequence(self, tokens: Sequence[int], positions: int, crop: int | None = None) -> None:
+        """A one-line error unless `tokens` is a list of token ids that needs at most block_size positions
+        (`crop`: how many tokens fit, for the error's hint; block_size + 1 for a loss)."""
         if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
             raise TypeError(f"GPT: tokens must be a list of ints, got {type(tokens).__name__} ({tokens!r:.60})")
         if positions > self.block_size:
             raise ValueError(
                 f"GPT: the sequence needs {positions} positions, more than block_size={self.block_size}; "
-                f"crop it to tokens[:{self.block_size + 1}]"
+                f"crop it to tokens[:{crop if crop is not None else self.block_size + 1}]"
             )
         for i, token in enumerate(tokens):
             self._check_token(token, i)
 
     def _check_token(self, token: object, position: int) -> None:
-        if isinstance(token, bool) or not isinstance(token, numbers.Integral) or not 0 <= token < self.vocab_size:
+        if isinstance(token, bool) or not isinstance(token, numbers.Integral):
+            raise TypeError(f"GPT: token {token!r} at position {position} must be an int (a token id)")
+        if not 0 <= token < self.vocab_size:
             raise ValueError(
                 f"GPT: token {token!r} at position {position} is outside the vocabulary [0, {self.vocab_size})"
             )
 
     def __repr__(self) -> str:
         return f"{super().__repr__()}: {self.num_parameters():,} parameters"
+
+
+def _sampling_weights(logits: Sequence[Value], temperature: float) -> list[float]:
+    """softmax(logits / temperature) up to a factor, as microgpt computes it: e^(z/T - max z/T)."""
+    scaled = [z.data / temperature for z in logits]
+    top = max(scaled)
+    if math.isfinite(top):
+        return [math.exp(z - top) for z in scaled]
+    best = max(z.data for z in logits)  # z / T overflowed (a tiny T): the same weights, shifted before dividing
+    return [math.exp((z.data - best) / temperature) for z in logits]
 
 
 def token_loss(logits: Sequence[Value], target: int) -> Value:
@@ -170,9 +193,7 @@ def generate(
         for _ in range(n):
             cache, token, sample = model.new_cache(), bos, []
             for _ in range(model.block_size):
-                scaled = [z.data / temperature for z in model.step(token, cache)]
-                top = max(scaled)
-                token = rng.choices(tokens, weights=[math.exp(z - top) for z in scaled])[0]
+                token = rng.choices(tokens, weights=_sampling_weights(model.step(token, cache), temperature))[0]
                 if token == bos:
                     break
                 sample.append(token)

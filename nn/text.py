@@ -6,6 +6,7 @@ shipped in nn/datasets/names.txt under the MIT licence in nn/datasets/names.LICE
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
 from importlib import resources
 
@@ -55,7 +56,7 @@ class CharTokenizer:
         for token in tokens:
             if token == self.bos:
                 continue
-            if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < self.bos:
+            if isinstance(token, bool) or not isinstance(token, numbers.Integral) or not 0 <= token < self.bos:
                 raise ValueError(f"CharTokenizer: token {token!r} is not in the vocabulary [0, {self.vocab_size})")
             out.append(self.chars[token])
         return "".join(out)

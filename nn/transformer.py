@@ -93,6 +93,17 @@ class Embedding(Module):
         return self.weight[i]
 
 
+def check_heads(who: str, n_embd: object, n_head: object) -> None:
+    """A one-line error unless n_embd and n_head are positive ints and n_head divides n_embd."""
+    for name, n in [("n_embd", n_embd), ("n_head", n_head)]:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+            raise TypeError(f"{who}: {name} must be a positive int, got {type(n).__name__} ({n!r})")
+        if n < 1:
+            raise ValueError(f"{who}: {name} must be a positive int, got {n!r}")
+    if n_embd % n_head:
+        raise ValueError(f"{who}: n_embd must be a multiple of n_head, got n_embd={n_embd} and n_head={n_head}")
+
+
 class LayerCache:
     """One layer's keys and values of the positions seen so far, and each head's attention scores and weights.
 
@@ -130,12 +141,17 @@ class CausalSelfAttention(Module):
     """
 
     def __init__(self, n_embd: int, n_head: int, std: float = WEIGHT_STD, seed: Seed = None) -> None:
+        check_heads("CausalSelfAttention", n_embd, n_head)
         rng = generator("CausalSelfAttention", seed)
         self.wq, self.wk, self.wv, self.wo = (Linear(n_embd, n_embd, std, rng) for _ in range(4))
         self.n_head = n_head
 
     def forward(self, x: Sequence[Value], cache: LayerCache) -> list[Value]:
         """This position's output; its key and value join the cache."""
+        if len(cache.scores) != self.n_head:
+            raise ValueError(
+                f"CausalSelfAttention: a cache for {len(cache.scores)} heads, but this layer has {self.n_head}"
+            )
         q, k, v = self.wq(x), self.wk(x), self.wv(x)
         cache.keys.append(k)
         cache.values.append(v)

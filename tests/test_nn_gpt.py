@@ -155,9 +155,26 @@ def test_a_compiled_step_gives_the_eager_loss_and_gradients_for_each_sequence_le
         (lambda: nn.GPT(27, block_size=2.5), "block_size must be a positive int, got float (2.5)"),
         (lambda: tiny_model().loss([4, 1, 5, 4]), "token 5 at position 2 is outside the vocabulary [0, 5)"),
         (lambda: tiny_model().loss([4, 1, -1]), "token -1 at position 2 is outside the vocabulary [0, 5)"),
-        (lambda: tiny_model()([4, True]), "token True at position 1 is outside the vocabulary"),
-        (lambda: tiny_model().loss([4, 1, 2, 3, 0, 4]), "needs 5 positions, more than block_size=4"),
-        (lambda: tiny_model()([4, 1, 2, 3, 0]), "needs 5 positions, more than block_size=4"),
+        (lambda: tiny_model()([4, True]), "token True at position 1 must be an int (a token id)"),
+        (lambda: tiny_model().loss([4, 1.0]), "token 1.0 at position 1 must be an int (a token id)"),
+        (
+            lambda: tiny_model().loss([4, 1, 2, 3, 0, 4]),
+            "needs 5 positions, more than block_size=4; crop it to tokens[:5]",
+        ),
+        (lambda: tiny_model()([4, 1, 2, 3, 0]), "needs 5 positions, more than block_size=4; crop it to tokens[:4]"),
+        (lambda: tiny_model().step(4, nn.transformer.KVCache(1, 2)), "the cache must be a KVCache for n_layer=2"),
+        (
+            lambda: nn.transformer.CausalSelfAttention(6, 4),
+            "n_embd must be a multiple of n_head, got n_embd=6 and n_head=4",
+        ),
+        (
+            lambda: nn.transformer.CausalSelfAttention(4, 8),
+            "n_embd must be a multiple of n_head, got n_embd=4 and n_head=8",
+        ),
+        (
+            lambda: nn.transformer.CausalSelfAttention(4, 2)([autodiff.Value(1.0)] * 4, nn.transformer.LayerCache(4)),
+            "a cache for 4 heads, but this layer has 2",
+        ),
         (lambda: tiny_model().loss([4]), "needs at least 2 tokens"),
         (lambda: tiny_model().loss("abc"), "tokens must be a list of ints, got str"),
         (lambda: CompiledSteps(tiny_model()).value_and_grad([4, 1, 7]), "token 7 at position 2 is outside"),
@@ -252,3 +269,19 @@ def test_the_names_dataset_ships_with_its_licence_beside_it():
     assert licence.startswith("MIT License") and "Andrej Karpathy" in licence
     tokenizer = nn.text.CharTokenizer(names)
     assert tokenizer.vocab_size == 27 and tokenizer.decode(tokenizer.encode("emma")) == "emma"
+
+
+def test_sampling_at_a_tiny_temperature_picks_the_likeliest_token_without_overflow():
+    model = tiny_model()
+    cache = model.new_cache()
+    with autodiff.no_grad():
+        logits = [z.data for z in model.step(4, cache)]
+    likeliest = max(range(len(logits)), key=logits.__getitem__)
+    first_tokens = {sample[0] for sample in nn.generate(model, 5, temperature=1e-310, seed=0) if sample}
+    assert first_tokens <= {likeliest}  # a sample may also end at once, when BOS is the likeliest
+
+
+def test_a_tokenizer_decodes_numpy_integers():
+    np = pytest.importorskip("numpy")
+    tokenizer = nn.text.CharTokenizer(["ab"])
+    assert tokenizer.decode([np.int64(0), np.int32(1)]) == "ab"
