@@ -235,3 +235,29 @@ def test_numpys_logsumexp_and_softmax_of_one_operand_are_it_and_one():
     np.testing.assert_array_equal(NumpyMath.logsumexp((x,)), x)
     (only,) = NumpyMath.softmax((x,))
     np.testing.assert_array_equal(only, [1.0, 1.0, 1.0])
+
+
+# --- a function of the namespace writing over its own input --------------------------------------------
+@pytest.mark.parametrize("name, call", [
+    ("sigmoid", lambda x, out: NumpyMath.sigmoid(x, out=out)),
+    ("softplus", lambda x, out: NumpyMath.softplus(x, out=out)),
+    ("step", lambda x, out: NumpyMath.step(x, 0.0, 0.5, out=out)),
+])  # fmt: skip
+def test_a_function_that_takes_out_may_be_given_its_own_input_as_out(name, call):
+    x = np.array([-3.0, -0.5, 0.0, 0.5, 3.0])
+    expected = call(x.copy(), np.empty_like(x))
+    assert call(x, x) is x
+    np.testing.assert_array_equal(x, expected)
+
+
+def test_a_user_op_with_nested_namespace_calls_gives_the_eager_values_and_gradients_in_a_batch():
+    # the batch computes a * b into the row that softplus then writes: softplus must read its input first
+    op = autodiff.Op("smooth_gap", lambda m, a, b: m.softplus(a * b) + m.step(a - b, 0.0, 0.5) * a,
+                     lambda m, out, a, b: (m.sigmoid(a * b) * b + m.step(a - b, 0.0, 0.5),
+                                           m.sigmoid(a * b) * a))  # fmt: skip
+
+    def fn(a, b):
+        return op(a, b)
+
+    rows = [[1.5, 1.4178], [-2.0, 0.5], [0.3, 0.3], [2.0, -1.0], [-0.7, -0.2]]
+    assert_batch_equals_eager(autodiff.compile(fn, rows[0]), fn, rows)

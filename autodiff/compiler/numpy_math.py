@@ -30,7 +30,11 @@ NUMPY_NAMES = {"asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "a
 
 class NumpyMath(metaclass=Namespace):
     """The math namespace on numpy arrays. Its elementary functions are numpy's of the same name (or of
-    the name in NUMPY_NAMES); one that numpy lacks (erf, say) is math's, applied element by element."""
+    the name in NUMPY_NAMES); one that numpy lacks (erf, say) is math's, applied element by element.
+
+    A function that takes `out` may be given an `out` that is also one of its inputs (the compiled
+    batch computes an inner call into the array the outer one writes to): it reads each input
+    before it writes over it."""
 
     sign = staticmethod(np.sign)
     max = staticmethod(np.maximum)
@@ -53,9 +57,10 @@ class NumpyMath(metaclass=Namespace):
     @staticmethod
     def softplus(x, out=None):
         # log(1 + e^x) = max(x, 0) + log(1 + e^-|x|), as FloatMath: the exponent is never positive
+        positive = np.maximum(x, 0.0)  # before out is written: out may be x
         e = np.abs(x, out=out)
         np.exp(np.negative(e, out=e), out=e)
-        return np.add(np.log1p(e, out=e), np.maximum(x, 0.0), out=e)
+        return np.add(np.log1p(e, out=e), positive, out=e)
 
     @staticmethod
     def logsumexp(xs, out=None):
@@ -105,9 +110,10 @@ class NumpyMath(metaclass=Namespace):
     @staticmethod
     def step(a, b, tie, out=None):
         """1.0 where a > b, 0.0 where a < b, `tie` where a == b; into the float array `out` if given."""
+        ties = tie * np.equal(a, b) if tie != 0.0 else None  # before out is written: out may be a or b
         out = np.greater(a, b).astype(float) if out is None else np.greater(a, b, out=out)
-        if tie != 0.0:
-            out += tie * np.equal(a, b)
+        if ties is not None:
+            out += ties
         return out
 
     @staticmethod
