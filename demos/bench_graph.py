@@ -337,8 +337,9 @@ def cross_check(engines: list[Engine], n_ops: int) -> str:
             failures.append(f"{engine.name} differs from the {reference.name} by {difference:.1e}")
     if failures:
         raise SystemExit(f"error: {n_ops:,} ops: " + "; ".join(failures))
+    against = "the C tape" if reference.name == "C tape" else reference.name
     return (
-        f"{n_ops:,} ops: all {len(engines)} engines agree with the {reference.name} on the value and the "
+        f"{n_ops:,} ops: all {len(engines)} engines agree with {against} on the value and the "
         f"{N_INPUTS} input gradients to {worst:.1e} (tolerance {TOLERANCE:.0e})"
     )
 
