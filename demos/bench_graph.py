@@ -100,6 +100,14 @@ class CTape:
         self.library = ctypes.CDLL(str(library))
         self.library.tape_run.restype = None
 
+    @classmethod
+    def built_with(cls, compiler: str) -> CTape | None:
+        """The tape built by `compiler`, or None if it fails to build it or to load what it built."""
+        try:
+            return cls(compiler)
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
     @staticmethod
     def find_compiler() -> str | None:
         return shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
@@ -405,8 +413,13 @@ def main(argv: list[str] | None = None) -> None:
     args.budget = 0.02 if args.quick else 0.2
     print(f"machine: {machine()}")
     compiler = CTape.find_compiler()
-    tape = CTape(compiler) if compiler else None
-    print(f"C tape: {compiler} {' '.join(CFLAGS)}" if tape else "no C compiler (cc, gcc, clang): no C tape column")
+    tape = CTape.built_with(compiler) if compiler else None
+    if compiler is None:
+        print("no C compiler (cc, gcc, clang): no C tape column")
+    elif tape is None:
+        print(f"{compiler} could not build demos/graph_tape.c (its error is above): no C tape column")
+    else:
+        print(f"C tape: {compiler} {' '.join(CFLAGS)}")
     print(f"{gc_state()}; {args.rounds} interleaved rounds of about {args.budget * 1e3:.0f} ms per engine, medians")
     c_per_run = {n_ops: one_size(n_ops, args, tape) for n_ops in args.ops}
     print(f"\nthreads: {thread_settings()}")
