@@ -79,7 +79,7 @@ class Engine:
     trace: float | None = None  # seconds of each compile phase; None where the engine has none
     codegen: float | None = None
     first_call: float | None = None
-    memory: int = 0  # bytes of peak RSS that building it and its first call added
+    memory: int | None = 0  # bytes of peak RSS that building it and its first call added (None: not measured)
     result: Results | None = field(default=None, repr=False)
 
     @property
@@ -297,7 +297,7 @@ def measured(build: Callable[[], Engine | str]) -> Engine | str:
     if isinstance(engine, str):
         return engine
     engine.result = engine.call()
-    engine.memory = peak_rss() - before if reset else 0
+    engine.memory = max(0, peak_rss() - before) if reset else None  # None: the peak could not be reset
     return engine
 
 
@@ -364,7 +364,7 @@ def report(n_ops: int, engines: list[Engine], per_run: dict[str, float]) -> None
         rows.append([
             engine.name, show_seconds(run), f"{run / floor:.2f}x" if floor else "-", show_seconds(engine.trace),
             show_seconds(engine.codegen), show_seconds(engine.first_call), show_seconds(engine.compile_seconds),
-            f"{engine.memory / 2**20:,.0f} MB", show_seconds(engine.compile_seconds + 10_000 * run),
+            "-" if engine.memory is None else f"{engine.memory / 2**20:,.0f} MB", show_seconds(engine.compile_seconds + 10_000 * run),
         ])  # fmt: skip
     print_table(header, rows)
 
