@@ -364,7 +364,8 @@ def report(n_ops: int, engines: list[Engine], per_run: dict[str, float]) -> None
         rows.append([
             engine.name, show_seconds(run), f"{run / floor:.2f}x" if floor else "-", show_seconds(engine.trace),
             show_seconds(engine.codegen), show_seconds(engine.first_call), show_seconds(engine.compile_seconds),
-            "-" if engine.memory is None else f"{engine.memory / 2**20:,.0f} MB", show_seconds(engine.compile_seconds + 10_000 * run),
+            "-" if engine.memory is None else f"{engine.memory / 2**20:,.0f} MB",
+            show_seconds(engine.compile_seconds + 10_000 * run),
         ])  # fmt: skip
     print_table(header, rows)
 
