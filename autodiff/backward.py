@@ -101,13 +101,12 @@ def depth_first(
                     if parent not in seen:
                         push(parent)
                 continue
-            if node._p0:
-                push(node)
-                push(_FINISH)
-                for parent in node._p0:
-                    if parent not in seen:
-                        push(parent)
-                continue
+            push(node)  # an op of any arity: its parents in a tuple (never empty: op() of no Value is a number)
+            push(_FINISH)
+            for parent in node._p0:
+                if parent not in seen:
+                    push(parent)
+            continue
         parents = parents_of(node) if parents_of is not None else node.parents
         if parents:
             push(node)
