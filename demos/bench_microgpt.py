@@ -13,8 +13,8 @@ The same names in the same order, from the same initial weights (microgpt's, see
                            swapping it into the gist);
   nn.GPT eager             `nn.GPT` with fused nodes (a `dot` per output, one `rms_scale`
                            node per RMSNorm, `logsumexp`), `nn.gpt_train.train_step`;
-  nn.GPT compiled          the same loss through `autodiff.compile`, one program per
-                           sequence length, compiled when a length first comes (in (c) only).
+  nn.GPT compiled          the same loss through `autodiff.compile`, one program per length
+                           padded to a power of two, compiled when first needed (in (c) only).
 
 Sections:
   (a), (b) seconds per training step (forward, backward, Adam), the engines interleaved step
@@ -90,7 +90,7 @@ def gist_engine(name: str, value_type: type, weights: list[float], steps: int) -
 
 
 def nn_engine(name: str, weights: list[float], steps: int, compiled: bool = False) -> Engine:
-    """nn.GPT from `weights`, with microgpt's Adam over `steps`: eager, or compiled per sequence length."""
+    """nn.GPT from `weights`, with microgpt's Adam over `steps`: eager, or compiled per padded length."""
     model = nn.GPT(VOCAB, **CONFIG, seed=0)
     for p, w in zip(model.parameters(), weights):
         p.data = w

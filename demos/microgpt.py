@@ -1,7 +1,7 @@
 """microgpt on the engine: a GPT learns to make up names, one name per step, and shows how it attends.
 
     python -m demos.microgpt               # 1,000 steps (microgpt's run, seed 42); writes four files to out/
-    python -m demos.microgpt --compiled    # the same steps through autodiff.compile, one program per length
+    python -m demos.microgpt --compiled    # the same steps through autodiff.compile, a program per padded length
     python -m demos.microgpt --quick       # 20 steps, for the smoke tests
 
 Karpathy's microgpt (February 2026) trains and samples a GPT in about 200 lines of
@@ -49,7 +49,7 @@ def build_parser():
     p.add_argument("--steps", type=int_between(1, 100_000), help="training steps, one name each (default: 1000, "
                    "--quick: 20)")  # fmt: skip
     p.add_argument("--compiled", action="store_true",
-                   help="train through autodiff.compile, one program per sequence length, reused")  # fmt: skip
+                   help="train through autodiff.compile, a program per length padded to a power of 2")  # fmt: skip
     p.add_argument("--name", default="emma", help="the name whose attention is drawn (default: emma)")
     add_renderer_option(p)
     return p
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # --- 3. Training ---------------------------------------------------------------------------------
     losses, seconds, compiled = train(model, names, tokenizer, steps, args.compiled)
-    how = f"compiled, {compiled} programs (one per sequence length)" if args.compiled else "eager"
+    how = f"compiled, {compiled} programs (one per length padded to a power of two)" if args.compiled else "eager"
     print(f"\n3. {steps} steps ({how}) in {seconds:.1f} s; loss {losses[0]:.4f} at step 1, "
           f"{losses[-1]:.4f} at step {steps}")  # fmt: skip
 

@@ -47,7 +47,8 @@ def test_the_compiled_demo_trains_to_the_eager_losses(tmp_path):
     assert compiled["samples"] == eager["samples"]
     names = nn.text.load_names()
     random.Random(42).shuffle(names)
-    assert compiled["compiled_programs"] == len({min(16, len(name) + 1) for name in names[:6]})  # one per length
+    # one program per padded length: a name of k letters needs k + 1 positions, run in the next power of two
+    assert compiled["compiled_programs"] == len({min(16, 1 << len(name).bit_length()) for name in names[:6]})
 
 
 def test_a_name_the_demo_cannot_draw_is_a_one_line_error(tmp_path, capsys):

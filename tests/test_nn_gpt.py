@@ -134,7 +134,7 @@ def test_microgpt_draws_its_weights_in_the_order_nn_gpt_does():
 def test_a_compiled_step_gives_the_eager_loss_and_gradients_for_each_sequence_length():
     eager, compiled = tiny_model(seed=1), tiny_model(seed=1)
     steps = CompiledSteps(compiled)
-    for tokens in ([4, 2, 4], TOKENS, [4, 0, 4], [4, 1, 1, 4]):
+    for tokens in ([4, 2, 4], TOKENS, [4, 0, 4], [4, 1, 1, 4], [4, 3, 2, 1, 0]):  # 2, 4 (padded), 2, 3 (padded), 4
         loss = eager.loss(tokens)
         eager.zero_grad()
         loss.backward()
@@ -143,7 +143,12 @@ def test_a_compiled_step_gives_the_eager_loss_and_gradients_for_each_sequence_le
         assert len(grads) == compiled.num_parameters()
         for p, g in zip(eager.parameters(), grads):
             assert g == pytest.approx(p.grad, abs=1e-14)
-    assert sorted(steps.compiled) == [2, 3, 4]  # one program per number of positions, reused for [4, 0, 4]
+    assert sorted(steps.compiled) == [2, 4]  # one program per padded length: 3 positions run in the program of 4
+
+
+def test_compiled_programs_are_padded_to_a_power_of_two_at_most_block_size():
+    steps = CompiledSteps(nn.GPT(27, n_embd=4, n_head=2, block_size=12, seed=0))
+    assert [steps.padded(n) for n in range(1, 13)] == [1, 2, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12]
 
 
 # --- bad configurations and inputs: one-line errors ------------------------------------------------
