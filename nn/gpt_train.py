@@ -46,12 +46,12 @@ class CompiledSteps:
     """`model.loss` compiled once per padded length and reused, with the tokens as numeric inputs.
 
     A sequence of n positions runs in the program for L positions, L the smallest power of two
-    >= n (at most block_size): 2, 4, 8, 16. Attention is causal, so positions past n change
+    >= n (at most block_size): 1, 2, 4, 8, 16. Attention is causal, so positions past n change
     nothing before them, and their losses are multiplied by a mask of 0.0, so they add exactly
     zero to the loss and to every gradient: the results are the eager step's, up to the order
     of the additions (1e-16). Compiling is most of a program's cost (about 0.1 s per position),
-    so four programs serve every length up to 16, where one per length takes twelve for the
-    names of microgpt's first 1,000 steps.
+    so five programs serve every length up to 16; the names of microgpt's first 1,000 steps
+    need three (4, 8 and 16 positions) where one per length took twelve.
 
     Args:
         model: the GPT to train; its parameters are read at every call, so the compiled
