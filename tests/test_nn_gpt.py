@@ -290,3 +290,70 @@ def test_a_tokenizer_decodes_numpy_integers():
     np = pytest.importorskip("numpy")
     tokenizer = nn.text.CharTokenizer(["ab"])
     assert tokenizer.decode([np.int64(0), np.int32(1)]) == "ab"
+
+
+# --- the edges of every check (mutation testing found them untested) ----------------------------------
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda: nn.GPT(27, n_embd=16, n_head=5), ValueError, "GPT: n_embd must be a multiple of n_head"),
+        (lambda: nn.GPT(27, std=-1.0), ValueError, "GPT: std must be a finite number >= 0, got -1.0"),
+        (lambda: nn.GPT(27, std=math.inf), ValueError, "GPT: std must be a finite number >= 0, got inf"),
+        (lambda: nn.GPT(27, std=True), ValueError, "GPT: std must be a finite number >= 0, got True"),
+        (lambda: tiny_model().step(5, tiny_model().new_cache()), ValueError, "GPT: token 5 at position 0 is outside"),
+        (lambda: nn.generate(tiny_model(), True), ValueError, "generate: n must be an int >= 0, got True"),
+        (lambda: nn.generate(tiny_model(), 1, temperature=math.inf), ValueError, "temperature must be a finite"),
+        (lambda: nn.generate(tiny_model(), 1, temperature=True), ValueError, "temperature must be a finite"),
+        (lambda: microgpt_adam(tiny_model().parameters(), num_steps=True), ValueError, "num_steps must be a positive"),
+        (lambda: CompiledSteps(tiny_model()).value_and_grad([4]), ValueError, "CompiledSteps: needs at least 2 tokens"),
+        (lambda: nn.transformer.Embedding(5, 2)(True), TypeError, "Embedding: a index must be an int, got bool"),
+        (lambda: nn.transformer.Embedding(5, 2)(5), ValueError, "Embedding: index 5 is outside the table [0, 5)"),
+        (lambda: nn.transformer.Embedding(5, 2)(-1), ValueError, "Embedding: index -1 is outside the table [0, 5)"),
+        (lambda: nn.transformer.check_heads("f", True, 1), TypeError, "f: n_embd must be a positive int, got bool"),
+        (lambda: nn.transformer.check_heads("f", 4, 0), ValueError, "f: n_head must be a positive int, got 0"),
+        (lambda: nn.text.CharTokenizer([""]), ValueError, "CharTokenizer: the documents have no characters"),
+        (lambda: nn.text.CharTokenizer(["ab"]).decode([3]), ValueError, "token 3 is not in the vocabulary [0, 3)"),
+        (lambda: nn.text.CharTokenizer(["ab"]).decode([True]), ValueError, "token True is not in the vocabulary"),
+        (lambda: nn.text.CharTokenizer(["ab"]).decode([1.0]), ValueError, "token 1.0 is not in the vocabulary"),
+    ],
+)
+def test_each_check_refuses_its_edge_case_with_a_message_that_names_it(make, error, message):
+    with pytest.raises(error) as raised:
+        make()
+    assert message in str(raised.value)
+
+
+def test_the_smallest_valid_values_pass_every_check():
+    assert nn.generate(tiny_model(), 0) == []
+    nn.GPT(5, n_embd=1, n_head=1, block_size=1, std=0.0)  # std 0 is allowed: every weight 0
+    nn.transformer.CausalSelfAttention(1, 1)
+    nn.transformer.check_heads("f", 1, 1)
+    table = nn.transformer.Embedding(5, 2, seed=0)
+    assert table(4) is table.weight[4] and len(table(4)) == 2  # the last row: the row's parameters themselves
+    assert nn.text.CharTokenizer(["ab"]).decode([2, 0, 1, 2]) == "ab"  # BOS (2) is left out
+    assert microgpt_adam(tiny_model().parameters(), num_steps=1).schedule(0) == 0.01
+    eager, compiled = tiny_model(seed=3), tiny_model(seed=3)
+    assert CompiledSteps(compiled).value_and_grad([4, 2])[0] == pytest.approx(eager.loss([4, 2]).data, abs=1e-15)
+
+
+def test_the_learning_rate_decays_to_zero_and_stays_there():
+    optimizer = microgpt_adam(tiny_model().parameters(), num_steps=10)
+    assert [optimizer.schedule(t) for t in (0, 5, 10, 15)] == pytest.approx([0.01, 0.005, 0.0, 0.0], abs=1e-18)
+
+
+def test_a_compiled_training_step_updates_the_parameters_as_an_eager_one():
+    eager, compiled = tiny_model(seed=4), tiny_model(seed=4)
+    eager_adam = microgpt_adam(eager.parameters(), num_steps=10)
+    compiled_adam = microgpt_adam(compiled.parameters(), num_steps=10)
+    steps = CompiledSteps(compiled)
+    for tokens in ([4, 1, 2, 4], [4, 3, 4]):
+        eager_loss = train_step(eager, eager_adam, tokens)
+        assert steps.train_step(compiled_adam, tokens) == pytest.approx(eager_loss, abs=1e-14)
+    for a, b in zip(eager.parameters(), compiled.parameters()):
+        assert b.data == pytest.approx(a.data, abs=1e-12)
+    assert any(a.data != b.data for a, b in zip(tiny_model(seed=4).parameters(), compiled.parameters()))  # it moved
+
+
+def test_a_model_says_its_configuration_and_size():
+    assert repr(tiny_model()).endswith(f": {tiny_model().num_parameters():,} parameters")
+    assert repr(tiny_model()).startswith("GPT(vocab_size=5, n_embd=4, n_head=2, n_layer=2, block_size=4)")
