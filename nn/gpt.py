@@ -99,6 +99,8 @@ class GPT(Module):
         if not isinstance(cache, KVCache) or len(cache.layers) != len(self.layers):
             raise ValueError(f"GPT: the cache must be a KVCache for n_layer={len(self.layers)} "
                              f"(model.new_cache()), got {cache!r:.80}")  # fmt: skip
+        if len(token_embedding) != self.n_embd:
+            raise ValueError(f"GPT: a token embedding has n_embd={self.n_embd} entries, got {len(token_embedding)}")
         position = cache.positions
         if position >= self.block_size:
             raise ValueError(f"GPT: a sequence longer than block_size={self.block_size} (at position {position})")

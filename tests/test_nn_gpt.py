@@ -306,6 +306,11 @@ def test_a_tokenizer_decodes_numpy_integers():
         (lambda: nn.generate(tiny_model(), 1, temperature=True), ValueError, "temperature must be a finite"),
         (lambda: microgpt_adam(tiny_model().parameters(), num_steps=True), ValueError, "num_steps must be a positive"),
         (lambda: CompiledSteps(tiny_model()).value_and_grad([4]), ValueError, "CompiledSteps: needs at least 2 tokens"),
+        (
+            lambda: tiny_model().step_embedding([autodiff.Value(0.0)] * 5, tiny_model().new_cache()),
+            ValueError,
+            "GPT: a token embedding has n_embd=4 entries, got 5",
+        ),
         (lambda: nn.transformer.Embedding(5, 2)(True), TypeError, "Embedding: a index must be an int, got bool"),
         (lambda: nn.transformer.Embedding(5, 2)(5), ValueError, "Embedding: index 5 is outside the table [0, 5)"),
         (lambda: nn.transformer.Embedding(5, 2)(-1), ValueError, "Embedding: index -1 is outside the table [0, 5)"),
@@ -334,6 +339,12 @@ def test_the_smallest_valid_values_pass_every_check():
     assert microgpt_adam(tiny_model().parameters(), num_steps=1).schedule(0) == 0.01
     eager, compiled = tiny_model(seed=3), tiny_model(seed=3)
     assert CompiledSteps(compiled).value_and_grad([4, 2])[0] == pytest.approx(eager.loss([4, 2]).data, abs=1e-15)
+
+
+def test_sampling_runs_at_temperature_one_half_by_default():
+    model = tiny_model(std=0.1)  # small weights: the temperature decides how spread the samples are
+    assert nn.generate(model, 30, seed=5) == nn.generate(model, 30, temperature=0.5, seed=5)
+    assert nn.generate(model, 30, seed=5) != nn.generate(model, 30, temperature=0.25, seed=5)
 
 
 def test_the_learning_rate_decays_to_zero_and_stays_there():
