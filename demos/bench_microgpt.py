@@ -39,7 +39,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -51,6 +50,7 @@ from typing import Any
 
 import autodiff
 import nn
+from demos.bench_common import machine
 from demos.common import int_between
 from demos.microgpt_reference import LocalGradValue, ScalarGPT
 from nn.gpt_train import CompiledSteps, microgpt_adam
@@ -309,16 +309,6 @@ def check_losses(losses: dict[str, list[float]], reference: str, what: str) -> f
 
 
 # --- reporting --------------------------------------------------------------------------------
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()} ({platform.system()})"
-
-
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.1f} ms"
 
