@@ -31,8 +31,8 @@ REGION_COLORS = ("#cfe0f3", "#f6d0cf")
 """Light shades of the class colours: the regions a classifier assigns to class 0 and to class 1."""
 
 
-def parser(doc: str | None) -> argparse.ArgumentParser:
-    """An argument parser with the options every demo has: --seed, --out and --quick.
+def parser(doc: str | None, seed: int = 0, seed_help: str = "seed of every random choice") -> argparse.ArgumentParser:
+    """An argument parser with the options every demo has: --seed (default `seed`), --out and --quick.
 
     The description is the first paragraph of the demo's docstring; the rest of it
     is shown after the options.
@@ -44,7 +44,7 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
         epilog=rest or None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    p.add_argument("--seed", type=int, default=seed, help=f"{seed_help} (default: {seed})")
     p.add_argument("--out", type=Path, default=Path("out"), help="folder for the pictures (default: out/)")
     p.add_argument("--quick", action="store_true", help="a smaller, faster run (as the smoke tests run it)")
     return p

@@ -43,9 +43,7 @@ CONFIG = {"n_embd": 16, "n_head": 4, "n_layer": 1, "block_size": 16}  # microgpt
 
 def build_parser():
     """The command line of this demo."""
-    p = parser(__doc__)
-    seed = next(action for action in p._actions if action.dest == "seed")
-    seed.default, seed.help = 42, "seed of the names' order and the initial weights (default: 42, microgpt's)"
+    p = parser(__doc__, seed=42, seed_help="seed of the names' order and the initial weights, 42 being microgpt's")
     p.add_argument("--steps", type=int_between(1, 100_000), help="training steps, one name each (default: 1000, "
                    "--quick: 20)")  # fmt: skip
     p.add_argument("--compiled", action="store_true",
