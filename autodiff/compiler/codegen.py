@@ -50,11 +50,10 @@ def generate(program: Program, with_grad: bool) -> str:
     if not with_grad:
         body.append(f"return s{program.output}, ({aux}), {_total(checked)}")
     else:
-        assigned = _backward_lines(program, body)
-        input_grads = "".join(f"g{k}, " if k in assigned else "0.0, " for k in program.inputs)
-        param_grads = "".join(f"g{k}, " if k in assigned else "0.0, " for k in program.params)
-        returned = dict.fromkeys(k for k in (*program.inputs, *program.params) if k in assigned)
-        checked += [f"g{k}" for k in returned]
+        grads = _backward_lines(program, body)
+        input_grads = "".join(f"{grads.get(k, '0.0')}, " for k in program.inputs)
+        param_grads = "".join(f"{grads.get(k, '0.0')}, " for k in program.params)
+        checked += dict.fromkeys(grads[k] for k in (*program.inputs, *program.params) if k in grads)
         body.append(f"return s{program.output}, ({aux}), ({input_grads}), ({param_grads}), {_total(checked)}")
 
     used = sorted(name for name in FUNCTIONS if f"m_{name}(" in "\n".join(body))
@@ -95,9 +94,10 @@ def _total(names: list[str]) -> str:
     return "m_sum((" + "".join(f"{name}, " for name in names) + "))"
 
 
-def _backward_lines(program: Program, body: list[str]) -> set[int]:
+def _backward_lines(program: Program, body: list[str]) -> dict[int, str]:
     """Append the reverse pass to `body`: the engine's own loop, `chain_rule`, run on the program's slots, each
-    `+=` it makes written as a line of source (`g3 = (g3 + (g5 * s2))`). Return the slots with a gradient."""
+    `+=` it makes written as a line of source (`g3 = (g3 + (g5 * s2))`). Return the name of each slot's
+    gradient, for the slots that have one."""
     differentiable = set(k for k in (*program.inputs, *program.params) if k is not None)
     for k, (op, parents) in enumerate(zip(program.ops, program.parents)):
         if op is not None and any(j in differentiable for j in parents):
@@ -114,12 +114,14 @@ def _backward_lines(program: Program, body: list[str]) -> set[int]:
         return [_factor(p) for p in _partials(program.ops[k], k, program.parents[k], body)]
 
     chain_rule(interior, partials)
-    return {slot.k for slot in slots if slot.grad is not ZERO}
+    return {slot.k: slot.grad.src for slot in slots if slot.grad is not ZERO}
 
 
 class _Slot:
     """A slot of the program in the reverse pass run on symbols: its grad is ZERO until a path reaches it,
-    then the name g{k}; each value the loop sets is written as `g{k} = ...`."""
+    then the name g{k}; each value the loop sets is written as `g{k} = ...`. A gradient that is another
+    slot's gradient unchanged (the path through a sum, `partial` 1) is that slot's name, with no line:
+    the loop has finished that slot, so its name holds its final gradient."""
 
     __slots__ = ("k", "parents", "is_constant", "_grad", "_body")
 
@@ -136,6 +138,9 @@ class _Slot:
     def grad(self, value: Any) -> None:
         name = f"g{self.k}"
         if value is ZERO or (isinstance(value, Sym) and value.src == name):  # nothing added (a zero partial)
+            return
+        if isinstance(value, Sym) and value.src.isidentifier():  # another slot's final gradient: no copy
+            self._grad = value
             return
         self._body.append(f"{name} = {source(value)}")
         self._grad = Sym(name)

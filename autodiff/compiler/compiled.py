@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from ..errors import add_context, check_switch
 from ..functional import value_and_grad
 from ..grad_mode import enable_grad
-from ..numerics import FloatMath
+from ..numerics import UncheckedFloatMath
 from ..value import Value, constant
 from . import pickling
 from .codegen import generate
@@ -354,7 +354,7 @@ class _EagerOnly(Exception):
 def _build(program: Program, with_grad: bool) -> Any:
     namespace: dict[str, Any] = {"ops": program.ops}
     exec(compile(generate(program, with_grad), f"<autodiff.compile {with_grad=}>", "exec"), namespace)
-    return namespace["make"](FloatMath)
+    return namespace["make"](UncheckedFloatMath)  # its errors are caught: _run_floats replays them eagerly
 
 
 def _unpickle(packed: tuple, name: str, has_aux: bool, aux_is_list: bool) -> CompiledFunction:
