@@ -19,6 +19,8 @@ ValueOrNumber = Value | Number
 
 def _function_of_one(op: Op) -> Callable[[ValueOrNumber], ValueOrNumber]:
     def function(x: ValueOrNumber) -> ValueOrNumber:
+        if isinstance(x, Value):
+            return op._apply(x)  # what op(x) does for a Value, two calls sooner
         return op(x)
 
     function.__name__ = function.__qualname__ = op.name
