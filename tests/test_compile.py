@@ -305,6 +305,30 @@ def test_the_generated_source_holds_slot_names_not_user_text():
     assert compiled([2.0]) == 2.0 + 12345.678
 
 
+def test_a_gradient_passed_on_unchanged_is_named_not_copied():
+    # d(a + b)/da = 1: a's and b's gradients are the sum's own, with no `g0 = g2` line each; c adds to a
+    # sum's gradient, so it gets a line of its own.
+    compiled = autodiff.compile(lambda a, b, c: (a + b) * c + c.exp(), [0.5, -1.5, 2.0])
+    assert not re.search(r"^\s*g\d+ = g\d+$", compiled.source, re.MULTILINE), compiled.source
+    value, grads, _ = compiled.value_and_grad([0.5, -1.5, 2.0])
+    assert (value, grads) == ((0.5 - 1.5) * 2.0 + math.exp(2.0), [2.0, 2.0, -1.0 + math.exp(2.0)])
+    total = autodiff.compile(lambda a, b: a + b, [1.0, 2.0])
+    assert total.value_and_grad([1.0, 2.0])[1] == [1.0, 1.0]
+
+
+def test_unchecked_float_math_is_maths_own_and_compiled_errors_stay_named():
+    from autodiff.numerics import FloatMath, UncheckedFloatMath
+
+    assert UncheckedFloatMath.exp is math.exp and UncheckedFloatMath.log is math.log
+    assert UncheckedFloatMath.floor is FloatMath.floor and UncheckedFloatMath.floor(-0.5) == -1.0  # a float
+    compiled = autodiff.compile(lambda x: (x - 1.0).log() + x.exp(), [2.0])
+    assert compiled([2.0]) == math.log(1.0) + math.exp(2.0)
+    with pytest.raises(OverflowError, match="exp: result overflows a float, got 1000.0"):
+        compiled([1000.0])
+    with pytest.raises(ValueError, match="log: input must be > 0, got -0.5"):
+        compiled([0.5])
+
+
 def test_a_function_of_a_thousand_inputs_compiles_and_matches():
     rng = random.Random(0)
     xs = [rng.uniform(-1, 1) for _ in range(1000)]
