@@ -204,8 +204,10 @@ COS = Op("cos", lambda m, x: m.cos(x),
                 lambda m, out, x: (-m.sin(x),), doc="The cosine, x in radians.")
 TANH = Op("tanh", lambda m, x: m.tanh(x),
                   lambda m, out, x: (1.0 - out * out,), doc="The hyperbolic tangent.")
+# sigmoid' = s(x)(1 - s(x)) = s(x) s(-x): 1 - s(x) would cancel to 0 where s(x) rounds to 1 (x > 37), s(-x) does not.
 SIGMOID = Op("sigmoid", lambda m, x: m.sigmoid(x),
-                        lambda m, out, x: (out * (1.0 - out),), doc="1 / (1 + e**-x), without overflow for large |x|.")
+                        lambda m, out, x: (out * m.sigmoid(-x),),
+             doc="1 / (1 + e**-x), without overflow for large |x|.")
 # softplus(x) = log(1 + e^x), whose derivative is the sigmoid; evaluated without overflow.
 SOFTPLUS = Op("softplus", lambda m, x: m.softplus(x),
                           lambda m, out, x: (m.sigmoid(x),),

@@ -73,9 +73,9 @@ def _arity_and_rule(op: OpName) -> tuple[int, Callable[..., Value]]:
 
 
 # Where each op is well-posed: inside its domain, away from kinks and jumps, and where the engine's float
-# formula for its derivative keeps 13 digits (1 - tanh**2 loses them as tanh saturates, sigmoid's
-# out * (1 - out) for large x, expm1's out + 1 for very negative x), so that 50-digit oracles can hold
-# the engine to 1e-12. An op not listed is well-posed wherever its result is finite and within the limit.
+# formula for its derivative keeps 13 digits (1 - tanh**2 loses them as tanh saturates, expm1's out + 1
+# for very negative x), so that 50-digit oracles can hold the engine to 1e-12. An op not listed is
+# well-posed wherever its result is finite and within the limit.
 _DOMAINS: dict[str, Callable[..., bool]] = {
     "/": lambda a, b: abs(b) >= 0.2,
     "log": lambda a: a >= 0.2,
@@ -91,7 +91,6 @@ _DOMAINS: dict[str, Callable[..., bool]] = {
     "max": lambda a, b: abs(a - b) >= KINK_MARGIN,
     "min": lambda a, b: abs(a - b) >= KINK_MARGIN,
     "tanh": lambda a: abs(a) <= 4,
-    "sigmoid": lambda a: a <= 5,
     "expm1": lambda a: a >= -5,
     "tan": lambda a: abs(math.cos(a)) >= 0.2,  # away from the poles at pi/2 + k pi
     "asin": lambda a: abs(a) <= 0.95,  # the derivative is infinite at +-1

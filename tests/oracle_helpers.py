@@ -23,7 +23,7 @@ from autodiff.testing import OPS, _evaluate
 
 RTOL = 1e-12
 ATOL = 1e-290  # below this, floats have fewer digits than 1e-12 asks for
-DIGITS = 30  # SymPy's derivatives are evaluated at 30 digits
+DIGITS = 30  # SymPy's derivatives are evaluated at 30 digits, and more where that does not settle them
 SCALES = [0.3, 0.7, 1.6, 2.9, 13.7, 123.4, 4567.8, 98765.4, 654321.9]  # every decade to 1e6
 LIMIT = 1e7
 
@@ -72,64 +72,92 @@ def recording(fn, point) -> Recording:
 
 
 def sympy_derivatives(fn, point, second: bool = True):
-    """The gradient and Hessian of fn's graph at point, by sympy.diff of `to_sympy`, at 30 digits."""
+    """The gradient and Hessian of fn's graph at point, by sympy.diff of `to_sympy`, and its value, each
+    evaluated until it is settled (`settled`)."""
     leaves = [Value(x) for x in point]
     expression = to_sympy(fn(*leaves), leaves)
     symbols = [sympy.Symbol(f"x{i}", real=True) for i in range(len(leaves))]
     firsts = [diff_off_kinks(expression, s) for s in symbols]
     seconds = [[diff_off_kinks(d, s) for s in symbols] for d in firsts] if second else []
-    values = dict(zip(symbols, point))
-    evaluated = SympyAt(values)
-    return [evaluated(d) for d in firsts], [[evaluated(h) for h in row] for row in seconds], evaluated(expression)
+    n = len(symbols)
+    flat = settled([*firsts, *(h for row in seconds for h in row), expression], dict(zip(symbols, point)))
+    return flat[:n], [flat[n + i * n : n + (i + 1) * n] for i in range(len(seconds))], flat[-1]
 
 
-CONTEXT = mpmath.MPContext()
-CONTEXT.dps = DIGITS
-_FUNCTIONS = {
-    sympy.exp: CONTEXT.exp, sympy.log: CONTEXT.log, sympy.sin: CONTEXT.sin, sympy.cos: CONTEXT.cos,
-    sympy.tan: CONTEXT.tan, sympy.asin: CONTEXT.asin, sympy.acos: CONTEXT.acos, sympy.atan: CONTEXT.atan,
-    sympy.atan2: CONTEXT.atan2, sympy.sinh: CONTEXT.sinh, sympy.cosh: CONTEXT.cosh, sympy.tanh: CONTEXT.tanh,
-    sympy.Abs: CONTEXT.fabs, sympy.sign: CONTEXT.sign, sympy.floor: CONTEXT.floor, sympy.ceiling: CONTEXT.ceil,
-    sympy.Heaviside: lambda x, *at_zero: CONTEXT.mpf(1) if x > 0 else CONTEXT.mpf(0) if x < 0 else CONTEXT.mpf(0.5),
-    sympy.Max: lambda *xs: max(xs), sympy.Min: lambda *xs: min(xs),
-    sympy.Mod: lambda a, b: a - b * CONTEXT.floor(a / b),
-}  # fmt: skip
+def settled(expressions: list, values: dict) -> list:
+    """The expressions at the point: at DIGITS digits, then at twice as many, and so on until two
+    precisions agree to DIGITS - 5 digits.
+
+    One precision is not enough. At 30 digits log(1 + e^-90), softplus at -90, is 0, not 8.19e-40; and
+    the second derivative e^x/(1 + e^x) - e^2x/(1 + e^x)^2 loses 31 digits to cancellation at x = 70.
+    So a 0 computed at two precisions proves nothing (at 60 digits softplus(-180) is still 0): such a
+    value goes on to 960 digits, where anything that a float can tell from 0 (above 1e-308) is resolved."""
+    computed = [not e.is_Number for e in expressions]  # a number is exact at every precision
+    digits = DIGITS
+    last = [SympyAt(values, digits)(e) for e in expressions]
+    while digits < 960:
+        digits *= 2
+        now = [SympyAt(values, digits)(e) for e in expressions]
+        if all(_agree(a, b, DIGITS - 5) for a, b, c in zip(last, now, computed) if c):
+            return now
+        last = now
+    return last
+
+
+def _agree(a, b, digits: int) -> bool:
+    return a != 0 and b != 0 and abs(a - b) <= max(abs(a), abs(b)) * mpmath.mpf(10) ** -digits
+
+
+def _functions(c: mpmath.MPContext) -> dict:
+    """SymPy's functions as the mpmath context `c` computes them."""
+    return {
+        sympy.exp: c.exp, sympy.log: c.log, sympy.sin: c.sin, sympy.cos: c.cos, sympy.tan: c.tan,
+        sympy.asin: c.asin, sympy.acos: c.acos, sympy.atan: c.atan, sympy.atan2: c.atan2, sympy.sinh: c.sinh,
+        sympy.cosh: c.cosh, sympy.tanh: c.tanh, sympy.Abs: c.fabs, sympy.sign: c.sign, sympy.floor: c.floor,
+        sympy.ceiling: c.ceil,
+        sympy.Heaviside: lambda x, *at_zero: c.mpf(1) if x > 0 else c.mpf(0) if x < 0 else c.mpf(0.5),
+        sympy.Max: lambda *xs: max(xs), sympy.Min: lambda *xs: min(xs),
+        sympy.Mod: lambda a, b: a - b * c.floor(a / b),
+    }  # fmt: skip
 
 
 class SympyAt:
-    """Evaluates SymPy expressions at a point with 30-digit mpmath numbers, each distinct subexpression
-    once (SymPy's evalf walks a tree, and these expressions share most of theirs)."""
+    """Evaluates SymPy expressions at a point with mpmath numbers of `digits` digits, each distinct
+    subexpression once (SymPy's evalf walks a tree, and these expressions share most of theirs)."""
 
-    def __init__(self, values: dict) -> None:
-        self.cache = {symbol: CONTEXT.mpf(x) for symbol, x in values.items()}
+    def __init__(self, values: dict, digits: int = DIGITS) -> None:
+        self.context = mpmath.MPContext()
+        self.context.dps = digits
+        self.functions = _functions(self.context)
+        self.cache = {symbol: self.context.mpf(x) for symbol, x in values.items()}
 
     def __call__(self, expression):
         if expression in self.cache:
             return self.cache[expression]
         value = self._evaluate(expression)
-        if not isinstance(value, CONTEXT.mpf):
+        if not isinstance(value, self.context.mpf):
             raise ValueError(f"{expression} is not real at the point: {value}")
         self.cache[expression] = value
         return value
 
     def _evaluate(self, e):
         if e.is_Rational:
-            return CONTEXT.mpf(e.p) / e.q
+            return self.context.mpf(e.p) / e.q
         if e.is_Float:
-            return CONTEXT.mpf(e._mpf_)
+            return self.context.mpf(e._mpf_)
         if e is sympy.pi:
-            return +CONTEXT.pi
+            return +self.context.pi
         if e is sympy.E:
-            return +CONTEXT.e
+            return +self.context.e
         args = [self(a) for a in e.args]
         if e.is_Add:
-            return CONTEXT.fsum(args)
+            return self.context.fsum(args)
         if e.is_Mul:
-            return CONTEXT.fprod(args)
+            return self.context.fprod(args)
         if e.is_Pow:
             base, exponent = args
-            return CONTEXT.power(base, int(exponent) if e.exp.is_Integer else exponent)
-        function = _FUNCTIONS.get(e.func) or getattr(CONTEXT, e.func.__name__, None)  # erf: mpmath's own name
+            return self.context.power(base, int(exponent) if e.exp.is_Integer else exponent)
+        function = self.functions.get(e.func) or getattr(self.context, e.func.__name__, None)  # erf: mpmath's own name
         if function is None:
-            raise ValueError(f"no 30-digit evaluation of SymPy's {e.func.__name__}")
+            raise ValueError(f"no mpmath evaluation of SymPy's {e.func.__name__}")
         return function(*args)

@@ -354,3 +354,18 @@ def test_floor_and_ceil_have_zero_derivative_even_at_integers():
         out = getattr(x, method)() + x
         out.backward()
         assert (out.data, x.grad) == (4.0, 1.0)
+
+
+@pytest.mark.parametrize("x", [40.0, 70.0, 700.0, -70.0])
+def test_the_sigmoids_derivative_keeps_its_digits_where_the_sigmoid_rounds_to_one(x):
+    # s'(x) = e^-x / (1 + e^-x)^2; written as s(1 - s) it would be 0 wherever s(x) rounds to 1.0 (x > 37).
+    exact = math.exp(-abs(x)) / (1.0 + math.exp(-abs(x))) ** 2
+    v = Value(x)
+    v.sigmoid().backward()
+    assert v.grad == pytest.approx(exact, rel=1e-14) and v.grad > 0.0
+    w = Value(x)
+    w.softplus().backward(create_graph=True)  # softplus' = sigmoid, so softplus'' = s'
+    first, w.grad = w.grad, 0.0
+    first.backward()
+    assert first.data == pytest.approx(1.0 / (1.0 + math.exp(-x)), rel=1e-15)
+    assert w.grad == pytest.approx(exact, rel=1e-14) and w.grad > 0.0
