@@ -1,5 +1,7 @@
 """The math namespace contract: every namespace has every function, and they agree."""
 
+import ast
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,7 +12,8 @@ from autodiff.compiler.numpy_math import NumpyMath
 from autodiff.higher_order import ValueMath
 from autodiff.namespace import ELEMENTARY, FUNCTIONS, HELPERS, MathNamespace, MissingMathFunction, op_named
 from autodiff.numerics import FloatMath
-from autodiff.symbolic import SourceMath, Sym, source
+from autodiff.ops import OPS
+from autodiff.symbolic import SourceMath, Sym, source, unwrapped
 
 NAMESPACES = [FloatMath, ValueMath, NumpyMath, SourceMath]
 
@@ -100,3 +103,22 @@ def test_the_namespaces_agree_numerically(name, data):
 def test_the_softmax_is_exact_at_huge_inputs_in_every_namespace():
     for namespace in NAMESPACES:
         assert _call(namespace, "softmax", [1e16, 1e16, 1e16]) == pytest.approx((1 / 3,) * 3)
+
+
+def test_a_rule_source_that_starts_with_a_parenthesis_is_wrapped_whole():
+    # codegen writes `s3 = s1 * s0` for `(s1 * s0)`: sound only if the parentheses enclose the whole text.
+    checked = 0
+    for op in OPS.values():
+        n = op.arity or 3
+        xs = [Sym(f"s{i}") for i in range(n)]
+        try:
+            texts = [source(op.forward(SourceMath, *xs))]
+            partials = op.partials(SourceMath, Sym("out"), *xs)
+            texts += [partials.src] if hasattr(partials, "src") else [source(p) for p in partials]
+        except (TypeError, ArithmeticError, ValueError):  # a rule that branches: called, not written
+            continue
+        for text in texts:
+            if text.startswith("("):
+                checked += 1
+                assert ast.dump(ast.parse(unwrapped(text), mode="eval")) == ast.dump(ast.parse(text, mode="eval"))
+    assert unwrapped("m_exp(s1)") == "m_exp(s1)" and checked > 20

@@ -19,7 +19,7 @@ from ..backward import ONE, ZERO, chain_rule
 from ..namespace import FUNCTIONS, MissingMathFunction
 from ..ops import Op, OpDefinitionError
 from ..specialize import checked_partials
-from ..symbolic import SourceMath, Sym, SymTuple, source
+from ..symbolic import SourceMath, Sym, SymTuple, source, unwrapped
 from .trace import Program
 
 __all__ = ["Sym", "SourceMath", "generate"]  # Sym and SourceMath live in autodiff.symbolic
@@ -68,7 +68,7 @@ def generate(program: Program, with_grad: bool) -> str:
 def _forward_source(op: Op, k: int, parents: tuple[int, ...]) -> str:
     """Slot k's value: the op's forward formula, or a call of its rule where it is not a formula."""
     try:
-        return source(op.forward(SourceMath, *(Sym(f"s{j}") for j in parents)))
+        return unwrapped(source(op.forward(SourceMath, *(Sym(f"s{j}") for j in parents))))
     except MissingMathFunction:
         raise
     except (TypeError, ArithmeticError, ValueError):  # the rule branches on its inputs, say
@@ -142,7 +142,7 @@ class _Slot:
         if isinstance(value, Sym) and value.src.isidentifier():  # another slot's final gradient: no copy
             self._grad = value
             return
-        self._body.append(f"{name} = {source(value)}")
+        self._body.append(f"{name} = {unwrapped(source(value))}")
         self._grad = Sym(name)
 
 
