@@ -56,7 +56,8 @@ def generate(program: Program, with_grad: bool) -> str:
         checked += dict.fromkeys(grads[k] for k in (*program.inputs, *program.params) if k in grads)
         body.append(f"return s{program.output}, ({aux}), ({input_grads}), ({param_grads}), {_total(checked)}")
 
-    used = sorted(name for name in FUNCTIONS if f"m_{name}(" in "\n".join(body))
+    text = "\n".join(body)
+    used = sorted(name for name in FUNCTIONS if f"m_{name}(" in text)
     preamble = [f"m_{name} = m.{name}" for name in used]
     return "\n".join(
         ["def make(m):", *(f"    {line}" for line in preamble), "    def run(x, p, c):"]
