@@ -76,6 +76,9 @@ def sympy_derivatives(fn, point, second: bool = True):
     evaluated until it is settled (`settled`)."""
     leaves = [Value(x) for x in point]
     expression = to_sympy(fn(*leaves), leaves)
+    # Each Float as the exact fraction it holds: SymPy rounds arithmetic between Floats to their 53 bits
+    # (d/dx (x + 0.1 * 2x) would be a rounded 1.2), and a reference must not round.
+    expression = expression.xreplace({f: sympy.Rational(f) for f in expression.atoms(sympy.Float)})
     symbols = [sympy.Symbol(f"x{i}", real=True) for i in range(len(leaves))]
     firsts = [diff_off_kinks(expression, s) for s in symbols]
     seconds = [[diff_off_kinks(d, s) for s in symbols] for d in firsts] if second else []
