@@ -316,6 +316,8 @@ def _read_order(buckets: dict[tuple, list[int]], order: list[tuple], parents: di
                 readers.setdefault(j, []).append(key)
     for key in reversed(order):
         nodes = buckets[key]
+        if len(nodes) == 1:  # one node, one order
+            continue
         for reader in sorted(dict.fromkeys(readers.get(nodes[0], [])), key=lambda r: r[1] not in ("dense", "affine")):
             for sequence in _reads(reader, buckets[reader], parents):
                 if len(sequence) == len(nodes) and set(sequence) == set(nodes):
@@ -336,25 +338,33 @@ def _reads(key: tuple, nodes: list[int], parents: dict[int, tuple[int, ...]]) ->
 def _group(grouped: Grouped, space: bool, key: tuple, rows: dict[str, dict[int, int]]) -> Group:
     """The Group of one key: its op, its rows, and where each operand position reads from (an affine
     node reads its dot's operands, then its bias)."""
-    program, kinds = grouped.levelled.program, grouped.levelled.kinds
     nodes = grouped.buckets[space][key]
+    first = rows[ROW if space else SHARED][nodes[0]]
+    span = slice(first, first + len(nodes))
+    if key[1] in ("dense", "affine"):
+        return _dense_group(grouped, key, nodes, span, rows)
+    op = grouped.levelled.program.ops[nodes[0]]
+    reads = [grouped.operands(k) for k in nodes]
+    if key[1] == "stack":  # operand i of node n at i * nodes + n
+        where = rows[key[3]]
+        index = np.array([[where[parents[i]] for parents in reads] for i in range(key[4])])
+        return Group(op, span, [Operand(key[3], index.ravel())], stack=index.shape)
+    operands = [
+        Operand(kind, np.array([rows[kind][parents[position]] for parents in reads]))
+        for position, kind in enumerate(key[2])
+    ]
+    return Group(op, span, operands)
+
+
+def _dense_group(grouped: Grouped, key: tuple, nodes: list[int], span: slice, rows: dict[str, dict[int, int]]) -> Group:
+    """The Group of a dense (or affine) layer: its weights (nodes x k, and an affine layer's bias as
+    column k + 1) and its inputs."""
+    program, kinds = grouped.levelled.program, grouped.levelled.kinds
     operands_of = [[(kinds[j], rows[kinds[j]][j]) for j in grouped.operands(k)] for k in nodes]
     if key[1] == "affine":
         operands_of = [[*node, (PARAM, rows[PARAM][program.parents[k][1]])] for node, k in zip(operands_of, nodes)]
-    first = rows[ROW if space else SHARED][nodes[0]]
-    span = slice(first, first + len(nodes))
-    op = program.ops[grouped.fused.get(nodes[0], nodes[0])]
-    if key[1] in ("dense", "affine"):
-        half = len(operands_of[0]) // 2
-        weights = np.array([[index for _, index in node[:half] + node[2 * half :]] for node in operands_of])
-        inputs = np.array([index for _, index in operands_of[0][half : 2 * half]])
-        operands = [Operand(PARAM, weights.ravel()), Operand(ROW, inputs)]
-        return Group(DOT, span, operands, dense=True, weights_shape=weights.shape, augmented=key[1] == "affine")
-    if key[1] == "stack":  # operand i of node n at i * nodes + n
-        index = np.array([[node[i][1] for node in operands_of] for i in range(key[4])])
-        return Group(op, span, [Operand(key[3], index.ravel())], stack=index.shape)
-    operands = [
-        Operand(position_kind, np.array([node[position][1] for node in operands_of]))
-        for position, position_kind in enumerate(key[2])
-    ]
-    return Group(op, span, operands)
+    half = len(operands_of[0]) // 2
+    weights = np.array([[index for _, index in node[:half] + node[2 * half :]] for node in operands_of])
+    inputs = np.array([index for _, index in operands_of[0][half : 2 * half]])
+    operands = [Operand(PARAM, weights.ravel()), Operand(ROW, inputs)]
+    return Group(DOT, span, operands, dense=True, weights_shape=weights.shape, augmented=key[1] == "affine")
