@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -100,34 +101,31 @@ def _assigned(lines: list[str]) -> set[str]:
 
 def _step(chunk: list[str], static: set[str]) -> Step:
     """A chunk as a function of the arrays it names (in the order of their first mention), and those names."""
-    args: dict[str, str] = {}
     local: dict[str, str] = {}
     for line in chunk:
         match = _ASSIGNED.match(line)
         if match and match.group(1) not in static:
             local.setdefault(match.group(1), f"l{len(local)}")
 
-    body = []
-    for line in chunk:
-        parts = _NAME.split(line)  # text, name, text, name, ..., text
-        for i in range(1, len(parts), 2):
-            name = parts[i]
-            if name in static:
-                renamed = args.get(name)
-                if renamed is None:
-                    renamed = args[name] = f"a{len(args)}"
-                parts[i] = renamed
-            elif name in local:
-                parts[i] = local[name]
-        body.append("".join(parts))
-    return _compiled(tuple(body), len(args)), tuple(args)
+    args: dict[str, str] = {}
+    parts = _NAME.split("\n".join(chunk))  # text, name, text, name, ..., text
+    for i in range(1, len(parts), 2):
+        name = parts[i]
+        if name in static:
+            renamed = args.get(name)
+            if renamed is None:
+                renamed = args[name] = f"a{len(args)}"
+            parts[i] = renamed
+        elif name in local:
+            parts[i] = local[name]
+    return _compiled("".join(parts), len(args)), tuple(args)
 
 
 @functools.lru_cache(maxsize=4096)
-def _compiled(body: tuple[str, ...], n_args: int) -> Callable[..., Callable[[], None]]:
+def _compiled(body: str, n_args: int) -> Callable[..., Callable[[], None]]:
     """make(a0, a1, ...) -> step(): the chunk's lines over the arrays given once, so that a call passes none."""
     arguments = ", ".join(f"a{i}" for i in range(n_args))
-    lines = [f"def make({arguments}):", "    def step():", *(f"        {line}" for line in body), "    return step"]
+    lines = [f"def make({arguments}):", "    def step():", textwrap.indent(body, " " * 8), "    return step"]
     namespace = dict(_GLOBALS)
     exec(compile("\n".join(lines), "<autodiff.compile batch step>", "exec"), namespace)
     return namespace["make"]
