@@ -535,7 +535,7 @@ class _Writer:
 
     def operands(self, group: Group) -> list[ArraySym]:
         if group.stack is None and self.stacks(group):  # gathered into one array: a call per rule, not per operand
-            name = self.gather("V", np.stack([o.index for o in group.operands]))
+            name = self.gather("V", np.array([o.index for o in group.operands]))
             return [ArraySym(f"{name}[{i}]", stack=(name, i)) for i in range(len(group.operands))]
         if group.stack is None:
             return [self.operand(o) for o in group.operands]
@@ -932,6 +932,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 def _drop_unread(lines: list[str], local: set[str]) -> None:
     """Remove the lines that make a chunk-local name no later line reads (a softmax of operands whose
     partials are not needed, say)."""
+    if not any(line.partition(" = ")[0] in local for line in lines):  # no line makes one: none to drop
+        return
     read: set[str] = set()
     for i in range(len(lines) - 1, -1, -1):
         name, equals, rest = lines[i].partition(" = ")

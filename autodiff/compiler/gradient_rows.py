@@ -67,7 +67,7 @@ class GradientRows:
                 return slice(first, last + 1)  # within one group: its block
         index = range(rows.start, rows.stop) if isinstance(rows, slice) else rows.tolist()
         positions = [self.row(r) for r in index]
-        return _as_slice(positions, np.array(positions, dtype=np.intp))
+        return _as_slice(positions)
 
     def keep(self, r: int) -> None:
         """V's row r keeps its rows of G for good (the output's gradient, 1.0, is set once)."""
@@ -89,8 +89,8 @@ class GradientRows:
             self.free.setdefault(self.size[i], []).append(block)
 
 
-def _as_slice(positions: list[int], index: np.ndarray) -> slice | np.ndarray:
-    """A slice for consecutive ascending positions, else the index array."""
+def _as_slice(positions: list[int]) -> slice | np.ndarray:
+    """A slice for consecutive ascending positions, else an index array of them."""
     if positions and positions == list(range(positions[0], positions[0] + len(positions))):
         return slice(positions[0], positions[0] + len(positions))
-    return index
+    return np.array(positions, dtype=np.intp)
