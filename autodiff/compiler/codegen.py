@@ -97,7 +97,7 @@ def _total(names: list[str]) -> str:
 
 def _backward_lines(program: Program, body: list[str]) -> dict[int, str]:
     """Append the reverse pass to `body`: the engine's own loop, `chain_rule`, run on the program's slots, each
-    `+=` it makes written as a line of source (`g3 = (g3 + (g5 * s2))`). Return the name of each slot's
+    `+=` it makes written as a line of source (`g3 = g3 + (g5 * s2)`). Return the name of each slot's
     gradient, for the slots that have one."""
     differentiable = set(k for k in (*program.inputs, *program.params) if k is not None)
     for k, (op, parents) in enumerate(zip(program.ops, program.parents)):
