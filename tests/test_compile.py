@@ -312,8 +312,34 @@ def test_a_gradient_passed_on_unchanged_is_named_not_copied():
     assert not re.search(r"^\s*g\d+ = g\d+$", compiled.source, re.MULTILINE), compiled.source
     value, grads, _ = compiled.value_and_grad([0.5, -1.5, 2.0])
     assert (value, grads) == ((0.5 - 1.5) * 2.0 + math.exp(2.0), [2.0, 2.0, -1.0 + math.exp(2.0)])
+    assert len(re.findall(r"^\s*g\d+ = ", compiled.source, re.MULTILINE)) == 4  # seed, c's and a's twice
     total = autodiff.compile(lambda a, b: a + b, [1.0, 2.0])
     assert total.value_and_grad([1.0, 2.0])[1] == [1.0, 1.0]
+
+
+# |x| by rules that branch on the input: the float program calls them instead of inlining them.
+BRANCHING_ABS = autodiff.Op("branching_abs", lambda m, x: x if x >= 0.0 else -x,
+                                             lambda m, out, x: (1.0 if x >= 0.0 else -1.0,))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "fn, xs",
+    [
+        (lambda a, b, c: (a + b) * c + c.exp(), [0.5, -1.5, 2.0]),
+        (lambda a, b, c: autodiff.logsumexp([a, b * c, c]) + autodiff.sum([a, b, c, a]), [0.3, -0.2, 1.1]),
+        (lambda a, b: BRANCHING_ABS(a - b) * b.tanh(), [0.25, 1.5]),
+    ],
+)
+def test_a_float_program_gives_its_results_without_the_eager_engine(monkeypatch, fn, xs):
+    # The eager engine answers for a program that fails (domain errors), so a broken program would
+    # still give right numbers: here it may not answer at all.
+    compiled = autodiff.compile(fn, xs)
+    compiled_module = importlib.import_module("autodiff.compiler.compiled")
+    monkeypatch.setattr(compiled_module, "run_eagerly", lambda *args: pytest.fail("the eager engine ran"))
+    value, grads, _ = compiled.value_and_grad(xs)
+    e_value, e_grads, _ = eager(fn, xs)
+    assert close(value, e_value) and all(close(a, b) for a, b in zip(grads, e_grads))
+    assert compiled(xs) == value
 
 
 def test_unchecked_float_math_is_maths_own_and_compiled_errors_stay_named():
