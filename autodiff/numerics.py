@@ -174,7 +174,10 @@ class UncheckedFloatMath(FloatMath):
     For code that catches every error and replays the computation in FloatMath for its message
     (`autodiff.compile`'s float programs)."""
 
-
-for _name, _function in elementary(math).items():
-    if getattr(FloatMath, _name) is _NAMED[_name]:  # not one that FloatMath writes out itself (floor, ceil)
-        setattr(UncheckedFloatMath, _name, staticmethod(_function))
+    locals().update(
+        {  # not those that FloatMath writes out itself (floor and ceil, which return floats)
+            name: staticmethod(function)
+            for name, function in elementary(math).items()
+            if getattr(FloatMath, name) is _NAMED[name]
+        }
+    )
